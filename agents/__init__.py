@@ -1,0 +1,1 @@
+"""LangGraph state machines: the discovery loop, the research agent, the tool registry."""

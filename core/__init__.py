@@ -1,0 +1,1 @@
+"""discolab.core: the algorithms, importable without UI or agent code."""

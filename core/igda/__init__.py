@@ -1,0 +1,1 @@
+"""IGDA: beliefs over edges, their elicitation from LLMs, selection, experiments and updates."""

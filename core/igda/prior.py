@@ -1,0 +1,62 @@
+"""Beliefs over directed edges, elicited from an LLM, and the graph they predict.
+
+A belief is P(u -> v in G*) for every ordered pair of distinct variables. The LLM prior asks
+the model, for each pair, whether u directly causes v and reads P(yes) (see
+:mod:`discolab.core.llm`). The predicted graph keeps the edges whose belief exceeds a threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..graphs import Edge, GraphMetrics, GraphSpec, score_graph
+from ..llm import LLMBackend
+from .prompts import all_edge_questions
+
+Beliefs = dict[Edge, float]
+
+
+@dataclass
+class Prediction:
+    """A static prediction: beliefs, the graph above threshold, and its scores when truth is known."""
+
+    graph: str
+    beliefs: Beliefs
+    threshold: float
+    edges: list[Edge]
+    fallbacks: list[Edge] = field(default_factory=list)
+    metrics: GraphMetrics | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "graph": self.graph,
+            "threshold": self.threshold,
+            "edges": [list(e) for e in self.edges],
+            "fallbacks": [list(e) for e in self.fallbacks],
+            "beliefs": [[u, v, p] for (u, v), p in sorted(self.beliefs.items())],
+            "metrics": self.metrics.as_dict() if self.metrics else None,
+        }
+
+
+def llm_edge_beliefs(
+    spec: GraphSpec, backend: LLMBackend, seed: int = 0, progress: bool = False
+) -> tuple[Beliefs, list[Edge]]:
+    """P(u -> v) for every ordered pair, from the backend; also the pairs that fell back to 0.5."""
+    pairs, prompts = all_edge_questions(spec, seed=seed)
+    answers = backend.score_yes_no(prompts, progress=progress)
+    beliefs = {pair: a.p_yes for pair, a in zip(pairs, answers)}
+    return beliefs, [pair for pair, a in zip(pairs, answers) if a.fallback]
+
+
+def edges_above(beliefs: Beliefs, threshold: float = 0.5) -> list[Edge]:
+    return sorted(e for e, p in beliefs.items() if p > threshold)
+
+
+def predict_graph(
+    spec: GraphSpec, backend: LLMBackend, threshold: float = 0.5, seed: int = 0, progress: bool = False
+) -> Prediction:
+    """The static LLM prediction (no experiments), scored against the truth where it is known."""
+    beliefs, fallbacks = llm_edge_beliefs(spec, backend, seed=seed, progress=progress)
+    edges = edges_above(beliefs, threshold)
+    metrics = score_graph(spec.edges, edges) if spec.has_truth else None
+    return Prediction(spec.name, beliefs, threshold, edges, fallbacks, metrics)

@@ -1,0 +1,47 @@
+"""LLM backends behind one small protocol: in-process transformers (default) or OpenAI-compatible."""
+
+from __future__ import annotations
+
+from .base import FALLBACK, LOGPROBS, SAMPLES, TOKEN_PROBABILITY, LLMBackend, Prompt, YesNo, parse_yes_no, yes_no_prompt
+from .cache import CachedBackend, ResponseCache
+
+BACKENDS = ("local", "openai")
+
+
+def make_backend(kind: str = "local", *, cache: bool = True, **options) -> LLMBackend:
+    """A backend by kind, wrapped in the response cache unless ``cache=False``.
+
+    ``options`` go to :class:`LocalBackend` or :class:`OpenAIBackend` (``model``, ``dtype``,
+    ``base_url``, ...); ``None`` values are dropped so that callers can pass CLI flags through.
+    """
+    options = {k: v for k, v in options.items() if v is not None}
+    if kind == "local":
+        from .local import LocalBackend
+
+        backend = LocalBackend(**options)
+    elif kind == "openai":
+        from .openai_backend import OpenAIBackend
+
+        backend = OpenAIBackend(**options)
+    else:
+        from ..errors import LLMError
+
+        raise LLMError(f"unknown backend {kind!r}; choose from {', '.join(BACKENDS)}")
+    return CachedBackend(backend) if cache else backend
+
+
+__all__ = [
+    "BACKENDS",
+    "FALLBACK",
+    "LOGPROBS",
+    "SAMPLES",
+    "TOKEN_PROBABILITY",
+    "CachedBackend",
+    "LLMBackend",
+    "Prompt",
+    "ResponseCache",
+    "YesNo",
+    "make_backend",
+    "parse_yes_no",
+    "yes_no_prompt",
+]
