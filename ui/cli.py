@@ -122,6 +122,92 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- discover ---------------------------------------------------------------------------------
+def cmd_discover(args: argparse.Namespace) -> int:
+    from discolab.agents.discovery import DiscoverySettings, start_discovery
+
+    settings = DiscoverySettings(
+        graph=args.graph,
+        prior=args.prior,
+        backend=args.backend,
+        model=args.model,
+        base_url=args.base_url,
+        strategy=args.strategy,
+        update=args.update,
+        experimenter=args.experimenter,
+        rounds=args.rounds,
+        per_round=args.per_round,
+        threshold=args.threshold,
+        seed=args.seed,
+    )
+    from discolab.core.graphs import resolve_graph
+
+    resolve_graph(settings.graph)  # a bad graph fails here, before any work
+    return _drive_run(
+        lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event), settings.rounds, args.json
+    )
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from discolab.agents.discovery import resume_discovery
+
+    run = resume_discovery(args.run_id)  # reports a pending question without answering it
+    return _drive_run(lambda on_event: resume_discovery(args.run_id, on_event=on_event), run.settings.rounds, args.json)
+
+
+def _drive_run(step, rounds: int, as_json: bool) -> int:
+    """Run to the end, asking a person at the terminal whenever the run pauses for an answer."""
+    from discolab.agents.discovery import resume_discovery
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=rounds, desc="rounds", unit="round", disable=as_json, file=sys.stderr)
+
+    def on_event(event):
+        record = event.get("record")
+        if record and record["round"] > 0:
+            bar.update(1)
+        if record and record["f1"] is not None:
+            bar.set_postfix(experiments=record["experiments"], f1=f"{record['f1']:.3f}")
+
+    run = step(on_event)
+    while not run.done:
+        q = run.question
+        bar.clear()
+        answer = _ask_person(q)
+        run = resume_discovery(run.run_id, answer=answer, on_event=on_event)
+    bar.close()
+    if as_json:
+        print(json.dumps(run.as_dict(), indent=2))
+        return 0
+    label = " (simulated prior)" if run.settings.prior.startswith("simulated") else ""
+    print(
+        f"run {run.run_id}: {run.settings.graph}{label}, strategy {run.settings.strategy}, "
+        f"update {run.settings.update}, experimenter {run.settings.experimenter}"
+    )
+    print(f"{'round':>5}{'exps':>6}{'edges':>7}{'prec':>8}{'recall':>8}{'F1':>8}{'SHD':>6}")
+    for h in run.history:
+        if h["f1"] is None:
+            print(f"{h['round']:>5}{h['experiments']:>6}{h['predicted_edges']:>7}")
+        else:
+            print(
+                f"{h['round']:>5}{h['experiments']:>6}{h['predicted_edges']:>7}{h['precision']:>8.3f}"
+                f"{h['recall']:>8.3f}{h['f1']:>8.3f}{h['shd']:>6}"
+            )
+    return 0
+
+
+def _ask_person(question: dict) -> bool:
+    print(f"\n{question['question']}", file=sys.stderr)
+    print(f"  cause:  {question['cause']}\n  effect: {question['effect']}", file=sys.stderr)
+    while True:
+        try:
+            reply = input("does it directly cause it? [y/n] ").strip().lower()
+        except EOFError:
+            raise DiscolabError("the run needs an answer but input is closed; resume it later") from None
+        if reply in ("y", "yes", "n", "no"):
+            return reply.startswith("y")
+
+
 # -- bench --------------------------------------------------------------------------------------
 def cmd_bench_llm(args: argparse.Namespace) -> int:
     from discolab.experiments import bench_llm
@@ -160,6 +246,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_arguments(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(run=cmd_predict)
+
+    discover = commands.add_parser("discover", help="interactive graph discovery (IGDA loop)")
+    discover.add_argument("--graph", default="asia", help="benchmark name or graph file (default asia)")
+    discover.add_argument("--prior", default="llm", help="llm (default) or simulated:Q (a simulated expert, F1 = Q)")
+    discover.add_argument("--strategy", default="uncertainty", help="uncertainty (default), random, confident")
+    discover.add_argument("--update", default="llm", help="llm (default), structural, none")
+    discover.add_argument("--experimenter", default="oracle", help="oracle (default), noisy:EPS, human")
+    discover.add_argument("--rounds", type=int, default=4, help="rounds R (default 4)")
+    discover.add_argument("--per-round", type=int, default=2, help="experiments per round I (default 2)")
+    discover.add_argument("--threshold", type=float, default=0.5, help="belief above which an untested edge is kept")
+    discover.add_argument("--seed", type=int, default=0)
+    discover.add_argument("--run-id", default=None, help="id for the new run (default: a random one)")
+    add_backend_arguments(discover)
+    discover.add_argument("--json", action="store_true", help="print the run as JSON")
+    discover.set_defaults(run=cmd_discover)
+
+    resume = commands.add_parser("resume", help="continue an interrupted or paused discovery run")
+    resume.add_argument("run_id")
+    resume.add_argument("--json", action="store_true", help="print the run as JSON")
+    resume.set_defaults(run=cmd_resume)
 
     bench = commands.add_parser("bench", help="benchmarks (speed, not correctness)")
     bench_actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)

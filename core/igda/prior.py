@@ -60,3 +60,34 @@ def predict_graph(
     edges = edges_above(beliefs, threshold)
     metrics = score_graph(spec.edges, edges) if spec.has_truth else None
     return Prediction(spec.name, beliefs, threshold, edges, fallbacks, metrics)
+
+
+def simulated_expert_beliefs(spec: GraphSpec, quality: float, seed: int = 0) -> Beliefs:
+    """Beliefs of a simulated expert whose predicted graph (threshold 0.5) has F1 = ``quality``.
+
+    Let E be the true edges. The expert is wrong about r = round((1 - quality) |E|) true edges
+    (belief below 1/2) and about as many non-edges (belief above 1/2), drawn at random; then
+    precision = recall = 1 - r/|E|, so F1 is ``quality`` up to rounding. Its confidence is
+    informative, as a real expert's would be: correct beliefs sit at a distance
+    0.5 * Beta(2, 2) from 1/2, wrong ones at 0.5 * Beta(1, 4), i.e. mostly close to 1/2.
+    Always labelled "simulated" in outputs; for controlled studies only.
+    """
+    import random
+
+    if not 0.0 <= quality <= 1.0:
+        raise ValueError(f"simulated expert quality must be in [0, 1], got {quality}")
+    if not spec.has_truth:
+        raise ValueError("a simulated expert needs the true graph")
+    rng = random.Random(seed)
+    truth = set(spec.edges)
+    pairs = [(u, v) for u in spec.names for v in spec.names if u != v]
+    non_edges = [e for e in pairs if e not in truth]
+    wrong_count = min(round((1.0 - quality) * len(truth)), len(non_edges))
+    wrong = set(rng.sample(sorted(truth), wrong_count)) | set(rng.sample(non_edges, wrong_count))
+    beliefs = {}
+    for edge in pairs:
+        margin = 0.5 * (rng.betavariate(1, 4) if edge in wrong else rng.betavariate(2, 2))
+        margin = min(max(margin, 1e-3), 0.499)
+        says_yes = (edge in truth) != (edge in wrong)
+        beliefs[edge] = 0.5 + margin if says_yes else 0.5 - margin
+    return beliefs

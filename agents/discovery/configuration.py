@@ -1,0 +1,59 @@
+"""Settings of one discovery run. They are stored in the run's state, so a run id alone resumes it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from discolab.core.errors import DiscolabError
+from discolab.core.igda.selection import STRATEGIES
+from discolab.core.igda.updates import UPDATES
+from discolab.core.llm import BACKENDS
+
+PRIORS = ("llm", "simulated:Q")
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    graph: str = "asia"
+    prior: str = "llm"  # llm | simulated:Q
+    backend: str = "local"  # for the LLM prior and the LLM update
+    model: str | None = None
+    base_url: str | None = None
+    strategy: str = "uncertainty"
+    update: str = "llm"
+    experimenter: str = "oracle"  # oracle | noisy:EPS | human
+    rounds: int = 5
+    per_round: int = 3
+    threshold: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (self.prior == "llm" or self.prior.startswith("simulated:")):
+            problems.append(f"prior {self.prior!r}: choose llm or simulated:Q")
+        if self.backend not in BACKENDS:
+            problems.append(f"backend {self.backend!r}: choose {' or '.join(BACKENDS)}")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
+        if self.update not in UPDATES:
+            problems.append(f"update {self.update!r}: choose from {', '.join(UPDATES)}")
+        if not (self.experimenter in ("oracle", "human") or self.experimenter.startswith("noisy:")):
+            problems.append(f"experimenter {self.experimenter!r}: choose oracle, noisy:EPS or human")
+        if self.rounds < 0 or self.per_round < 1:
+            problems.append("rounds must be >= 0 and per-round >= 1")
+        if not 0.0 < self.threshold < 1.0:
+            problems.append("threshold must be in (0, 1)")
+        if problems:
+            raise DiscolabError("invalid discovery settings: " + "; ".join(problems))
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.prior == "llm" or self.update == "llm"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DiscoverySettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,165 @@
+"""The discovery loop's nodes. Each reads the state and returns the keys it changes.
+
+Everything random is seeded by (settings.seed, round), so that a node re-run after a crash
+makes the same choices. The true graph reaches only the experimenter and the scorer.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
+from discolab.core.igda.experimenters import edge_rng, make_experimenter
+from discolab.core.igda.prior import llm_edge_beliefs, simulated_expert_beliefs
+from discolab.core.igda.selection import select_edges
+from discolab.core.igda.updates import llm_update, structural_update
+from discolab.core.llm import LLMBackend, make_backend
+from langgraph.types import interrupt
+
+from .configuration import DiscoverySettings
+from .state import DiscoveryState, ExperimentRecord, RoundRecord
+
+
+# -- resources built from settings, once per process -----------------------------------------
+@lru_cache(maxsize=8)
+def graph_spec(name: str) -> GraphSpec:
+    return resolve_graph(name)
+
+
+@lru_cache(maxsize=8)
+def llm_backend(kind: str, model: str | None, base_url: str | None) -> LLMBackend:
+    options = {"model": model} if kind == "local" else {"model": model, "base_url": base_url}
+    return make_backend(kind, **options)
+
+
+def _settings(state: DiscoveryState) -> DiscoverySettings:
+    return DiscoverySettings.from_dict(state["settings"])
+
+
+def _backend(settings: DiscoverySettings) -> LLMBackend:
+    return llm_backend(settings.backend, settings.model, settings.base_url)
+
+
+def _beliefs(state: DiscoveryState) -> dict[Edge, float]:
+    return {(u, v): p for (u, v), p in zip(state["pairs"], state["beliefs"])}
+
+
+def _results(state: DiscoveryState) -> dict[Edge, bool]:
+    return {tuple(r["edge"]): r["present"] for r in state.get("results", [])}
+
+
+def predicted_edges(beliefs: dict[Edge, float], results: dict[Edge, bool], threshold: float) -> list[Edge]:
+    """Tested edges as observed, untested edges whose belief exceeds the threshold."""
+    kept = {e for e, present in results.items() if present}
+    kept |= {e for e, p in beliefs.items() if e not in results and p > threshold}
+    return sorted(kept)
+
+
+def round_record(state: DiscoveryState, round_number: int, tested: list[ExperimentRecord]) -> RoundRecord:
+    settings = _settings(state)
+    spec = graph_spec(settings.graph)
+    results = _results(state)
+    edges = predicted_edges(_beliefs(state), results, settings.threshold)
+    metrics = score_graph(spec.edges, edges) if spec.has_truth else None
+    return {
+        "round": round_number,
+        "experiments": len(results),
+        "precision": metrics.precision if metrics else None,
+        "recall": metrics.recall if metrics else None,
+        "f1": metrics.f1 if metrics else None,
+        "shd": metrics.shd if metrics else None,
+        "predicted_edges": len(edges),
+        "tested": tested,
+    }
+
+
+# -- nodes -------------------------------------------------------------------------------------
+def elicit_prior(state: DiscoveryState) -> dict:
+    """P(u -> v) for every ordered pair from the prior source."""
+    settings = _settings(state)
+    spec = graph_spec(settings.graph)
+    fallbacks: list[Edge] = []
+    if settings.prior == "llm":
+        beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), seed=settings.seed)
+    else:
+        quality = float(settings.prior.split(":", 1)[1])
+        beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
+    pairs = sorted(beliefs)
+    update = {
+        "pairs": [list(e) for e in pairs],
+        "beliefs": [beliefs[e] for e in pairs],
+        "prior_beliefs": [beliefs[e] for e in pairs],
+        "fallbacks": [list(e) for e in fallbacks],
+        "round": 0,
+        "results": [],
+        "selected": [],
+    }
+    update["history"] = [round_record({**state, **update}, 0, [])]
+    return update
+
+
+def select(state: DiscoveryState) -> dict:
+    """The edges to test this round, by the configured strategy; never one tested before."""
+    settings = _settings(state)
+    seed = edge_rng(settings.seed, "select", state["round"]).randrange(2**31)
+    chosen = select_edges(_beliefs(state), _results(state), settings.per_round, settings.strategy, seed)
+    return {"selected": [list(e) for e in chosen]}
+
+
+def experiment(state: DiscoveryState) -> dict:
+    """Answer each selected edge: the experimenter, or a person through an interrupt."""
+    settings = _settings(state)
+    spec = graph_spec(settings.graph)
+    tested: list[ExperimentRecord] = []
+    for u, v in state["selected"]:
+        if settings.experimenter == "human":
+            answer = interrupt(
+                {
+                    "edge": [u, v],
+                    "question": f"Does {u} directly cause {v}?",
+                    "cause": spec.description(u),
+                    "effect": spec.description(v),
+                }
+            )
+            present = _as_bool(answer)
+        else:
+            present = make_experimenter(spec, settings.experimenter, settings.seed).answer((u, v))
+        tested.append({"edge": [u, v], "present": present, "round": state["round"] + 1})
+    return {"results": state.get("results", []) + tested}
+
+
+def update(state: DiscoveryState) -> dict:
+    """Re-predict untested edges near the tested ones (LLM), or apply structure, or nothing."""
+    settings = _settings(state)
+    beliefs, results = _beliefs(state), _results(state)
+    fallbacks = state.get("fallbacks", [])
+    if settings.update == "llm":
+        spec = graph_spec(settings.graph)
+        beliefs, failed = llm_update(spec, _backend(settings), beliefs, results, seed=settings.seed)
+        fallbacks = fallbacks + [list(e) for e in failed]
+    elif settings.update == "structural":
+        beliefs = structural_update(beliefs, results)
+    return {"beliefs": [beliefs[tuple(e)] for e in state["pairs"]], "fallbacks": fallbacks}
+
+
+def score(state: DiscoveryState) -> dict:
+    """Close the round: predicted graph, metrics against the truth where known."""
+    number = state["round"] + 1
+    tested = [r for r in state["results"] if r["round"] == number]
+    return {"round": number, "history": state["history"] + [round_record(state, number, tested)]}
+
+
+def should_continue(state: DiscoveryState) -> str:
+    settings = _settings(state)
+    untested = len(state["pairs"]) - len(state.get("results", []))
+    return "select" if state["round"] < settings.rounds and untested > 0 else "end"
+
+
+def _as_bool(answer) -> bool:
+    if isinstance(answer, bool):
+        return answer
+    if isinstance(answer, str) and answer.strip().lower() in ("y", "yes", "true", "1"):
+        return True
+    if isinstance(answer, str) and answer.strip().lower() in ("n", "no", "false", "0"):
+        return False
+    raise ValueError(f"a human answer must be yes or no, got {answer!r}")

@@ -1,0 +1,116 @@
+"""Starting, streaming and resuming discovery runs.
+
+A run is a LangGraph thread whose id is the run id, checkpointed after every node in SQLite
+(``checkpoints.sqlite`` in the data directory): a run killed at any point resumes from its
+last completed node, and a paused human-in-the-loop run resumes with the person's answer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from discolab.core.errors import DiscolabError
+from discolab.core.paths import data_path
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+
+from .configuration import DiscoverySettings
+from .graph import build_graph
+
+Event = dict[str, Any]
+
+
+@dataclass
+class DiscoveryRun:
+    """Where a run stands: its values, and the pending human question if it is paused."""
+
+    run_id: str
+    settings: DiscoverySettings
+    values: dict
+    question: dict | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.question is None
+
+    @property
+    def history(self) -> list[dict]:
+        return self.values.get("history", [])
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "settings": self.settings.as_dict(),
+            "simulated_prior": self.settings.prior.startswith("simulated"),
+            "done": self.done,
+            "question": self.question,
+            "rounds": self.history,
+        }
+
+
+def checkpointer() -> SqliteSaver:
+    connection = sqlite3.connect(data_path("checkpoints.sqlite"), check_same_thread=False)
+    return SqliteSaver(connection)
+
+
+def compiled_graph(saver: SqliteSaver | None = None):
+    return build_graph().compile(checkpointer=saver or checkpointer())
+
+
+def start_discovery(
+    settings: DiscoverySettings, run_id: str | None = None, on_event: Callable[[Event], None] | None = None
+) -> DiscoveryRun:
+    """Run a discovery from the start until it ends or pauses for a human answer."""
+    run_id = run_id or uuid.uuid4().hex[:12]
+    graph = compiled_graph()
+    if graph.get_state(_config(run_id)).values:
+        raise DiscolabError(f"a run with id {run_id!r} exists already; use `discolab resume {run_id}`")
+    return _drive(run_id, {"settings": settings.as_dict()}, on_event, graph)
+
+
+def resume_discovery(run_id: str, answer: Any = None, on_event: Callable[[Event], None] | None = None) -> DiscoveryRun:
+    """Continue a run from its last checkpoint; ``answer`` answers a pending human question."""
+    graph = compiled_graph()
+    snapshot = graph.get_state(_config(run_id))
+    if not snapshot.values:
+        raise DiscolabError(f"no discovery run with id {run_id!r} in {data_path('checkpoints.sqlite')}")
+    pending = _pending_question(snapshot)
+    if pending is not None and answer is None:
+        return DiscoveryRun(run_id, DiscoverySettings.from_dict(snapshot.values["settings"]), snapshot.values, pending)
+    payload = Command(resume=answer) if pending is not None else None
+    return _drive(run_id, payload, on_event, graph)
+
+
+def _drive(run_id: str, payload: Any, on_event, graph=None) -> DiscoveryRun:
+    graph = graph or compiled_graph()
+    config = _config(run_id)
+    events: list[Event] = []
+    for update in graph.stream(payload, config, stream_mode="updates"):
+        for node, change in update.items():
+            if node == "__interrupt__":
+                continue
+            event = {"run_id": run_id, "node": node}
+            if node in ("elicit_prior", "score") and change:
+                event["record"] = change["history"][-1]
+            events.append(event)
+            if on_event:
+                on_event(event)
+    snapshot = graph.get_state(config)
+    settings = DiscoverySettings.from_dict(snapshot.values["settings"])
+    return DiscoveryRun(run_id, settings, snapshot.values, _pending_question(snapshot), events)
+
+
+def _pending_question(snapshot) -> dict | None:
+    for task in snapshot.tasks:
+        for pending in task.interrupts:
+            return pending.value
+    return None
+
+
+def _config(run_id: str) -> dict:
+    return {"configurable": {"thread_id": run_id}}

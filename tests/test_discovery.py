@@ -1,0 +1,128 @@
+"""The IGDA discovery loop (LangGraph) with simulated priors: fast, no model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from discolab.agents.discovery import DiscoverySettings, resume_discovery, start_discovery
+from discolab.core.errors import DiscolabError
+from discolab.core.graphs import load_benchmark, score_graph
+from discolab.core.igda.prior import simulated_expert_beliefs
+from discolab.core.igda.selection import bernoulli_entropy, select_edges
+
+
+@pytest.mark.parametrize("quality", [0.6, 0.8, 1.0])
+def test_simulated_expert_has_the_quality_asked_for(quality):
+    spec = load_benchmark("alarm")
+    beliefs = simulated_expert_beliefs(spec, quality, seed=3)
+    predicted = [e for e, p in beliefs.items() if p > 0.5]
+    assert score_graph(spec.edges, predicted).f1 == pytest.approx(quality, abs=0.03)
+
+
+def test_uncertainty_selection_picks_beliefs_nearest_half_and_never_retests():
+    beliefs = {("a", "b"): 0.9, ("b", "a"): 0.55, ("a", "c"): 0.45, ("c", "a"): 0.1, ("b", "c"): 0.5}
+    assert set(select_edges(beliefs, [], 2, "uncertainty")) == {("b", "c"), ("b", "a")} or set(
+        select_edges(beliefs, [], 2, "uncertainty")
+    ) == {("b", "c"), ("a", "c")}
+    assert ("b", "c") not in select_edges(beliefs, [("b", "c")], 4, "uncertainty")
+    assert select_edges(beliefs, [], 1, "confident") in ([("a", "b")], [("c", "a")])
+    assert bernoulli_entropy(0.5) > bernoulli_entropy(0.6) > bernoulli_entropy(0.99) > 0
+
+
+@pytest.mark.parametrize("update", ["structural", "none"])
+@pytest.mark.parametrize("strategy", ["uncertainty", "random"])
+def test_oracle_experiments_never_make_the_graph_worse(update, strategy):
+    settings = DiscoverySettings(
+        graph="child", prior="simulated:0.6", update=update, strategy=strategy, rounds=5, per_round=3, seed=1
+    )
+    run = start_discovery(settings)
+    f1 = [h["f1"] for h in run.history]
+    assert len(run.history) == 6 and run.done
+    assert all(b >= a - 1e-12 for a, b in zip(f1, f1[1:]))  # an oracle answer can only fix an error
+    tested = [tuple(r["edge"]) for r in run.values["results"]]
+    assert len(tested) == 15 == len(set(tested))
+    truth = set(load_benchmark("child").edges)
+    assert all(r["present"] == (tuple(r["edge"]) in truth) for r in run.values["results"])
+
+
+def test_uncertainty_beats_random_with_an_informative_expert():
+    """The simulated expert's errors sit near 1/2, so testing uncertain edges finds them."""
+    gains = {"uncertainty": [], "random": []}
+    for seed in range(5):
+        for strategy in gains:
+            s = DiscoverySettings(
+                graph="alarm", prior="simulated:0.6", update="none", strategy=strategy, rounds=4, per_round=5, seed=seed
+            )
+            history = start_discovery(s).history
+            gains[strategy].append(history[-1]["f1"] - history[0]["f1"])
+    assert sum(gains["uncertainty"]) > sum(gains["random"])
+
+
+def test_human_in_the_loop_pauses_and_resumes():
+    settings = DiscoverySettings(
+        graph="asia", prior="simulated:0.7", experimenter="human", rounds=2, per_round=2, update="none"
+    )
+    run = start_discovery(settings)
+    asked = []
+    while not run.done:
+        assert set(run.question) >= {"edge", "question", "cause", "effect"}
+        asked.append(tuple(run.question["edge"]))
+        again = resume_discovery(run.run_id)  # looking does not answer
+        assert again.question == run.question
+        run = resume_discovery(run.run_id, answer=len(asked) % 2 == 1)
+    assert len(asked) == 4 == len(set(asked))
+    assert [r["present"] for r in run.values["results"]] == [True, False, True, False]
+
+
+def test_seeded_runs_repeat_and_ids_are_unique():
+    settings = DiscoverySettings(
+        graph="sachs", prior="simulated:0.7", update="structural", rounds=3, per_round=2, seed=4
+    )
+    a, b = start_discovery(settings), start_discovery(settings)
+    assert a.run_id != b.run_id and a.history == b.history
+    with pytest.raises(DiscolabError, match="exists already"):
+        start_discovery(settings, run_id=a.run_id)
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(DiscolabError, match="strategy 'best'.*experimenter 'guess'"):
+        DiscoverySettings(strategy="best", experimenter="guess")
+
+
+def test_cli_discover_json(discolab_home):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "discolab.ui.cli",
+            "discover",
+            "--graph",
+            "cancer",
+            "--prior",
+            "simulated:0.5",
+            "--update",
+            "none",
+            "--rounds",
+            "2",
+            "--per-round",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    run = json.loads(out.stdout)
+    assert run["simulated_prior"] is True and run["settings"]["graph"] == "cancer"
+    assert [r["round"] for r in run["rounds"]] == [0, 1, 2]
+    for r in run["rounds"]:
+        assert {"round", "experiments", "precision", "recall", "f1", "shd", "tested"} <= set(r)
+    assert run["rounds"][2]["experiments"] == 4
+
+
+def test_cli_errors_are_one_line():
+    out = subprocess.run(
+        [sys.executable, "-m", "discolab.ui.cli", "discover", "--graph", "nowhere.json"], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "graph file not found" in out.stderr
