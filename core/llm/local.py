@@ -136,9 +136,11 @@ class LocalBackend:
     def _next_token_log_probs(self, sequences: list[list[int]], shared: int, progress: bool) -> torch.Tensor:
         """log p(next token) after each sequence, with the first ``shared`` tokens encoded once."""
         model = self._lm[0]
-        packed = not _has_sliding_window(model.config)
-        if not packed:
+        if _has_sliding_window(model.config):
             shared = 0  # a sliding-window cache would need per-layer masks; encode each prompt whole
+        # Packing pays off behind a shared prefix; without one, a packed row's block mask would
+        # waste attention quadratic in the whole batch, so whole prompts go in a padded batch.
+        packed = shared > 0
         prefix_kv = None
         if shared:
             out = model.base_model(input_ids=torch.tensor([sequences[0][:shared]]), use_cache=True)
@@ -189,7 +191,7 @@ class LocalBackend:
         return hidden[ends - 1]
 
     def _forward_padded(self, suffixes) -> torch.Tensor:
-        """Last-token hidden states of whole prompts in a right-padded batch (sliding-window models)."""
+        """Last-token hidden states of whole prompts in a right-padded batch."""
         model, tokenizer = self._lm
         width = max(len(s) for s in suffixes)
         ids = torch.full((len(suffixes), width), tokenizer.pad_token_id, dtype=torch.long)
