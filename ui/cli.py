@@ -66,6 +66,15 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
 
 
+def add_calibration_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--calibration",
+        default="content-free",
+        choices=["content-free", "none"],
+        help="calibrate LLM answers against a content-free question (default) or use them raw",
+    )
+
+
 def backend_from_args(args: argparse.Namespace):
     from discolab.core.llm import make_backend
 
@@ -99,14 +108,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     spec = resolve_graph(args.graph)
     backend = backend_from_args(args)
-    prediction = predict_graph(spec, backend, threshold=args.threshold, seed=args.seed, progress=not args.json)
+    prediction = predict_graph(
+        spec, backend, args.threshold, args.seed, calibration=args.calibration, progress=not args.json
+    )
     result = {"backend": backend.identity(), "seed": args.seed, **prediction.as_dict()}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     ranked = sorted(prediction.beliefs.items(), key=lambda item: -item[1])
     truth = set(spec.edges or ())
-    print(f"{spec.name}: static LLM prediction ({backend.identity()['model']}), threshold {args.threshold}")
+    print(
+        f"{spec.name}: static LLM prediction ({backend.identity()['model']}), threshold {args.threshold}, "
+        f"calibration {args.calibration}"
+    )
     print(f"top {args.top} edges by P(u -> v):" + ("   (* = true edge)" if spec.has_truth else ""))
     for (u, v), p in ranked[: args.top]:
         print(f"  {p:.3f}  {u} -> {v}" + ("  *" if (u, v) in truth else ""))
@@ -138,6 +152,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         per_round=args.per_round,
         threshold=args.threshold,
+        calibration=args.calibration,
         seed=args.seed,
     )
     from discolab.core.graphs import resolve_graph
@@ -243,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--threshold", type=float, default=0.5, help="keep edges with P(u -> v) above this")
     predict.add_argument("--seed", type=int, default=0, help="seed of the variable order in the prompt")
     predict.add_argument("--top", type=int, default=10, help="edges to list, by belief")
+    add_calibration_argument(predict)
     add_backend_arguments(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(run=cmd_predict)
@@ -257,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--per-round", type=int, default=2, help="experiments per round I (default 2)")
     discover.add_argument("--threshold", type=float, default=0.5, help="belief above which an untested edge is kept")
     discover.add_argument("--seed", type=int, default=0)
+    add_calibration_argument(discover)
     discover.add_argument("--run-id", default=None, help="id for the new run (default: a random one)")
     add_backend_arguments(discover)
     discover.add_argument("--json", action="store_true", help="print the run as JSON")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from discolab.core.errors import DiscolabError
+from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm import BACKENDS
@@ -25,6 +26,7 @@ class DiscoverySettings:
     rounds: int = 5
     per_round: int = 3
     threshold: float = 0.5
+    calibration: str = "content-free"  # of LLM answers: content-free | none
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -39,6 +41,8 @@ class DiscoverySettings:
             problems.append(f"update {self.update!r}: choose from {', '.join(UPDATES)}")
         if not (self.experimenter in ("oracle", "human") or self.experimenter.startswith("noisy:")):
             problems.append(f"experimenter {self.experimenter!r}: choose oracle, noisy:EPS or human")
+        if self.calibration not in CALIBRATIONS:
+            problems.append(f"calibration {self.calibration!r}: choose from {', '.join(CALIBRATIONS)}")
         if self.rounds < 0 or self.per_round < 1:
             problems.append("rounds must be >= 0 and per-round >= 1")
         if not 0.0 < self.threshold < 1.0:

@@ -80,7 +80,7 @@ def elicit_prior(state: DiscoveryState) -> dict:
     spec = graph_spec(settings.graph)
     fallbacks: list[Edge] = []
     if settings.prior == "llm":
-        beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), seed=settings.seed)
+        beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
     else:
         quality = float(settings.prior.split(":", 1)[1])
         beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
@@ -135,7 +135,7 @@ def update(state: DiscoveryState) -> dict:
     fallbacks = state.get("fallbacks", [])
     if settings.update == "llm":
         spec = graph_spec(settings.graph)
-        beliefs, failed = llm_update(spec, _backend(settings), beliefs, results, seed=settings.seed)
+        beliefs, failed = llm_update(spec, _backend(settings), beliefs, results, settings.seed, settings.calibration)
         fallbacks = fallbacks + [list(e) for e in failed]
     elif settings.update == "structural":
         beliefs = structural_update(beliefs, results)

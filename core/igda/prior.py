@@ -3,17 +3,82 @@
 A belief is P(u -> v in G*) for every ordered pair of distinct variables. The LLM prior asks
 the model, for each pair, whether u directly causes v and reads P(yes) (see
 :mod:`discolab.core.llm`). The predicted graph keeps the edges whose belief exceeds a threshold.
+
+Calibration (``content-free``, after Zhao et al., 2021, "Calibrate Before Use"): small models
+say yes at a rate that depends on the prompt's context far more than on the pair, so raw
+answers from different contexts (before and after experiment results are stated) are not
+comparable. With the same prefix we also ask a content-free question ("Does N/A directly cause
+N/A?"), with answer p0, and report
+
+    p_cal = sigmoid(logit(p) - logit(p0) + logit(rho)),   rho = min(1/2, 1/(n - 1)),
+
+so that an answer no more confident than the content-free one maps to rho, the edge rate of a
+sparse graph with n edges over n variables (a generic prior that uses nothing of the truth).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..graphs import Edge, GraphMetrics, GraphSpec, score_graph
 from ..llm import LLMBackend
-from .prompts import all_edge_questions
+from .prompts import edge_question
 
 Beliefs = dict[Edge, float]
+CALIBRATIONS = ("content-free", "none")
+CONTENT_FREE = "N/A"
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def calibrate(p: float, p_content_free: float, base_rate: float) -> float:
+    """sigmoid(logit(p) - logit(p_content_free) + logit(base_rate))."""
+    return 1.0 / (1.0 + math.exp(-(_logit(p) - _logit(p_content_free) + _logit(base_rate))))
+
+
+def sparse_edge_rate(n_variables: int) -> float:
+    """Edge rate of a graph with as many edges as variables: 1/(n-1), at most 1/2."""
+    return min(0.5, 1.0 / max(n_variables - 1, 1))
+
+
+def ask_edges(
+    spec: GraphSpec,
+    backend: LLMBackend,
+    edges: Sequence[Edge],
+    results: Iterable[tuple[Edge, bool]] = (),
+    seed: int = 0,
+    calibration: str = "content-free",
+    progress: bool = False,
+) -> tuple[Beliefs, list[Edge]]:
+    """P(u -> v) for each edge, given any experiment results; also the edges that fell back.
+
+    All questions share one prefix (context, variables, results), so the local backend encodes
+    it once; the content-free reference question shares it too.
+    """
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"unknown calibration {calibration!r}; choose from {', '.join(CALIBRATIONS)}")
+    results = list(results)
+    prompts = [edge_question(spec, u, v, results, seed=seed) for u, v in edges]
+    if calibration == "content-free":
+        prompts.append(edge_question(spec, CONTENT_FREE, CONTENT_FREE, results, seed=seed))
+    answers = backend.score_yes_no(prompts, progress=progress)
+    reference = answers.pop() if calibration == "content-free" else None
+    rate = sparse_edge_rate(len(spec.variables))
+    beliefs: Beliefs = {}
+    fallbacks: list[Edge] = []
+    for edge, answer in zip(edges, answers):
+        if answer.fallback:
+            fallbacks.append(edge)
+        if reference is None or reference.fallback or answer.fallback:
+            beliefs[edge] = answer.p_yes
+        else:
+            beliefs[edge] = calibrate(answer.p_yes, reference.p_yes, rate)
+    return beliefs, fallbacks
 
 
 @dataclass
@@ -39,13 +104,11 @@ class Prediction:
 
 
 def llm_edge_beliefs(
-    spec: GraphSpec, backend: LLMBackend, seed: int = 0, progress: bool = False
+    spec: GraphSpec, backend: LLMBackend, seed: int = 0, calibration: str = "content-free", progress: bool = False
 ) -> tuple[Beliefs, list[Edge]]:
     """P(u -> v) for every ordered pair, from the backend; also the pairs that fell back to 0.5."""
-    pairs, prompts = all_edge_questions(spec, seed=seed)
-    answers = backend.score_yes_no(prompts, progress=progress)
-    beliefs = {pair: a.p_yes for pair, a in zip(pairs, answers)}
-    return beliefs, [pair for pair, a in zip(pairs, answers) if a.fallback]
+    pairs = [(u, v) for u in spec.names for v in spec.names if u != v]
+    return ask_edges(spec, backend, pairs, seed=seed, calibration=calibration, progress=progress)
 
 
 def edges_above(beliefs: Beliefs, threshold: float = 0.5) -> list[Edge]:
@@ -53,10 +116,15 @@ def edges_above(beliefs: Beliefs, threshold: float = 0.5) -> list[Edge]:
 
 
 def predict_graph(
-    spec: GraphSpec, backend: LLMBackend, threshold: float = 0.5, seed: int = 0, progress: bool = False
+    spec: GraphSpec,
+    backend: LLMBackend,
+    threshold: float = 0.5,
+    seed: int = 0,
+    calibration: str = "content-free",
+    progress: bool = False,
 ) -> Prediction:
     """The static LLM prediction (no experiments), scored against the truth where it is known."""
-    beliefs, fallbacks = llm_edge_beliefs(spec, backend, seed=seed, progress=progress)
+    beliefs, fallbacks = llm_edge_beliefs(spec, backend, seed=seed, calibration=calibration, progress=progress)
     edges = edges_above(beliefs, threshold)
     metrics = score_graph(spec.edges, edges) if spec.has_truth else None
     return Prediction(spec.name, beliefs, threshold, edges, fallbacks, metrics)

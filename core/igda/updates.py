@@ -16,7 +16,7 @@ import networkx as nx
 
 from ..graphs import Edge, GraphSpec
 from ..llm import LLMBackend
-from .prompts import edge_question
+from .prior import ask_edges
 
 UPDATES = ("llm", "structural", "none")
 Results = Mapping[Edge, bool]
@@ -29,7 +29,12 @@ def neighbouring_edges(beliefs: Mapping[Edge, float], results: Results) -> list[
 
 
 def llm_update(
-    spec: GraphSpec, backend: LLMBackend, beliefs: Mapping[Edge, float], results: Results, seed: int = 0
+    spec: GraphSpec,
+    backend: LLMBackend,
+    beliefs: Mapping[Edge, float],
+    results: Results,
+    seed: int = 0,
+    calibration: str = "content-free",
 ) -> tuple[dict[Edge, float], list[Edge]]:
     """Re-predict the neighbours of tested edges with the results in context.
 
@@ -37,16 +42,9 @@ def llm_update(
     belief rather than being reset).
     """
     targets = neighbouring_edges(beliefs, results)
-    stated = sorted(results.items())
-    prompts = [edge_question(spec, u, v, stated, seed=seed) for u, v in targets]
-    answers = backend.score_yes_no(prompts)
+    fresh, fallbacks = ask_edges(spec, backend, targets, sorted(results.items()), seed, calibration)
     updated = dict(beliefs)
-    fallbacks = []
-    for edge, answer in zip(targets, answers):
-        if answer.fallback:
-            fallbacks.append(edge)
-        else:
-            updated[edge] = answer.p_yes
+    updated.update({e: p for e, p in fresh.items() if e not in fallbacks})
     return updated, fallbacks
 
 
