@@ -143,6 +143,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     settings = DiscoverySettings(
         graph=args.graph,
         prior=args.prior,
+        samples=args.samples,
         backend=args.backend,
         model=args.model,
         base_url=args.base_url,
@@ -184,13 +185,14 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
         if record and record["f1"] is not None:
             bar.set_postfix(experiments=record["experiments"], f1=f"{record['f1']:.3f}")
 
-    run = step(on_event)
-    while not run.done:
-        q = run.question
-        bar.clear()
-        answer = _ask_person(q)
-        run = resume_discovery(run.run_id, answer=answer, on_event=on_event)
-    bar.close()
+    try:
+        run = step(on_event)
+        while not run.done:
+            bar.clear()
+            answer = _ask_person(run.question)
+            run = resume_discovery(run.run_id, answer=answer, on_event=on_event)
+    finally:
+        bar.close()
     if as_json:
         print(json.dumps(run.as_dict(), indent=2))
         return 0
@@ -265,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     discover = commands.add_parser("discover", help="interactive graph discovery (IGDA loop)")
     discover.add_argument("--graph", default="asia", help="benchmark name or graph file (default asia)")
-    discover.add_argument("--prior", default="llm", help="llm (default) or simulated:Q (a simulated expert, F1 = Q)")
+    discover.add_argument(
+        "--prior", default="llm", help="llm (default), pc, ges (on observational samples), simulated:Q (F1 = Q)"
+    )
+    discover.add_argument("--samples", type=int, default=2000, help="observational samples for pc / ges")
     discover.add_argument("--strategy", default="uncertainty", help="uncertainty (default), random, confident")
     discover.add_argument("--update", default="llm", help="llm (default), structural, none")
     discover.add_argument("--experimenter", default="oracle", help="oracle (default), noisy:EPS, human")

@@ -10,13 +10,14 @@ from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm import BACKENDS
 
-PRIORS = ("llm", "simulated:Q")
+PRIORS = ("llm", "pc", "ges", "simulated:Q")
 
 
 @dataclass(frozen=True)
 class DiscoverySettings:
     graph: str = "asia"
-    prior: str = "llm"  # llm | simulated:Q
+    prior: str = "llm"  # llm | pc | ges | simulated:Q
+    samples: int = 2000  # observational samples for the pc / ges priors
     backend: str = "local"  # for the LLM prior and the LLM update
     model: str | None = None
     base_url: str | None = None
@@ -31,8 +32,8 @@ class DiscoverySettings:
 
     def __post_init__(self) -> None:
         problems = []
-        if not (self.prior == "llm" or self.prior.startswith("simulated:")):
-            problems.append(f"prior {self.prior!r}: choose llm or simulated:Q")
+        if not (self.prior in ("llm", "pc", "ges") or self.prior.startswith("simulated:")):
+            problems.append(f"prior {self.prior!r}: choose llm, pc, ges or simulated:Q")
         if self.backend not in BACKENDS:
             problems.append(f"backend {self.backend!r}: choose {' or '.join(BACKENDS)}")
         if self.strategy not in STRATEGIES:

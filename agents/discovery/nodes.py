@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
+from discolab.core.igda.data_prior import DATA_PRIORS, data_driven_beliefs
 from discolab.core.igda.experimenters import edge_rng, make_experimenter
 from discolab.core.igda.prior import llm_edge_beliefs, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges
@@ -81,6 +82,8 @@ def elicit_prior(state: DiscoveryState) -> dict:
     fallbacks: list[Edge] = []
     if settings.prior == "llm":
         beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
+    elif settings.prior in DATA_PRIORS:
+        beliefs = data_driven_beliefs(spec, settings.prior, settings.samples, settings.seed)
     else:
         quality = float(settings.prior.split(":", 1)[1])
         beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
