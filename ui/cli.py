@@ -273,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--samples", type=int, default=2000, help="observational samples for pc / ges")
     discover.add_argument("--strategy", default="uncertainty", help="uncertainty (default), random, confident")
     discover.add_argument("--update", default="llm", help="llm (default), structural, none")
-    discover.add_argument("--experimenter", default="oracle", help="oracle (default), noisy:EPS, human")
+    discover.add_argument(
+        "--experimenter", default="oracle", help="oracle (default), noisy:EPS, interventional[:N], human"
+    )
     discover.add_argument("--rounds", type=int, default=4, help="rounds R (default 4)")
     discover.add_argument("--per-round", type=int, default=2, help="experiments per round I (default 2)")
     discover.add_argument("--threshold", type=float, default=0.5, help="belief above which an untested edge is kept")

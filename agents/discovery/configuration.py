@@ -23,7 +23,7 @@ class DiscoverySettings:
     base_url: str | None = None
     strategy: str = "uncertainty"
     update: str = "llm"
-    experimenter: str = "oracle"  # oracle | noisy:EPS | human
+    experimenter: str = "oracle"  # oracle | noisy:EPS | interventional[:N] | human
     rounds: int = 5
     per_round: int = 3
     threshold: float = 0.5
@@ -40,8 +40,13 @@ class DiscoverySettings:
             problems.append(f"strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
         if self.update not in UPDATES:
             problems.append(f"update {self.update!r}: choose from {', '.join(UPDATES)}")
-        if not (self.experimenter in ("oracle", "human") or self.experimenter.startswith("noisy:")):
-            problems.append(f"experimenter {self.experimenter!r}: choose oracle, noisy:EPS or human")
+        if not (
+            self.experimenter in ("oracle", "human", "interventional")
+            or self.experimenter.startswith(("noisy:", "interventional:"))
+        ):
+            problems.append(
+                f"experimenter {self.experimenter!r}: choose oracle, noisy:EPS, interventional[:N] or human"
+            )
         if self.calibration not in CALIBRATIONS:
             problems.append(f"calibration {self.calibration!r}: choose from {', '.join(CALIBRATIONS)}")
         if self.rounds < 0 or self.per_round < 1:

@@ -4,6 +4,8 @@
 - ``noisy:EPS``: the truth, flipped with probability EPS, independently per edge. The flip of an
   edge is a deterministic function of (seed, edge), so that asking again, or resuming a run,
   gives the same answer.
+- ``interventional[:N]``: a simulated randomized experiment on the benchmark's Bayesian
+  network (see :class:`InterventionalExperimenter`); its answer comes from data, not the truth.
 
 The human experimenter is not here: it is a pause of the discovery loop (a LangGraph
 interrupt) answered in the CLI or the dashboard.
@@ -48,8 +50,82 @@ class NoisyOracleExperimenter:
         return (edge in self.truth) != flip
 
 
+@dataclass(frozen=True)
+class InterventionalExperimenter:
+    """Does u directly cause v? Answered by a simulated controlled experiment.
+
+    Intervening on u alone would detect any directed path u ~> v, not a direct edge. To target
+    the direct edge, the experiment clamps every other variable too (a controlled direct
+    effect, Pearl 2001): for each of ``n_samples`` units, a context z is forward-sampled from
+    the network (pgmpy), u is set uniformly at random over its states, all other variables are
+    held at z, and v is drawn from its own mechanism P(v | parents(v)) evaluated at (u, z).
+    Then v depends on u only if u is a parent of v, and a chi-square test of independence
+    between the assigned u and the observed v, at level ``alpha``, gives the answer. Errors:
+    false positives at rate about alpha; false negatives where u's effect on v is weak for the
+    sample size (or cancels across contexts). Seeded per (seed, edge).
+    """
+
+    spec: GraphSpec
+    n_samples: int = 500
+    alpha: float = 0.01
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"interventional:{self.n_samples}"
+
+    def answer(self, edge: Edge) -> bool:
+        import numpy as np
+        from scipy.stats import chi2_contingency
+
+        from .data_prior import observational_samples
+
+        u, v = edge
+        rng = np.random.default_rng(edge_rng(self.seed, "intervene", u, v).randrange(2**63))
+        contexts = observational_samples(self.spec, self.n_samples, int(rng.integers(2**31)))
+        cpd = _mechanism(self.spec, v)
+        states_u = list(contexts[u].cat.categories) if hasattr(contexts[u], "cat") else sorted(set(contexts[u]))
+        assigned = rng.integers(len(states_u), size=self.n_samples)
+        contexts = contexts.astype(object)
+        contexts[u] = [states_u[i] for i in assigned]
+        parents = cpd["parents"]
+        index = tuple(np.array([cpd["states"][p].index(x) for x in contexts[p]]) for p in parents)
+        probabilities = (
+            cpd["values"][(slice(None), *index)].T if parents else np.tile(cpd["values"], (self.n_samples, 1))
+        )
+        draws = (probabilities.cumsum(1) > rng.random((self.n_samples, 1))).argmax(1)
+        table = np.zeros((len(states_u), probabilities.shape[1]))
+        np.add.at(table, (assigned, draws), 1)
+        table = table[:, table.sum(0) > 0]
+        if table.shape[1] < 2 or (table.sum(1) == 0).any():
+            return False  # v did not vary: no evidence of an effect
+        return bool(chi2_contingency(table).pvalue < self.alpha)
+
+
+def _mechanism(spec: GraphSpec, variable: str) -> dict:
+    """P(variable | parents) of the benchmark network, under the spec's variable names."""
+    from ..graphs import load_bayesian_network, load_benchmark
+    from ..graphs.benchmarks import RENAMED_SUFFIX
+
+    base = spec.name.removesuffix(RENAMED_SUFFIX)
+    to_base = to_spec = None
+    if spec.name.endswith(RENAMED_SUFFIX):
+        _, to_spec = load_benchmark(base).renamed(seed=0)
+        to_base = {code: name for name, code in to_spec.items()}
+    rename = (lambda x: to_spec[x]) if to_spec else (lambda x: x)
+    cpd = load_bayesian_network(base).get_cpds(to_base[variable] if to_base else variable)
+    parents = [rename(p) for p in cpd.variables[1:]]
+    states = {rename(k): list(vals) for k, vals in cpd.state_names.items()}
+    return {"parents": parents, "states": states, "values": cpd.values}
+
+
 def make_experimenter(spec: GraphSpec, name: str, seed: int = 0):
-    """An experimenter from its CLI name: ``oracle`` or ``noisy:EPS``."""
+    """An experimenter from its CLI name: ``oracle``, ``noisy:EPS`` or ``interventional[:N]``."""
+    if name == "interventional" or name.startswith("interventional:"):
+        n = name.split(":", 1)[1] if ":" in name else "500"
+        if not n.isdigit() or int(n) < 20:
+            raise ValueError(f"interventional experimenter needs N >= 20 samples, got {name!r}")
+        return InterventionalExperimenter(spec, int(n), seed=seed)
     if not spec.has_truth:
         raise ValueError(f"experimenter {name!r} needs the true graph, and {spec.name!r} has no edges")
     truth = frozenset(spec.edges)
@@ -63,4 +139,4 @@ def make_experimenter(spec: GraphSpec, name: str, seed: int = 0):
         if not 0.0 <= eps <= 0.5:
             raise ValueError(f"noisy experimenter needs 0 <= EPS <= 0.5, got {name!r}")
         return NoisyOracleExperimenter(truth, eps, seed)
-    raise ValueError(f"unknown experimenter {name!r}; choose oracle, noisy:EPS or human")
+    raise ValueError(f"unknown experimenter {name!r}; choose oracle, noisy:EPS, interventional[:N] or human")
