@@ -45,3 +45,38 @@ def test_experiments_orient_what_the_data_left_undirected():
     run = start_discovery(DiscoverySettings(graph="alarm", prior="pc", update="structural", rounds=4, per_round=3))
     f1 = [h["f1"] for h in run.history]
     assert f1[0] > 0.7 and f1[-1] > f1[0]
+
+
+def test_bootstrap_frequencies_and_strategy():
+    from discolab.core.igda.data_prior import bootstrap_edge_frequencies
+
+    spec = load_benchmark("sachs")
+    freq = bootstrap_edge_frequencies(spec, n_samples=1000, n_boot=8, seed=0)
+    assert all(0.0 <= f <= 1.0 for f in freq.values())
+    for u, v in freq:  # at most one full edge per pair and boot
+        assert freq[(u, v)] + freq[(v, u)] <= 1.0 + 1e-9
+    run = start_discovery(
+        DiscoverySettings(
+            graph="sachs", prior="pc", strategy="bootstrap", update="structural", rounds=2, per_round=3, samples=1000
+        )
+    )
+    assert len(run.values["results"]) == 6
+
+
+def test_evaluation_quick_grid_summarises_runs():
+    from discolab.experiments.igda_eval import run_grid, summary, wins
+
+    frame = run_grid(
+        {
+            "graph": ["cancer"],
+            "prior": ["simulated:0.6"],
+            "strategy": ["uncertainty", "random"],
+            "update": ["structural"],
+        },
+        seeds=[0, 1],
+        rounds=2,
+    )
+    assert len(frame) == 2 * 2 * 3 and set(frame["seed"]) == {0, 1}
+    table = summary(frame)
+    assert list(table["count"]) == [2, 2]
+    assert set(wins(table)["versus"]) == {"random+structural", "static prior"}

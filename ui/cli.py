@@ -270,8 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument(
         "--prior", default="llm", help="llm (default), pc, ges (on observational samples), simulated:Q (F1 = Q)"
     )
-    discover.add_argument("--samples", type=int, default=2000, help="observational samples for pc / ges")
-    discover.add_argument("--strategy", default="uncertainty", help="uncertainty (default), random, confident")
+    discover.add_argument("--samples", type=int, default=2000, help="observational samples for pc / ges / bootstrap")
+    discover.add_argument(
+        "--strategy",
+        default="uncertainty",
+        help="uncertainty (default), random, confident, bootstrap (PC bootstrap frequencies)",
+    )
     discover.add_argument("--update", default="llm", help="llm (default), structural, none")
     discover.add_argument(
         "--experimenter", default="oracle", help="oracle (default), noisy:EPS, interventional[:N], human"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
-from discolab.core.igda.data_prior import DATA_PRIORS, data_driven_beliefs
+from discolab.core.igda.data_prior import DATA_PRIORS, bootstrap_edge_frequencies, data_driven_beliefs
 from discolab.core.igda.experimenters import edge_rng, make_experimenter
 from discolab.core.igda.prior import llm_edge_beliefs, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges
@@ -31,6 +31,11 @@ def graph_spec(name: str) -> GraphSpec:
 def llm_backend(kind: str, model: str | None, base_url: str | None) -> LLMBackend:
     options = {"model": model} if kind == "local" else {"model": model, "base_url": base_url}
     return make_backend(kind, **options)
+
+
+@lru_cache(maxsize=8)
+def bootstrap_frequencies(graph: str, samples: int, seed: int) -> dict[Edge, float]:
+    return bootstrap_edge_frequencies(graph_spec(graph), samples, seed=seed)
 
 
 def _settings(state: DiscoveryState) -> DiscoverySettings:
@@ -105,7 +110,10 @@ def select(state: DiscoveryState) -> dict:
     """The edges to test this round, by the configured strategy; never one tested before."""
     settings = _settings(state)
     seed = edge_rng(settings.seed, "select", state["round"]).randrange(2**31)
-    chosen = select_edges(_beliefs(state), _results(state), settings.per_round, settings.strategy, seed)
+    scores = _beliefs(state)
+    if settings.strategy == "bootstrap":
+        scores = bootstrap_frequencies(settings.graph, settings.samples, settings.seed)
+    chosen = select_edges(scores, _results(state), settings.per_round, settings.strategy, seed)
     return {"selected": [list(e) for e in chosen]}
 
 

@@ -5,7 +5,10 @@ Strategies, each picking ``k`` edges not tested before:
 - ``uncertainty`` (IGDA): the largest Bernoulli entropy
   H(p) = -p log p - (1 - p) log(1 - p), i.e. beliefs closest to 1/2;
 - ``random``: uniformly at random (seeded);
-- ``confident``: the smallest entropy (the edges the prior is surest of), an ablation.
+- ``confident``: the smallest entropy (the edges the prior is surest of), an ablation;
+- ``bootstrap``: the largest entropy of the bootstrap frequency of the edge under PC on
+  observational data (:func:`~discolab.core.igda.data_prior.bootstrap_edge_frequencies`):
+  a numerical strategy that uses data, not the LLM. Pass those frequencies as ``beliefs``.
 
 Ties are broken at random (seeded), so that equal beliefs do not fall back to file order.
 """
@@ -18,7 +21,7 @@ from collections.abc import Collection, Mapping
 
 from ..graphs import Edge
 
-STRATEGIES = ("uncertainty", "random", "confident")
+STRATEGIES = ("uncertainty", "random", "confident", "bootstrap")
 
 
 def bernoulli_entropy(p: float) -> float:
@@ -44,5 +47,5 @@ def select_edges(
     rng.shuffle(candidates)  # seeded tie-break
     if strategy == "random":
         return candidates[:k]
-    sign = -1.0 if strategy == "uncertainty" else 1.0
+    sign = 1.0 if strategy == "confident" else -1.0
     return sorted(candidates, key=lambda e: sign * bernoulli_entropy(beliefs[e]))[:k]
