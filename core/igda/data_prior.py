@@ -44,6 +44,11 @@ def observational_samples(spec: GraphSpec, n_samples: int, seed: int = 0) -> pd.
     return frame[spec.names]
 
 
+def _state_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each column's states as integer codes, in the float matrix causal-learn takes."""
+    return np.column_stack([frame[c].astype("category").cat.codes.to_numpy() for c in frame.columns]).astype(float)
+
+
 def data_driven_beliefs(
     spec: GraphSpec, method: str = "pc", n_samples: int = 2000, seed: int = 0, alpha: float = 0.05
 ) -> Beliefs:
@@ -53,8 +58,7 @@ def data_driven_beliefs(
     if n_samples < 10:
         raise DiscolabError(f"a data-driven prior needs at least 10 samples, got {n_samples}")
     frame = observational_samples(spec, n_samples, seed)
-    codes = np.column_stack([frame[c].astype("category").cat.codes.to_numpy() for c in frame.columns])
-    codes = codes.astype(float)
+    codes = _state_codes(frame)
     if method == "pc":
         from causallearn.search.ConstraintBased.PC import pc
 
@@ -93,7 +97,7 @@ def bootstrap_edge_frequencies(
     from causallearn.search.ConstraintBased.PC import pc
 
     frame = observational_samples(spec, n_samples, seed)
-    codes = np.column_stack([frame[c].astype("category").cat.codes.to_numpy() for c in frame.columns]).astype(float)
+    codes = _state_codes(frame)
     rng = np.random.default_rng(seed)
     names = list(frame.columns)
     counts = np.zeros((len(names), len(names)))
