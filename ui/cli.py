@@ -166,8 +166,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from discolab.agents.discovery import resume_discovery
+    from discolab.agents.discovery.run import load_run
 
-    run = resume_discovery(args.run_id)  # reports a pending question without answering it
+    run = load_run(args.run_id)
     return _drive_run(lambda on_event: resume_discovery(args.run_id, on_event=on_event), run.settings.rounds, args.json)
 
 

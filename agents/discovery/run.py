@@ -11,6 +11,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from discolab.core.errors import DiscolabError
@@ -53,13 +54,24 @@ class DiscoveryRun:
         }
 
 
-def checkpointer() -> SqliteSaver:
-    connection = sqlite3.connect(data_path("checkpoints.sqlite"), check_same_thread=False)
-    return SqliteSaver(connection)
+def compiled_graph():
+    """The loop compiled with the SQLite checkpointer of the current data directory (one per process)."""
+    return _compiled_for(str(data_path("checkpoints.sqlite")))
 
 
-def compiled_graph(saver: SqliteSaver | None = None):
-    return build_graph().compile(checkpointer=saver or checkpointer())
+@lru_cache(maxsize=4)
+def _compiled_for(path: str):
+    saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    return build_graph().compile(checkpointer=saver)
+
+
+def load_run(run_id: str) -> DiscoveryRun:
+    """Where a stored run stands, without running anything."""
+    snapshot = compiled_graph().get_state(_config(run_id))
+    if not snapshot.values:
+        raise DiscolabError(f"no discovery run with id {run_id!r} in {data_path('checkpoints.sqlite')}")
+    settings = DiscoverySettings.from_dict(snapshot.values["settings"])
+    return DiscoveryRun(run_id, settings, snapshot.values, _pending_question(snapshot))
 
 
 def start_discovery(
@@ -67,27 +79,22 @@ def start_discovery(
 ) -> DiscoveryRun:
     """Run a discovery from the start until it ends or pauses for a human answer."""
     run_id = run_id or uuid.uuid4().hex[:12]
-    graph = compiled_graph()
-    if graph.get_state(_config(run_id)).values:
+    if compiled_graph().get_state(_config(run_id)).values:
         raise DiscolabError(f"a run with id {run_id!r} exists already; use `discolab resume {run_id}`")
-    return _drive(run_id, {"settings": settings.as_dict()}, on_event, graph)
+    return _drive(run_id, {"settings": settings.as_dict()}, on_event)
 
 
 def resume_discovery(run_id: str, answer: Any = None, on_event: Callable[[Event], None] | None = None) -> DiscoveryRun:
     """Continue a run from its last checkpoint; ``answer`` answers a pending human question."""
+    run = load_run(run_id)
+    if run.question is not None and answer is None:
+        return run  # paused: nothing to do without an answer
+    payload = Command(resume=answer) if run.question is not None else None
+    return _drive(run_id, payload, on_event)
+
+
+def _drive(run_id: str, payload: Any, on_event) -> DiscoveryRun:
     graph = compiled_graph()
-    snapshot = graph.get_state(_config(run_id))
-    if not snapshot.values:
-        raise DiscolabError(f"no discovery run with id {run_id!r} in {data_path('checkpoints.sqlite')}")
-    pending = _pending_question(snapshot)
-    if pending is not None and answer is None:
-        return DiscoveryRun(run_id, DiscoverySettings.from_dict(snapshot.values["settings"]), snapshot.values, pending)
-    payload = Command(resume=answer) if pending is not None else None
-    return _drive(run_id, payload, on_event, graph)
-
-
-def _drive(run_id: str, payload: Any, on_event, graph=None) -> DiscoveryRun:
-    graph = graph or compiled_graph()
     config = _config(run_id)
     events: list[Event] = []
     for update in graph.stream(payload, config, stream_mode="updates"):
