@@ -10,7 +10,7 @@ from discolab.core.igda.experimenters import make_experimenter
 def test_noisy_oracle_flips_at_the_stated_rate_and_repeats_itself():
     spec = load_benchmark("alarm")
     noisy = make_experimenter(spec, "noisy:0.2", seed=5)
-    pairs = [(u, v) for u in spec.names for v in spec.names if u != v]
+    pairs = spec.ordered_pairs()
     truth = set(spec.edges)
     flips = sum(noisy.answer(e) != (e in truth) for e in pairs) / len(pairs)
     assert flips == pytest.approx(0.2, abs=0.03)

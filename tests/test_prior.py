@@ -71,7 +71,7 @@ def test_calibration_cancels_a_context_wide_yes_bias():
 
 def test_llm_update_asks_only_neighbours_with_results_stated_and_keeps_fallbacks():
     spec = load_benchmark("cancer")
-    beliefs = {(u, v): 0.2 for u in spec.names for v in spec.names if u != v}
+    beliefs = dict.fromkeys(spec.ordered_pairs(), 0.2)
     results = {("Pollution", "Cancer"): True}
     backend = RecordingBackend()
     updated, fallbacks = llm_update(spec, backend, beliefs, results)

@@ -57,6 +57,10 @@ class GraphSpec:
     def names(self) -> list[str]:
         return [v.name for v in self.variables]
 
+    def ordered_pairs(self) -> list[Edge]:
+        """Every ordered pair of distinct variables: the candidate edges."""
+        return [(u, v) for u in self.names for v in self.names if u != v]
+
     @property
     def has_truth(self) -> bool:
         return self.edges is not None

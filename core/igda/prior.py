@@ -107,7 +107,7 @@ def llm_edge_beliefs(
     spec: GraphSpec, backend: LLMBackend, seed: int = 0, calibration: str = "content-free", progress: bool = False
 ) -> tuple[Beliefs, list[Edge]]:
     """P(u -> v) for every ordered pair, from the backend; also the pairs that fell back to 0.5."""
-    pairs = [(u, v) for u in spec.names for v in spec.names if u != v]
+    pairs = spec.ordered_pairs()
     return ask_edges(spec, backend, pairs, seed=seed, calibration=calibration, progress=progress)
 
 
@@ -148,7 +148,7 @@ def simulated_expert_beliefs(spec: GraphSpec, quality: float, seed: int = 0) -> 
         raise ValueError("a simulated expert needs the true graph")
     rng = random.Random(seed)
     truth = set(spec.edges)
-    pairs = [(u, v) for u in spec.names for v in spec.names if u != v]
+    pairs = spec.ordered_pairs()
     non_edges = [e for e in pairs if e not in truth]
     wrong_count = min(round((1.0 - quality) * len(truth)), len(non_edges))
     wrong = set(rng.sample(sorted(truth), wrong_count)) | set(rng.sample(non_edges, wrong_count))

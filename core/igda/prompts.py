@@ -55,5 +55,5 @@ def edge_question(
 
 def all_edge_questions(spec: GraphSpec, seed: int = 0) -> tuple[list[Edge], list[Prompt]]:
     """Every ordered pair of distinct variables and its question."""
-    pairs = [(u, v) for u in spec.names for v in spec.names if u != v]
+    pairs = spec.ordered_pairs()
     return pairs, [edge_question(spec, u, v, seed=seed) for u, v in pairs]
