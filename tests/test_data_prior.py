@@ -80,3 +80,9 @@ def test_evaluation_quick_grid_summarises_runs():
     table = summary(frame)
     assert list(table["count"]) == [2, 2]
     assert set(wins(table)["versus"]) == {"random+structural", "static prior"}
+
+
+def test_a_user_graph_named_like_a_benchmark_is_not_sampled_from_it():
+    spec = GraphSpec.from_dict({"name": "asia", "variables": [{"name": "a", "description": "x"}]})
+    with pytest.raises(DiscolabError, match="'asia' is not a benchmark"):
+        data_driven_beliefs(spec, "pc")

@@ -122,8 +122,10 @@ def experiment(state: DiscoveryState) -> dict:
     settings = _settings(state)
     spec = graph_spec(settings.graph)
     tested: list[ExperimentRecord] = []
+    human = settings.experimenter == "human"
+    experimenter = None if human else make_experimenter(spec, settings.experimenter, settings.seed)
     for u, v in state["selected"]:
-        if settings.experimenter == "human":
+        if human:
             answer = interrupt(
                 {
                     "edge": [u, v],
@@ -134,7 +136,7 @@ def experiment(state: DiscoveryState) -> dict:
             )
             present = _as_bool(answer)
         else:
-            present = make_experimenter(spec, settings.experimenter, settings.seed).answer((u, v))
+            present = experimenter.answer((u, v))
         tested.append({"edge": [u, v], "present": present, "round": state["round"] + 1})
     return {"results": state.get("results", []) + tested}
 

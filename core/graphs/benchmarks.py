@@ -48,6 +48,19 @@ def load_benchmark(name: str) -> GraphSpec:
     return GraphSpec(name, described.context, described.variables, edges, f"benchmark {name}")
 
 
+def benchmark_network(spec: GraphSpec):
+    """The Bayesian network behind a benchmark spec (plain or renamed), and the map from the
+    network's variable names to the spec's (the identity for a plain benchmark)."""
+    base = spec.name.removesuffix(RENAMED_SUFFIX)
+    if base not in BENCHMARKS or not spec.source.startswith("benchmark "):
+        raise GraphFileError(f"{spec.name!r} is not a benchmark: there is no network to sample or intervene on")
+    if spec.name.endswith(RENAMED_SUFFIX):
+        _, mapping = load_benchmark(base).renamed(seed=0)
+    else:
+        mapping = {name: name for name in spec.names}
+    return load_bayesian_network(base), mapping
+
+
 def resolve_graph(name_or_path: str) -> GraphSpec:
     """A benchmark name (optionally ``-renamed``) or the path of a graph file."""
     base = name_or_path.removesuffix(RENAMED_SUFFIX)

@@ -20,9 +20,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import DiscolabError
-from ..graphs import GraphSpec, load_bayesian_network, load_benchmark
-from ..graphs.benchmarks import BENCHMARKS, RENAMED_SUFFIX
+from ..errors import DiscolabError, GraphFileError
+from ..graphs import GraphSpec
+from ..graphs.benchmarks import benchmark_network
 from .prior import Beliefs
 
 DATA_PRIORS = ("pc", "ges")
@@ -31,16 +31,14 @@ DIRECTED, REVERSED, UNDIRECTED, ABSENT = 0.9, 0.1, 0.5, 0.05
 
 def observational_samples(spec: GraphSpec, n_samples: int, seed: int = 0) -> pd.DataFrame:
     """``n_samples`` rows forward-sampled from the benchmark network, columns named as in ``spec``."""
-    base = spec.name.removesuffix(RENAMED_SUFFIX)
-    if base not in BENCHMARKS:
-        raise DiscolabError(f"a data-driven prior needs a benchmark network to sample from; {spec.name!r} is not one")
-    network = load_bayesian_network(base)
+    try:
+        network, mapping = benchmark_network(spec)
+    except GraphFileError as err:
+        raise DiscolabError(f"a data-driven prior or experiment needs a benchmark network: {err}") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = network.simulate(n_samples, seed=seed, show_progress=False)
-    if spec.name.endswith(RENAMED_SUFFIX):
-        _, mapping = load_benchmark(base).renamed(seed=0)
-        frame = frame.rename(columns=mapping)
+    frame = frame.rename(columns=mapping)
     return frame[spec.names]
 
 

@@ -104,18 +104,13 @@ class InterventionalExperimenter:
 
 def _mechanism(spec: GraphSpec, variable: str) -> dict:
     """P(variable | parents) of the benchmark network, under the spec's variable names."""
-    from ..graphs import load_bayesian_network, load_benchmark
-    from ..graphs.benchmarks import RENAMED_SUFFIX
+    from ..graphs.benchmarks import benchmark_network
 
-    base = spec.name.removesuffix(RENAMED_SUFFIX)
-    to_base = to_spec = None
-    if spec.name.endswith(RENAMED_SUFFIX):
-        _, to_spec = load_benchmark(base).renamed(seed=0)
-        to_base = {code: name for name, code in to_spec.items()}
-    rename = (lambda x: to_spec[x]) if to_spec else (lambda x: x)
-    cpd = load_bayesian_network(base).get_cpds(to_base[variable] if to_base else variable)
-    parents = [rename(p) for p in cpd.variables[1:]]
-    states = {rename(k): list(vals) for k, vals in cpd.state_names.items()}
+    network, to_spec = benchmark_network(spec)
+    to_network = {name: original for original, name in to_spec.items()}
+    cpd = network.get_cpds(to_network[variable])
+    parents = [to_spec[p] for p in cpd.variables[1:]]
+    states = {to_spec[k]: list(vals) for k, vals in cpd.state_names.items()}
     return {"parents": parents, "states": states, "values": cpd.values}
 
 
