@@ -1,136 +1,249 @@
-"""Offline evaluation of IGDA against ground-truth graphs.
+"""Offline evaluation of IGDA against ground-truth graphs, as sweeps into the runs database.
 
-A grid of graphs x priors x strategies x updates x seeds, each a full discovery run with the
-oracle experimenter at a fixed budget (R rounds of I experiments, I = max(2, round(n / 4)) for
-n variables). One row per run and round goes to a CSV file; the summary table gives the F1
-after R rounds, mean and standard deviation over seeds, per graph and method.
+Three sweeps, each cell a (config, seed):
 
-Run: ``python -m discolab.experiments.igda_eval [--quick] [--out FILE]``.
+- ``igda-eval``: full discovery runs with the oracle experimenter, graphs x priors (simulated
+  experts Q in {0.6, 0.7, 0.8, 0.9}, PC, GES) x strategies x updates; R = 8 rounds of
+  I = max(2, round(n / 4)) experiments for n variables. Each round is a row (step = round), so
+  one run gives F1 at every budget I, 2I, ..., 8I: the budget grid.
+- ``igda-eval-llm``: the same with the embedded LLM as prior and the LLM update, on the 8
+  graphs and the renamed variants of the four small ones, R = 5 (the update re-asks the model
+  about most pairs every round, so this is the slow part).
+- ``igda-baselines``: pairwise (Kiciman-style) and BFS (Jiralerspong-style) prompting of the
+  embedded LLM; no experiments.
+
+The static LLM prior and PC / GES alone are round 0 of the corresponding ``igda-eval`` runs.
+A rerun skips the cells already done. The report prints the F1 table (mean +- std over seeds),
+counts graphs won at each budget, and writes plots of F1 against experiments spent.
+
+Run: ``python -m discolab.experiments.igda_eval [--quick] [--llm] [--workers 2]``;
+``--report-only`` prints the tables from the database without running anything.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import time
 from pathlib import Path
 
 import pandas as pd
 from discolab.agents.discovery import DiscoverySettings, start_discovery
-from discolab.agents.discovery.nodes import graph_spec
+from discolab.agents.discovery.nodes import graph_spec, llm_backend
 from discolab.core.graphs import BENCHMARKS
+from discolab.core.igda.baselines import BASELINES, run_baseline
 from discolab.core.paths import data_path
-from tqdm.auto import tqdm
+from discolab.core.runs import RunsDB
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep
 
-GRID = {
+SMALL = ["cancer", "earthquake", "survey", "asia"]
+CONTROLLED_GRID = {
     "graph": list(BENCHMARKS),
-    "prior": ["simulated:0.6", "simulated:0.8", "pc"],
-    "strategy": ["uncertainty", "random", "confident"],
+    "prior": ["simulated:0.6", "simulated:0.7", "simulated:0.8", "simulated:0.9", "pc", "ges"],
+    "strategy": ["uncertainty", "random", "confident", "bootstrap"],
     "update": ["structural", "none"],
 }
 LLM_GRID = {
-    "graph": ["cancer", "earthquake", "survey", "asia"],
+    # Small graphs first, so that an interrupted sweep has finished the cheap part.
+    "graph": list(BENCHMARKS) + [f"{g}-renamed" for g in SMALL],
     "prior": ["llm"],
     "strategy": ["uncertainty", "random"],
     "update": ["llm", "none"],
 }
-ROUNDS = 5
+CONTROLLED_ROUNDS, LLM_ROUNDS = 8, 5
+METRICS = ("experiments", "precision", "recall", "f1", "shd")
 
 
 def per_round_budget(graph: str) -> int:
     return max(2, round(len(graph_spec(graph).variables) / 4))
 
 
-def run_grid(grid: dict, seeds: list[int], rounds: int = ROUNDS) -> pd.DataFrame:
-    cells = list(itertools.product(*grid.values(), seeds))
-    rows = []
-    for *values, seed in tqdm(cells, desc="runs", unit="run"):
-        cell = dict(zip(grid, values))
-        settings = DiscoverySettings(
-            **cell, rounds=rounds, per_round=per_round_budget(cell["graph"]), seed=seed, experimenter="oracle"
-        )
-        start = time.perf_counter()
-        run = start_discovery(settings)
-        seconds = time.perf_counter() - start
-        for record in run.history:
-            rows.append(
-                {
-                    **settings.as_dict(),
-                    "run_id": run.run_id,
-                    "round": record["round"],
-                    "experiments": record["experiments"],
-                    "precision": record["precision"],
-                    "recall": record["recall"],
-                    "f1": record["f1"],
-                    "shd": record["shd"],
-                    "seconds": seconds,
-                }
-            )
-    return pd.DataFrame(rows)
+def discovery_cell(config: dict, seed: int) -> list[dict]:
+    """One oracle-experimenter discovery run; a row per metric and round (step = round)."""
+    settings = DiscoverySettings(**config, seed=seed)
+    run = start_discovery(settings, durable=False)
+    rows = [
+        {"metric": metric, "value": record[metric], "step": record["round"]}
+        for record in run.history
+        for metric in METRICS
+    ]
+    rows.append({"metric": "fallbacks", "value": len(run.values.get("fallbacks", [])), "step": 0})
+    return rows
 
 
-def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """F1 at round 0 and after the last round, mean and std over seeds, per graph and method."""
-    last = frame["round"] == frame.groupby("run_id")["round"].transform("max")
-    first = frame["round"] == 0
+def baseline_cell(config: dict, seed: int) -> dict:
+    """One prompting baseline on one graph with the embedded LLM."""
+    backend = llm_backend("local", None, None)
+    result = run_baseline(config["method"], graph_spec(config["graph"]), backend, seed=seed)
+    metrics = result.metrics.as_dict()
+    return {
+        "queries": result.queries,
+        "fallbacks": len(result.fallbacks),
+        **{m: metrics[m] for m in ("precision", "recall", "f1", "shd")},
+    }
+
+
+def discovery_configs(grid: dict, rounds: int) -> list[dict]:
+    configs = grid_configs(grid, rounds=rounds, experimenter="oracle")
+    for config in configs:
+        config["per_round"] = per_round_budget(config["graph"])
+    return configs
+
+
+def sweeps(quick: bool, llm: bool, seeds: list[int]) -> list[Sweep]:
+    controlled, llm_grid = dict(CONTROLLED_GRID), dict(LLM_GRID)
+    baseline_graphs = LLM_GRID["graph"]
+    if quick:
+        controlled["graph"] = ["cancer", "asia"]
+        llm_grid["graph"] = baseline_graphs = ["cancer"]
     keys = ["graph", "prior", "strategy", "update"]
-    end = frame[last].groupby(keys)["f1"].agg(["mean", "std", "count"])
-    start = frame[first].groupby(keys)["f1"].mean().rename("f1_prior")
-    return end.join(start).reset_index()
+    out = [Sweep("igda-eval", discovery_cell, discovery_configs(controlled, CONTROLLED_ROUNDS), seeds, keys)]
+    if llm:
+        out.append(Sweep("igda-eval-llm", discovery_cell, discovery_configs(llm_grid, LLM_ROUNDS), seeds, keys))
+        baselines = grid_configs({"graph": baseline_graphs, "method": list(BASELINES)})
+        out.append(Sweep("igda-baselines", baseline_cell, baselines, seeds))
+    return out
 
 
-def wins(table: pd.DataFrame) -> pd.DataFrame:
-    """Per prior: on how many graphs uncertainty+update beats each other method on mean final F1."""
+# -- report ----------------------------------------------------------------------------------
+def trajectories(db: RunsDB, experiment: str) -> pd.DataFrame:
+    """One row per (run, round): graph, prior, strategy, update, seed, round, metrics."""
+    frame = db.wide(experiment).rename(columns={"step": "round"}).dropna(subset=["f1"])
+    frame["method"] = frame["strategy"] + "+" + frame["update"]
+    return frame
+
+
+def final_table(frame: pd.DataFrame, rounds: int | None = None) -> pd.DataFrame:
+    """F1 after ``rounds`` (default: the last) per graph, prior and method: mean, std, seeds;
+    with the static prior (round 0) alongside."""
+    rounds = rounds if rounds is not None else int(frame["round"].max())
+    end = frame[frame["round"] == rounds].groupby(["prior", "graph", "method"])["f1"].agg(["mean", "std", "count"])
+    static = frame[frame["round"] == 0].groupby(["prior", "graph"])["f1"].mean().rename("static")
+    return end.join(static).reset_index()
+
+
+def wins_by_budget(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
+    """Per prior and round: on how many graphs ``ours[prior]`` has the highest mean F1 against each
+    other method and against the static prior (ties within 1e-9 counted apart)."""
     out = []
-    for prior, part in table.groupby("prior"):
-        update = "llm" if prior == "llm" else "structural"
-        pivot = part.pivot_table(index="graph", columns=["strategy", "update"], values="mean")
-        ours = pivot[("uncertainty", update)]
-        for column in pivot.columns:
-            if column == ("uncertainty", update):
+    for prior, part in frame.groupby("prior"):
+        mine = ours.get(prior, "uncertainty+structural")
+        for rounds in sorted(part["round"].unique()):
+            if rounds == 0:
                 continue
-            out.append(
-                {
-                    "prior": prior,
-                    "versus": f"{column[0]}+{column[1]}",
-                    "graphs": int(pivot[column].notna().sum()),
-                    "wins": int((ours > pivot[column] + 1e-9).sum()),
-                    "ties": int(((ours - pivot[column]).abs() <= 1e-9).sum()),
-                }
-            )
-        out.append(
-            {
-                "prior": prior,
-                "versus": "static prior",
-                "graphs": len(pivot),
-                "wins": int((ours > part.groupby("graph")["f1_prior"].mean() + 1e-9).sum()),
-                "ties": 0,
-            }
-        )
+            means = part[part["round"] == rounds].pivot_table(index="graph", columns="method", values="f1")
+            static = part[part["round"] == 0].groupby("graph")["f1"].mean()
+            rivals = {m: means[m] for m in means.columns if m != mine} | {"static prior": static}
+            for name, rival in rivals.items():
+                diff = (means[mine] - rival).dropna()
+                out.append(
+                    {
+                        "prior": prior,
+                        "round": int(rounds),
+                        "versus": name,
+                        "graphs": len(diff),
+                        "wins": int((diff > 1e-9).sum()),
+                        "ties": int((diff.abs() <= 1e-9).sum()),
+                    }
+                )
     return pd.DataFrame(out)
 
 
-def main() -> int:
+def plot_trajectories(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """One PNG per prior: F1 against experiments spent, a panel per graph, a line per method
+    (mean over seeds, band = +- one standard deviation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for prior, part in frame.groupby("prior"):
+        graphs = list(dict.fromkeys(g for g in LLM_GRID["graph"] if g in set(part["graph"])))
+        columns = 4
+        rows = -(-len(graphs) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+        for ax, graph in zip(axes.flat, graphs):
+            curves = part[part["graph"] == graph].groupby(["method", "round"])
+            stats = curves.agg(experiments=("experiments", "mean"), mean=("f1", "mean"), std=("f1", "std"))
+            for method, curve in stats.groupby(level=0):
+                curve = curve.droplevel(0).fillna(0.0)
+                ax.plot(curve["experiments"], curve["mean"], marker="o", markersize=3, label=method)
+                ax.fill_between(curve["experiments"], curve["mean"] - curve["std"], curve["mean"] + curve["std"], alpha=0.15)
+            ax.set_title(graph)
+            ax.set_xlabel("experiments")
+            ax.set_ylabel("F1")
+            ax.set_ylim(0, 1.02)
+        for ax in list(axes.flat)[len(graphs) :]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        label = f"{prior} (simulated expert)" if prior.startswith("simulated") else prior
+        fig.suptitle(f"IGDA: F1 against experiments spent, prior {label}; mean +- std over seeds")
+        fig.tight_layout()
+        path = out_dir / f"igda_f1_{prior.replace(':', '_')}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def markdown_tables(table: pd.DataFrame) -> str:
+    """The final-F1 table as one markdown table per prior: graphs x methods, "mean±std"."""
+    parts = []
+    for prior, part in table.groupby("prior"):
+        cells = part.assign(cell=part["mean"].map("{:.2f}".format) + "±" + part["std"].fillna(0).map("{:.2f}".format))
+        wide = cells.pivot(index="graph", columns="method", values="cell")
+        wide.insert(0, "static prior", part.groupby("graph")["static"].first().map("{:.2f}".format))
+        order = [g for g in LLM_GRID["graph"] if g in wide.index]
+        parts.append(f"### prior `{prior}` (seeds: {int(part['count'].min())}-{int(part['count'].max())})\n")
+        parts.append(wide.loc[order].to_markdown() + "\n")
+    return "\n".join(parts)
+
+
+def report(db: RunsDB, out_dir: Path) -> str:
+    lines = []
+    for experiment, ours in (("igda-eval", {}), ("igda-eval-llm", {"llm": "uncertainty+llm"})):
+        if experiment not in set(db.experiments()["experiment"]):
+            continue
+        frame = trajectories(db, experiment)
+        table = final_table(frame)
+        lines.append(f"## {experiment}: F1 after the last round\n")
+        lines.append(markdown_tables(table))
+        wins = wins_by_budget(frame, ours)
+        last = wins[wins["round"] == wins.groupby("prior")["round"].transform("max")]
+        lines.append(f"\n## {experiment}: graphs won by uncertainty + update after the last round\n")
+        lines.append(last.to_markdown(index=False))
+        pivot = wins.pivot_table(index=["prior", "versus"], columns="round", values="wins", aggfunc="first")
+        lines.append(f"\n## {experiment}: graphs won at each budget (round r = r x I experiments)\n")
+        lines.append(pivot.to_markdown())
+        paths = plot_trajectories(frame, out_dir)
+        lines.append("\nplots: " + ", ".join(str(p) for p in paths) + "\n")
+    if "igda-baselines" in set(db.experiments()["experiment"]):
+        frame = db.wide("igda-baselines")
+        table = frame.groupby(["graph", "method"])[["f1", "shd", "queries", "fallbacks"]].agg(["mean", "std"])
+        lines.append("## igda-baselines: prompting baselines (embedded LLM, no experiments)\n")
+        lines.append(table.round(2).to_markdown())
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--llm", action="store_true", help="also run the embedded-LLM grid (slow)")
-    parser.add_argument("--quick", action="store_true", help="two graphs, two seeds (seconds)")
-    parser.add_argument("--out", default=None, help="CSV file (default: DATA_HOME/results/igda_eval.csv)")
-    args = parser.parse_args()
-    grid, seeds = dict(GRID), list(range(args.seeds))
-    if args.quick:
-        grid["graph"], seeds = ["cancer", "asia"], [0, 1]
-    frame = run_grid(grid, seeds)
-    if args.llm:
-        frame = pd.concat([frame, run_grid(LLM_GRID, seeds)], ignore_index=True)
-    out = Path(args.out) if args.out else data_path("results", "igda_eval.csv")
-    frame.to_csv(out, index=False)
-    table = summary(frame)
-    pd.set_option("display.width", 200)
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print()
-    print(wins(table).to_string(index=False))
-    print(f"\nrows: {out}")
+    parser.add_argument("--llm", action="store_true", help="also the embedded-LLM sweeps (slow)")
+    parser.add_argument("--quick", action="store_true", help="two graphs, two seeds")
+    parser.add_argument("--report-only", action="store_true", help="print the report from the database")
+    parser.add_argument("--plots", default=None, help="folder for the PNG plots (default DATA_HOME/results)")
+    add_sweep_arguments(parser)
+    args = parser.parse_args(argv)
+    db = RunsDB(args.db)
+    seeds = [0, 1] if args.quick else list(range(args.seeds))
+    if not args.report_only:
+        for sweep in sweeps(args.quick, args.llm, seeds):
+            result = run_sweep(sweep, db, args.executor, args.workers, args.address)
+            print(result.line())
+            for error in result.errors[:5]:
+                print("  failed:", error)
+    out_dir = Path(args.plots) if args.plots else data_path("results", "x").parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(report(db, out_dir))
     return 0
 
 

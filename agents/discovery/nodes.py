@@ -34,6 +34,11 @@ def llm_backend(kind: str, model: str | None, base_url: str | None) -> LLMBacken
 
 
 @lru_cache(maxsize=8)
+def data_beliefs(graph: str, method: str, samples: int, seed: int) -> dict[Edge, float]:
+    return data_driven_beliefs(graph_spec(graph), method, samples, seed)
+
+
+@lru_cache(maxsize=8)
 def bootstrap_frequencies(graph: str, samples: int, seed: int) -> dict[Edge, float]:
     return bootstrap_edge_frequencies(graph_spec(graph), samples, seed=seed)
 
@@ -88,7 +93,7 @@ def elicit_prior(state: DiscoveryState) -> dict:
     if settings.prior == "llm":
         beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
     elif settings.prior in DATA_PRIORS:
-        beliefs = data_driven_beliefs(spec, settings.prior, settings.samples, settings.seed)
+        beliefs = data_beliefs(settings.graph, settings.prior, settings.samples, settings.seed)
     else:
         quality = float(settings.prior.split(":", 1)[1])
         beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)

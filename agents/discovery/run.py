@@ -16,6 +16,7 @@ from typing import Any
 
 from discolab.core.errors import DiscolabError
 from discolab.core.paths import data_path
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
@@ -61,7 +62,9 @@ def compiled_graph():
 
 @lru_cache(maxsize=4)
 def _compiled_for(path: str):
-    saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    connection = sqlite3.connect(path, check_same_thread=False, timeout=60)
+    connection.execute("PRAGMA journal_mode=WAL")  # the CLI, the dashboard and sweeps may share it
+    saver = SqliteSaver(connection)
     return build_graph().compile(checkpointer=saver)
 
 
@@ -75,10 +78,19 @@ def load_run(run_id: str) -> DiscoveryRun:
 
 
 def start_discovery(
-    settings: DiscoverySettings, run_id: str | None = None, on_event: Callable[[Event], None] | None = None
+    settings: DiscoverySettings,
+    run_id: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    durable: bool = True,
 ) -> DiscoveryRun:
-    """Run a discovery from the start until it ends or pauses for a human answer."""
+    """Run a discovery from the start until it ends or pauses for a human answer.
+
+    ``durable=False`` keeps the checkpoints in memory only (offline evaluations run thousands
+    of short runs whose results go to the runs database instead); such a run cannot be resumed.
+    """
     run_id = run_id or uuid.uuid4().hex[:12]
+    if not durable:
+        return _drive(run_id, {"settings": settings.as_dict()}, on_event, build_graph().compile(InMemorySaver()))
     if compiled_graph().get_state(_config(run_id)).values:
         raise DiscolabError(f"a run with id {run_id!r} exists already; use `discolab resume {run_id}`")
     return _drive(run_id, {"settings": settings.as_dict()}, on_event)
@@ -93,8 +105,8 @@ def resume_discovery(run_id: str, answer: Any = None, on_event: Callable[[Event]
     return _drive(run_id, payload, on_event)
 
 
-def _drive(run_id: str, payload: Any, on_event) -> DiscoveryRun:
-    graph = compiled_graph()
+def _drive(run_id: str, payload: Any, on_event, graph=None) -> DiscoveryRun:
+    graph = graph or compiled_graph()
     config = _config(run_id)
     events: list[Event] = []
     try:
