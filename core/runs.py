@@ -257,9 +257,7 @@ class RunsDB:
         ).group_by(CELLS.c.experiment)
         rows = sa.select(RESULTS.c.experiment, sa.func.count().label("rows")).group_by(RESULTS.c.experiment)
         with self.engine.connect() as connection:
-            summary = pd.read_sql(cells, connection).merge(
-                pd.read_sql(rows, connection), on="experiment", how="left"
-            )
+            summary = pd.read_sql(cells, connection).merge(pd.read_sql(rows, connection), on="experiment", how="left")
         summary["rows"] = summary["rows"].fillna(0).astype(int)
         summary["last"] = pd.to_datetime(summary["last"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
         return summary.sort_values("experiment").reset_index(drop=True)

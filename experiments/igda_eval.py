@@ -167,7 +167,9 @@ def plot_trajectories(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
             for method, curve in stats.groupby(level=0):
                 curve = curve.droplevel(0).fillna(0.0)
                 ax.plot(curve["experiments"], curve["mean"], marker="o", markersize=3, label=method)
-                ax.fill_between(curve["experiments"], curve["mean"] - curve["std"], curve["mean"] + curve["std"], alpha=0.15)
+                ax.fill_between(
+                    curve["experiments"], curve["mean"] - curve["std"], curve["mean"] + curve["std"], alpha=0.15
+                )
             ax.set_title(graph)
             ax.set_xlabel("experiments")
             ax.set_ylabel("F1")

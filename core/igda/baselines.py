@@ -137,8 +137,7 @@ def _bfs_prompt(spec: GraphSpec, question: str, seed: int) -> Prompt:
 def roots_question(spec: GraphSpec, seed: int = 0) -> Prompt:
     return _bfs_prompt(
         spec,
-        "Which of these variables are not caused by any other listed variable? "
-        "List their names, separated by commas.",
+        "Which of these variables are not caused by any other listed variable? List their names, separated by commas.",
         seed,
     )
 
