@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from discolab.core.errors import DiscolabError
 
@@ -108,6 +109,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     spec = resolve_graph(args.graph)
     backend = backend_from_args(args)
+    if args.method != "prior":
+        return _print_baseline(args, spec, backend)
     prediction = predict_graph(
         spec, backend, args.threshold, args.seed, calibration=args.calibration, progress=not args.json
     )
@@ -133,6 +136,92 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"precision {m.precision:.3f}  recall {m.recall:.3f}  F1 {m.f1:.3f}  SHD {m.shd}  "
             f"skeleton F1 {m.skeleton_f1:.3f}"
         )
+    return 0
+
+
+def _print_baseline(args: argparse.Namespace, spec, backend) -> int:
+    from discolab.core.igda.baselines import run_baseline
+
+    result = run_baseline(args.method, spec, backend, seed=args.seed, progress=not args.json)
+    if args.json:
+        print(json.dumps({"backend": backend.identity(), "seed": args.seed, **result.as_dict()}, indent=2))
+        return 0
+    print(f"{spec.name}: {args.method} prompting ({backend.identity()['model']}), {result.queries} queries")
+    truth = set(spec.edges or ())
+    for u, v in result.edges:
+        print(f"  {u} -> {v}" + ("  *" if (u, v) in truth else ""))
+    if result.fallbacks:
+        print(f"warning: {len(result.fallbacks)} questions had no usable answer: {', '.join(result.fallbacks)}")
+    if result.metrics:
+        m = result.metrics
+        print(f"precision {m.precision:.3f}  recall {m.recall:.3f}  F1 {m.f1:.3f}  SHD {m.shd}")
+    return 0
+
+
+# -- runs -------------------------------------------------------------------------------------
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    from discolab.core.runs import RunsDB
+
+    db = RunsDB(args.db)
+    table = db.experiments()
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    elif table.empty:
+        print(f"no experiments in {db.url}")
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_runs_export(args: argparse.Namespace) -> int:
+    from discolab.core.runs import RunsDB
+
+    rows = RunsDB(args.db).export_csv(args.experiment, args.csv)
+    print(f"wrote {rows} rows of {args.experiment} to {args.csv}")
+    return 0
+
+
+# -- scaling ----------------------------------------------------------------------------------
+def cmd_scaling_analyze(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from discolab.core.paths import data_path
+    from discolab.core.runs import RunsDB
+    from discolab.core.scaling import analyze
+    from discolab.core.scaling.analysis import select_rows
+    from discolab.core.scaling.plots import save_report_figure
+
+    if (args.experiment is None) == (args.csv is None):
+        raise DiscolabError("give exactly one of --experiment NAME or --csv FILE")
+    where = {}
+    for item in args.where:
+        column, sep, value = item.partition("=")
+        if not sep:
+            raise DiscolabError(f"--where takes COLUMN=VALUE, got {item!r}")
+        where[column] = value
+    if args.csv:
+        try:
+            table = pd.read_csv(args.csv)
+        except (OSError, ValueError) as err:
+            raise DiscolabError(f"cannot read {args.csv}: {err}") from None
+    else:
+        table = RunsDB(args.db).wide(args.experiment)
+    table = select_rows(table, where, args.step)
+    report = analyze(table, args.scale, args.metric, args.seed_column, args.threshold, args.success)
+    name = args.experiment or Path(args.csv).stem
+    plot = Path(args.plot) if args.plot else data_path("results", f"scaling_{name}_{args.metric}.png")
+    save_report_figure(report, plot, f"{name}: {args.metric} against {args.scale}")
+    if args.json:
+        print(report.to_json())
+        return 0
+    columns = ["setting", "n", "mean", "std", "dip_pvalue", "bic_1", "bic_2", "ashman_d", "bimodal"]
+    columns += ["p_success", "ci_low", "ci_high", "mean_success"]
+    print(f"{name}: {args.metric} across {args.seed_column} per {args.scale}; success by {report.success_rule}")
+    print(report.settings[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if report.logistic:
+        print("logistic fit of success on log scale:", {k: round(v, 3) for k, v in report.logistic.items()})
+    if report.sharpness:
+        print("sharpness:", {k: round(v, 3) for k, v in report.sharpness.items()})
+    print(f"plot: {plot}")
     return 0
 
 
@@ -258,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="static LLM prediction of a graph (no experiments)")
     predict.add_argument("--graph", default="asia", help="benchmark name or graph file (default asia)")
+    predict.add_argument(
+        "--method",
+        choices=("prior", "pairwise", "bfs"),
+        default="prior",
+        help="prior: P(u -> v) for every pair (default); pairwise: one 3-way question per pair "
+        "(Kiciman et al.); bfs: roots then one query per variable (Jiralerspong et al.)",
+    )
     predict.add_argument("--threshold", type=float, default=0.5, help="keep edges with P(u -> v) above this")
     predict.add_argument("--seed", type=int, default=0, help="seed of the variable order in the prompt")
     predict.add_argument("--top", type=int, default=10, help="edges to list, by belief")
@@ -295,6 +391,37 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true", help="print the run as JSON")
     resume.set_defaults(run=cmd_resume)
+
+    runs = commands.add_parser("runs", help="the runs database: every experiment's per-seed results")
+    runs_actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    runs_list = runs_actions.add_parser("list", help="experiments with their cells done / failed and rows")
+    runs_list.add_argument("--db", default=None, help="database URL (default: DATA_HOME/runs.sqlite)")
+    runs_list.add_argument("--json", action="store_true", help="print JSON")
+    runs_list.set_defaults(run=cmd_runs_list)
+    export = runs_actions.add_parser("export", help="write an experiment's rows to a CSV file")
+    export.add_argument("experiment")
+    export.add_argument("--csv", required=True, help="output file")
+    export.add_argument("--db", default=None, help="database URL (default: DATA_HOME/runs.sqlite)")
+    export.set_defaults(run=cmd_runs_export)
+
+    scaling = commands.add_parser("scaling", help="distributional analysis of multi-seed results")
+    scaling_actions = scaling.add_subparsers(dest="action", metavar="ACTION", required=True)
+    analyze = scaling_actions.add_parser(
+        "analyze", help="per setting: bimodality across seeds, P(success), mean of successful runs; sharpness"
+    )
+    analyze.add_argument("--experiment", default=None, help="an experiment in the runs database")
+    analyze.add_argument("--csv", default=None, help="or a CSV file with one row per run")
+    analyze.add_argument("--scale", required=True, help="the setting / scale column")
+    analyze.add_argument("--metric", required=True, help="the metric column")
+    analyze.add_argument("--seed-column", default="seed", help="the seed column (default seed)")
+    analyze.add_argument("--threshold", type=float, default=None, help="success = metric >= T (default: mixture)")
+    analyze.add_argument("--success", choices=("threshold", "mixture"), default=None, help="success rule")
+    analyze.add_argument("--where", action="append", default=[], help="COLUMN=VALUE filter (repeatable)")
+    analyze.add_argument("--step", default="last", help="trajectory step to use: last (default) or a number")
+    analyze.add_argument("--plot", default=None, help="PNG path (default DATA_HOME/results/scaling_NAME_METRIC.png)")
+    analyze.add_argument("--db", default=None, help="runs database URL (default: DATA_HOME/runs.sqlite)")
+    analyze.add_argument("--json", action="store_true", help="print JSON")
+    analyze.set_defaults(run=cmd_scaling_analyze)
 
     bench = commands.add_parser("bench", help="benchmarks (speed, not correctness)")
     bench_actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)

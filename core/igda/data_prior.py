@@ -86,11 +86,14 @@ def data_driven_beliefs(
 def bootstrap_edge_frequencies(
     spec: GraphSpec, n_samples: int = 2000, n_boot: int = 20, seed: int = 0, alpha: float = 0.05
 ) -> Beliefs:
-    """How often PC finds u -> v across bootstrap resamples of observational data.
+    """How often PC finds u -> v across random halves of the observational data.
 
     Undirected CPDAG edges count 1/2 for each direction. A frequency near 1/2 marks an edge
     the data is unsure of: the ``bootstrap`` selection strategy tests those first (a numerical,
     LLM-free counterpart of uncertainty selection; Friedman, Goldszmidt & Wyner, 1999).
+    The resamples are halves drawn without replacement (subsampling, as in stability selection,
+    Meinshausen & Buhlmann, 2010) rather than classic bootstrap samples: duplicated rows make
+    chi-square tests find spurious dependence, which biases PC and slows it ~15x on child.
     """
     from causallearn.search.ConstraintBased.PC import pc
 
@@ -100,7 +103,7 @@ def bootstrap_edge_frequencies(
     names = list(frame.columns)
     counts = np.zeros((len(names), len(names)))
     for _ in range(n_boot):
-        rows = rng.integers(len(codes), size=len(codes))
+        rows = rng.choice(len(codes), size=len(codes) // 2, replace=False)
         marks = pc(codes[rows], alpha, "chisq", show_progress=False).G.graph
         directed = (marks == -1) & (marks.T == 1)
         undirected = (marks == -1) & (marks.T == -1)

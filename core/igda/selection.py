@@ -6,7 +6,7 @@ Strategies, each picking ``k`` edges not tested before:
   H(p) = -p log p - (1 - p) log(1 - p), i.e. beliefs closest to 1/2;
 - ``random``: uniformly at random (seeded);
 - ``confident``: the smallest entropy (the edges the prior is surest of), an ablation;
-- ``bootstrap``: the largest entropy of the bootstrap frequency of the edge under PC on
+- ``bootstrap``: the largest entropy of the subsampling frequency of the edge under PC on
   observational data (:func:`~discolab.core.igda.data_prior.bootstrap_edge_frequencies`):
   a numerical strategy that uses data, not the LLM. Pass those frequencies as ``beliefs``.
 

@@ -1,0 +1,67 @@
+"""Figures of a :class:`~.analysis.ScalingReport`: the CLI saves them as PNG, the dashboard shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import ScalingReport
+from .success import logistic_curve
+
+
+def report_figure(report: ScalingReport, title: str = ""):
+    """Three panels: values per setting (one dot per seed, bimodal settings marked), P(success) with
+    its 95% interval and the logistic fit, and the mean of all runs vs the mean of successful runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings, runs = report.settings, report.runs
+    positions = {value: i for i, value in enumerate(settings["setting"])}
+    fig, (dist, prob, means) = plt.subplots(1, 3, figsize=(15, 4))
+    rng = np.random.default_rng(0)
+    x = runs["scale"].map(positions) + rng.uniform(-0.15, 0.15, len(runs))
+    dist.scatter(x, runs["value"], c=np.where(runs["success"], "tab:green", "tab:red"), s=14, alpha=0.7)
+    for i, row in settings.iterrows():
+        if row["bimodal"]:
+            dist.annotate("bimodal", (i, runs["value"].max()), ha="center", fontsize=8, color="tab:purple")
+    dist.set_title(f"{report.metric} per seed (green = success)")
+    prob.errorbar(
+        range(len(settings)),
+        settings["p_success"],
+        yerr=[settings["p_success"] - settings["ci_low"], settings["ci_high"] - settings["p_success"]],
+        fmt="o-",
+        capsize=3,
+        label="P(success), 95% Wilson",
+    )
+    if report.logistic and not report.logistic.get("degenerate", True):
+        prob.plot(
+            range(len(settings)), logistic_curve(report.logistic, settings["setting"]), "--", label="logistic fit"
+        )
+    prob.set_ylim(-0.02, 1.02)
+    prob.set_title("P(success)")
+    prob.legend(fontsize=8)
+    means.plot(range(len(settings)), settings["mean"], "o-", label="mean of all runs")
+    means.plot(range(len(settings)), settings["mean_success"], "s--", label="mean of successful runs")
+    means.set_title(f"mean {report.metric}")
+    means.legend(fontsize=8)
+    for ax in (dist, prob, means):
+        ax.set_xticks(range(len(settings)), [str(s) for s in settings["setting"]], rotation=30)
+        ax.set_xlabel(report.scale)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_report_figure(report: ScalingReport, path: str | Path, title: str = "") -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = report_figure(report, title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,77 @@
+"""The runs database: atomic cells, replacement, failures, concurrent writers, query shapes."""
+
+import multiprocessing
+
+import pytest
+from discolab.core.errors import DiscolabError
+from discolab.core.runs import RunsDB, config_hash
+
+
+@pytest.fixture
+def db(tmp_path):
+    return RunsDB(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+
+
+def test_a_cell_is_stored_with_config_seed_and_version(db):
+    rows = db.record("exp", {"size": 3, "lr": 0.1}, 7, {"loss": 0.5, "acc": 0.9}, setting={"size": 3})
+    assert rows == 2
+    frame = db.results("exp")
+    assert set(frame["metric"]) == {"loss", "acc"}
+    assert (frame["seed"] == 7).all() and (frame["size"] == 3).all()
+    assert frame["config_hash"].iloc[0] == config_hash({"lr": 0.1, "size": 3})  # key order does not matter
+    assert frame["code_version"].iloc[0].startswith("0.")
+    assert db.done_cells("exp") == {(config_hash({"size": 3, "lr": 0.1}), 7)}
+
+
+def test_recording_a_cell_again_replaces_it_and_a_failure_is_kept(db):
+    config = {"size": 1}
+    db.record("exp", config, 0, [{"metric": "f1", "value": v, "step": s} for s, v in enumerate([0.1, 0.2])])
+    db.record("exp", config, 0, [{"metric": "f1", "value": 0.3, "step": 0}])
+    assert db.results("exp")["value"].tolist() == [0.3]
+    db.record_failure("exp", {"size": 2}, 0, "Traceback ...\nValueError: boom")
+    cells = db.cells("exp").set_index("config_hash")
+    assert cells.loc[config_hash({"size": 2}), "status"] == "failed"
+    assert "boom" in cells.loc[config_hash({"size": 2}), "error"]
+    assert len(db.done_cells("exp")) == 1
+    summary = db.experiments().iloc[0]
+    assert (summary["done"], summary["failed"], summary["rows"]) == (1, 1, 1)
+
+
+def test_wide_has_one_column_per_metric_and_a_row_per_step(db):
+    for seed in range(3):
+        rows = [{"metric": m, "value": seed + s, "step": s} for s in range(4) for m in ("f1", "shd")]
+        db.record("traj", {"graph": "asia"}, seed, rows)
+    wide = db.wide("traj")
+    assert len(wide) == 12 and {"f1", "shd", "graph", "seed", "step"} <= set(wide.columns)
+    assert wide.query("seed == 2 and step == 3")["f1"].item() == 5
+
+
+def test_unknown_experiment_and_bad_url_are_named(db):
+    with pytest.raises(DiscolabError, match="no results for experiment 'nope'"):
+        db.results("nope")
+    with pytest.raises(DiscolabError, match="cannot open the runs database"):
+        RunsDB("notadialect://x")
+
+
+def _write_cells(url: str, worker: int, cells: int) -> None:
+    db = RunsDB(url)
+    for i in range(cells):
+        db.record("race", {"worker": worker, "i": i}, i % 3, {"a": i, "b": worker, "c": 1.0})
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    RunsDB(url)  # create the schema once, as a sweep's driver does
+    workers, cells = 4, 60
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_write_cells, args=(url, w, cells)) for w in range(workers)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(120)
+        assert p.exitcode == 0
+    db = RunsDB(url)
+    frame = db.results("race")
+    assert len(frame) == workers * cells * 3
+    assert len(db.done_cells("race")) == workers * cells
+    assert frame.groupby("worker")["i"].nunique().tolist() == [cells] * workers
