@@ -31,7 +31,7 @@ def report_figure(report: ScalingReport, title: str = ""):
     prob.errorbar(
         range(len(settings)),
         settings["p_success"],
-        yerr=[settings["p_success"] - settings["ci_low"], settings["ci_high"] - settings["p_success"]],
+        yerr=np.clip([settings["p_success"] - settings["ci_low"], settings["ci_high"] - settings["p_success"]], 0, 1),
         fmt="o-",
         capsize=3,
         label="P(success), 95% Wilson",
