@@ -16,7 +16,10 @@ The static LLM prior and PC / GES alone are round 0 of the corresponding ``igda-
 A rerun skips the cells already done. The report prints the F1 table (mean +- std over seeds),
 counts graphs won at each budget, and writes plots of F1 against experiments spent.
 
-Run: ``python -m discolab.experiments.igda_eval [--quick] [--llm] [--workers 2]``;
+- ``igda-seeds`` (``--distribution``): 40 seeds of a few cells, for the distribution of F1
+  across seeds (analysed with :mod:`discolab.core.scaling`).
+
+Run: ``python -m discolab.experiments.igda_eval [--quick] [--llm] [--distribution] [--workers 2]``;
 ``--report-only`` prints the tables from the database without running anything.
 """
 
@@ -42,12 +45,20 @@ CONTROLLED_GRID = {
     "update": ["structural", "none"],
 }
 LLM_GRID = {
-    # Small graphs first, so that an interrupted sweep has finished the cheap part.
-    "graph": list(BENCHMARKS) + [f"{g}-renamed" for g in SMALL],
+    # Cheap graphs first, so that an interrupted sweep has finished the cheap part.
+    "graph": SMALL + [f"{g}-renamed" for g in SMALL] + [g for g in BENCHMARKS if g not in SMALL],
     "prior": ["llm"],
     "strategy": ["uncertainty", "random"],
     "update": ["llm", "none"],
 }
+# Many seeds of a few cells: the distribution of F1 across seeds (see docs/scaling.md).
+SEEDS_GRID = {
+    "graph": ["asia", "child", "alarm"],
+    "prior": ["simulated:0.6", "pc"],
+    "strategy": ["uncertainty", "random"],
+    "update": ["structural"],
+}
+SEEDS_STUDY = 40
 CONTROLLED_ROUNDS, LLM_ROUNDS = 8, 5
 METRICS = ("experiments", "precision", "recall", "f1", "shd")
 
@@ -88,7 +99,7 @@ def discovery_configs(grid: dict, rounds: int) -> list[dict]:
     return configs
 
 
-def sweeps(quick: bool, llm: bool, seeds: list[int]) -> list[Sweep]:
+def sweeps(quick: bool, llm: bool, seeds: list[int], distribution: bool = False) -> list[Sweep]:
     controlled, llm_grid = dict(CONTROLLED_GRID), dict(LLM_GRID)
     baseline_graphs = LLM_GRID["graph"]
     if quick:
@@ -100,6 +111,9 @@ def sweeps(quick: bool, llm: bool, seeds: list[int]) -> list[Sweep]:
         out.append(Sweep("igda-eval-llm", discovery_cell, discovery_configs(llm_grid, LLM_ROUNDS), seeds, keys))
         baselines = grid_configs({"graph": baseline_graphs, "method": list(BASELINES)})
         out.append(Sweep("igda-baselines", baseline_cell, baselines, seeds))
+    if distribution:
+        configs = discovery_configs(SEEDS_GRID, CONTROLLED_ROUNDS)
+        out.append(Sweep("igda-seeds", discovery_cell, configs, list(range(SEEDS_STUDY)), keys))
     return out
 
 
@@ -231,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--llm", action="store_true", help="also the embedded-LLM sweeps (slow)")
     parser.add_argument("--quick", action="store_true", help="two graphs, two seeds")
+    parser.add_argument(
+        "--distribution", action="store_true", help=f"also {SEEDS_STUDY} seeds of a few cells (igda-seeds)"
+    )
     parser.add_argument("--report-only", action="store_true", help="print the report from the database")
     parser.add_argument("--plots", default=None, help="folder for the PNG plots (default DATA_HOME/results)")
     add_sweep_arguments(parser)
@@ -238,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     db = RunsDB(args.db)
     seeds = [0, 1] if args.quick else list(range(args.seeds))
     if not args.report_only:
-        for sweep in sweeps(args.quick, args.llm, seeds):
+        for sweep in sweeps(args.quick, args.llm, seeds, args.distribution):
             result = run_sweep(sweep, db, args.executor, args.workers, args.address)
             print(result.line())
             for error in result.errors[:5]:

@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--threshold", type=float, default=None, help="success = metric >= T (default: mixture)")
     analyze.add_argument("--success", choices=("threshold", "mixture"), default=None, help="success rule")
     analyze.add_argument("--where", action="append", default=[], help="COLUMN=VALUE filter (repeatable)")
-    analyze.add_argument("--step", default="last", help="trajectory step to use: last (default) or a number")
+    analyze.add_argument("--step", default="last", help="trajectory step: last (default), a number, or all")
     analyze.add_argument("--plot", default=None, help="PNG path (default DATA_HOME/results/scaling_NAME_METRIC.png)")
     analyze.add_argument("--db", default=None, help="runs database URL (default: DATA_HOME/runs.sqlite)")
     analyze.add_argument("--json", action="store_true", help="print JSON")

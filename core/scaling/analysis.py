@@ -117,24 +117,24 @@ def analyze(
         )
     settings = pd.DataFrame(rows)
     report = ScalingReport(scale, metric, success, threshold, settings, runs)
-    numeric = pd.api.types.is_numeric_dtype(runs["scale"]) and (runs["scale"] > 0).all()
-    if numeric and len(settings) >= 3:
-        report.logistic = logistic_fit(runs["scale"], runs["success"])
+    if pd.api.types.is_numeric_dtype(runs["scale"]) and len(settings) >= 3:
         report.sharpness = curve_sharpness(runs, settings)
+        if (runs["scale"] > 0).all():  # the logistic fit is against log scale
+            report.logistic = logistic_fit(runs["scale"], runs["success"])
     return report
 
 
 def select_rows(frame: pd.DataFrame, where: dict[str, str] | None = None, step: str | int = "last") -> pd.DataFrame:
     """Rows of a runs-database table (``RunsDB.wide``) to analyse: those matching ``where``
     (column = value, compared as text), at one ``step`` of each run's trajectory (``"last"``:
-    each run's final step)."""
+    each run's final step; ``"all"``: every step, for the step itself as the scale)."""
     for column, value in (where or {}).items():
         if column not in frame.columns:
             raise DiscolabError(f"no column {column!r} to filter on; the table has: {', '.join(frame.columns)}")
         frame = frame[frame[column].astype(str) == str(value)]
     if frame.empty:
         raise DiscolabError(f"no rows match {where}")
-    if "step" in frame.columns:
+    if "step" in frame.columns and step != "all":
         if step == "last":
             last = frame.groupby(["config_hash", "seed"])["step"].transform("max")
             frame = frame[frame["step"] == last]

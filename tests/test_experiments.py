@@ -1,0 +1,48 @@
+"""The experiment commands in quick mode: they run through the sweep runner into the database."""
+
+import pytest
+from discolab.core.runs import RunsDB
+from discolab.ui.cli import main as cli
+
+
+@pytest.fixture
+def url(tmp_path):
+    return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+
+
+def test_count_task_quick_trains_sweeps_and_analyses(url, capsys):
+    from discolab.experiments import count_task
+
+    assert count_task.main(["--quick", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "ood_exact across seeds per model size" in out and "plot:" in out
+    wide = RunsDB(url).wide("count-task-quick")
+    assert len(wide) == 2 * 3
+    assert wide["id_exact"].between(0, 1).all() and (wide["ood_loglik"] < 0).all()
+    assert wide.groupby("size")["params"].nunique().eq(1).all()
+    # a rerun finds every cell done and trains nothing
+    assert count_task.main(["--quick", "--db", url]) == 0
+    assert "6 already done, 0 run" in capsys.readouterr().out
+
+
+def test_igda_eval_quick_reports_tables_wins_and_plots(url, tmp_path, capsys):
+    from discolab.experiments import igda_eval
+
+    assert igda_eval.main(["--quick", "--db", url, "--plots", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "igda-eval: F1 after the last round" in out and "graphs won at each budget" in out
+    assert (tmp_path / "igda_f1_pc.png").exists()
+    frame = igda_eval.trajectories(RunsDB(url), "igda-eval")
+    assert set(frame["round"]) == set(range(igda_eval.CONTROLLED_ROUNDS + 1))
+    assert frame.groupby(["config_hash", "seed"]).ngroups == len(igda_eval.sweeps(True, False, [0, 1])[0].cells())
+
+
+def test_runs_cli_lists_and_exports(url, tmp_path, capsys):
+    db = RunsDB(url)
+    db.record("demo", {"x": 1}, 0, {"y": 2.0})
+    assert cli(["runs", "list", "--db", url]) == 0
+    assert "demo" in capsys.readouterr().out
+    target = tmp_path / "demo.csv"
+    assert cli(["runs", "export", "demo", "--csv", str(target), "--db", url]) == 0
+    assert target.read_text().count("\n") == 2
+    assert cli(["runs", "export", "nope", "--csv", str(target), "--db", url]) == 2
