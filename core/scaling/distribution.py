@@ -15,6 +15,13 @@ Verdict: bimodal when the dip test rejects unimodality at ``alpha``, or when BIC
 components by more than ``bic_margin`` and they are separated (D > 2) with the smaller holding at
 least ``min_weight`` of the runs. Outcomes at a floor or ceiling (exact-match 0 or 1) make the
 mixture's variances degenerate: ``reg_covar`` keeps them positive.
+
+Metrics on a lattice (an F1 over a handful of edges, an accuracy over a few items) repeat
+values, and both tests read ties as structure: the dip sees steps in the CDF, the mixture puts a
+zero-width component on one repeated value. When fewer than half the values are distinct, they
+are dequantised first: each moved by a seeded uniform amount within +- half the median gap
+between distinct values (as for discrete data in density estimation), which keeps the order
+and the modes but not the ties.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ def bimodality(
             "high_weight": math.nan,
             "bimodal": False,
         }
+    x = dequantized(x, seed)
     dip, p_value = diptest.diptest(x)
     column = x.reshape(-1, 1)
     reg = 1e-6 * max(float(np.var(x)), 1e-12)
@@ -72,3 +80,13 @@ def bimodality(
         "high_weight": float(two.weights_[high]),
         "bimodal": bool(p_value < alpha or split),
     }
+
+
+def dequantized(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``x`` with seeded uniform jitter of +- half the median gap between its distinct values,
+    when fewer than half of them are distinct; ``x`` itself otherwise."""
+    distinct = np.unique(x)
+    if len(distinct) >= len(x) / 2 or len(distinct) < 2:
+        return x
+    gap = float(np.median(np.diff(distinct)))
+    return x + np.random.default_rng(seed).uniform(-gap / 2, gap / 2, size=len(x))
