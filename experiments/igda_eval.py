@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "--distribution", action="store_true", help=f"also {SEEDS_STUDY} seeds of a few cells (igda-seeds)"
     )
     parser.add_argument("--report-only", action="store_true", help="print the report from the database")
+    parser.add_argument("--only", action="append", default=None, help="run only this sweep (repeatable)")
     parser.add_argument("--plots", default=None, help="folder for the PNG plots (default DATA_HOME/results)")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
@@ -256,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [0, 1] if args.quick else list(range(args.seeds))
     if not args.report_only:
         for sweep in sweeps(args.quick, args.llm, seeds, args.distribution):
+            if args.only and sweep.name not in args.only:
+                continue
             result = run_sweep(sweep, db, args.executor, args.workers, args.address)
             print(result.line())
             for error in result.errors[:5]:

@@ -63,25 +63,6 @@ def test_bootstrap_frequencies_and_strategy():
     assert len(run.values["results"]) == 6
 
 
-def test_evaluation_quick_grid_summarises_runs():
-    from discolab.experiments.igda_eval import run_grid, summary, wins
-
-    frame = run_grid(
-        {
-            "graph": ["cancer"],
-            "prior": ["simulated:0.6"],
-            "strategy": ["uncertainty", "random"],
-            "update": ["structural"],
-        },
-        seeds=[0, 1],
-        rounds=2,
-    )
-    assert len(frame) == 2 * 2 * 3 and set(frame["seed"]) == {0, 1}
-    table = summary(frame)
-    assert list(table["count"]) == [2, 2]
-    assert set(wins(table)["versus"]) == {"random+structural", "static prior"}
-
-
 def test_a_user_graph_named_like_a_benchmark_is_not_sampled_from_it():
     spec = GraphSpec.from_dict({"name": "asia", "variables": [{"name": "a", "description": "x"}]})
     with pytest.raises(DiscolabError, match="'asia' is not a benchmark"):

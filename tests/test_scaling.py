@@ -110,3 +110,13 @@ def test_cli_analyzes_a_csv_file_as_json_and_saves_a_plot(tmp_path, capsys):
 def test_cli_errors_on_missing_source(capsys):
     assert cli(["scaling", "analyze", "--scale", "size", "--metric", "acc"]) == 2
     assert "exactly one of --experiment" in capsys.readouterr().err
+
+
+def test_a_unimodal_metric_on_a_lattice_is_not_called_bimodal():
+    # F1 over a handful of edges: binomial counts on a grid of 9 values, one mode
+    rng = np.random.default_rng(3)
+    values = rng.binomial(8, 0.7, size=40) / 8
+    assert len(np.unique(values)) < 20
+    assert not bimodality(values)["bimodal"]
+    two = np.concatenate([np.full(20, 0.25), np.full(20, 0.875)]) + rng.choice([0, 0.125], 40)
+    assert bimodality(two)["bimodal"]

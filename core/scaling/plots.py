@@ -48,7 +48,11 @@ def report_figure(report: ScalingReport, title: str = ""):
     means.set_title(f"mean {report.metric}")
     means.legend(fontsize=8)
     for ax in (dist, prob, means):
-        ax.set_xticks(range(len(settings)), [str(s) for s in settings["setting"]], rotation=30)
+        ax.set_xticks(
+            range(len(settings)),
+            [f"{s:g}" if isinstance(s, float) else str(s) for s in settings["setting"]],
+            rotation=30,
+        )
         ax.set_xlabel(report.scale)
     if title:
         fig.suptitle(title)
