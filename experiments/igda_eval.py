@@ -99,12 +99,18 @@ def discovery_configs(grid: dict, rounds: int) -> list[dict]:
     return configs
 
 
-def sweeps(quick: bool, llm: bool, seeds: list[int], distribution: bool = False) -> list[Sweep]:
+def sweeps(
+    quick: bool, llm: bool, seeds: list[int], distribution: bool = False, graphs: list[str] | None = None
+) -> list[Sweep]:
     controlled, llm_grid = dict(CONTROLLED_GRID), dict(LLM_GRID)
     baseline_graphs = LLM_GRID["graph"]
     if quick:
         controlled["graph"] = ["cancer", "asia"]
         llm_grid["graph"] = baseline_graphs = ["cancer"]
+    if graphs:
+        controlled["graph"] = [g for g in controlled["graph"] if g in graphs]
+        llm_grid["graph"] = [g for g in llm_grid["graph"] if g in graphs]
+        baseline_graphs = [g for g in baseline_graphs if g in graphs]
     keys = ["graph", "prior", "strategy", "update"]
     out = [Sweep("igda-eval", discovery_cell, discovery_configs(controlled, CONTROLLED_ROUNDS), seeds, keys)]
     if llm:
@@ -250,13 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report-only", action="store_true", help="print the report from the database")
     parser.add_argument("--only", action="append", default=None, help="run only this sweep (repeatable)")
+    parser.add_argument("--graphs", nargs="+", default=None, help="only these graphs (e.g. to split work)")
     parser.add_argument("--plots", default=None, help="folder for the PNG plots (default DATA_HOME/results)")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     db = RunsDB(args.db)
     seeds = [0, 1] if args.quick else list(range(args.seeds))
     if not args.report_only:
-        for sweep in sweeps(args.quick, args.llm, seeds, args.distribution):
+        for sweep in sweeps(args.quick, args.llm, seeds, args.distribution, args.graphs):
             if args.only and sweep.name not in args.only:
                 continue
             result = run_sweep(sweep, db, args.executor, args.workers, args.address)
