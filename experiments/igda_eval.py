@@ -233,7 +233,15 @@ def report(db: RunsDB, out_dir: Path) -> str:
         last = wins[wins["round"] == wins.groupby("prior")["round"].transform("max")]
         lines.append(f"\n## {experiment}: graphs won by uncertainty + update after the last round\n")
         lines.append(last.to_markdown(index=False))
-        pivot = wins.pivot_table(index=["prior", "versus"], columns="round", values="wins", aggfunc="first")
+        # per budget, against the main rivals only: the same update with other strategies, no update
+        mine = wins["prior"].map(lambda p, ours=ours: ours.get(p, "uncertainty+structural"))
+        update = mine.str.split("+").str[1]
+        main_rivals = (wins["versus"].str.split("+").str[1] == update) | wins["versus"].isin(
+            ["uncertainty+none", "static prior"]
+        )
+        pivot = wins[main_rivals].pivot_table(
+            index=["prior", "versus"], columns="round", values="wins", aggfunc="first"
+        )
         lines.append(f"\n## {experiment}: graphs won at each budget (round r = r x I experiments)\n")
         lines.append(pivot.to_markdown())
         paths = plot_trajectories(frame, out_dir)

@@ -11,7 +11,7 @@ from .success import logistic_curve
 
 
 def report_figure(report: ScalingReport, title: str = ""):
-    """Three panels: values per setting (one dot per seed, bimodal settings marked), P(success) with
+    """Three panels: values per setting (one dot per seed over a KDE violin, bimodal settings marked), P(success) with
     its 95% interval and the logistic fit, and the mean of all runs vs the mean of successful runs."""
     import matplotlib
 
@@ -22,6 +22,12 @@ def report_figure(report: ScalingReport, title: str = ""):
     positions = {value: i for i, value in enumerate(settings["setting"])}
     fig, (dist, prob, means) = plt.subplots(1, 3, figsize=(15, 4))
     rng = np.random.default_rng(0)
+    groups = [runs.loc[runs["scale"] == value, "value"].to_numpy() for value in settings["setting"]]
+    spread = [i for i, g in enumerate(groups) if len(g) > 1 and np.ptp(g) > 0]
+    if spread:  # a kernel density estimate per setting, behind the dots
+        violins = dist.violinplot([groups[i] for i in spread], positions=spread, widths=0.8, showextrema=False)
+        for body in violins["bodies"]:
+            body.set_alpha(0.25)
     x = runs["scale"].map(positions) + rng.uniform(-0.15, 0.15, len(runs))
     dist.scatter(x, runs["value"], c=np.where(runs["success"], "tab:green", "tab:red"), s=14, alpha=0.7)
     for i, row in settings.iterrows():
