@@ -225,6 +225,29 @@ def cmd_scaling_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- agent ------------------------------------------------------------------------------------
+def cmd_agent(args: argparse.Namespace) -> int:
+    from discolab.agents.research import AgentSettings, ask_agent
+
+    if args.backend == "local":
+        raise DiscolabError(
+            "the embedded model cannot call tools; run the agent against a tool-capable "
+            "OpenAI-compatible model: --backend openai [--base-url URL] --model NAME"
+        )
+    settings = AgentSettings(base_url=args.base_url, model=args.model or AgentSettings.model, max_steps=args.max_steps)
+    answer = ask_agent(args.question, settings)
+    if args.json:
+        print(json.dumps(answer.as_dict(), indent=2))
+        return 0
+    for call in answer.tool_calls:
+        result = call["result"] if len(call["result"]) < 300 else call["result"][:300] + " ..."
+        print(f"[tool] {call['name']}({json.dumps(call['arguments'])}) -> {result}")
+    if answer.note:
+        print(f"note: {answer.note}")
+    print(answer.answer)
+    return 0
+
+
 # -- discover ---------------------------------------------------------------------------------
 def cmd_discover(args: argparse.Namespace) -> int:
     from discolab.agents.discovery import DiscoverySettings, start_discovery
@@ -391,6 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true", help="print the run as JSON")
     resume.set_defaults(run=cmd_resume)
+
+    agent = commands.add_parser("agent", help="ask the research agent (tool-calling LLM over the workbench)")
+    agent.add_argument("question")
+    agent.add_argument("--backend", choices=("openai", "local"), default="openai")
+    agent.add_argument("--model", default=None, help="model name on the server (default gpt-4o-mini)")
+    agent.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (default api.openai.com)")
+    agent.add_argument("--max-steps", type=int, default=8, help="LLM turns before it must answer")
+    agent.add_argument("--json", action="store_true", help="print JSON")
+    agent.set_defaults(run=cmd_agent)
 
     runs = commands.add_parser("runs", help="the runs database: every experiment's per-seed results")
     runs_actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -1,0 +1,5 @@
+"""The tool registry: every method exposes what it can do as a typed tool for the research agent."""
+
+from .registry import REGISTRY, Tool, ToolError, call_tool, register, tool_schemas
+
+__all__ = ["REGISTRY", "Tool", "ToolError", "call_tool", "register", "tool_schemas"]
