@@ -225,6 +225,20 @@ def cmd_scaling_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- dashboard --------------------------------------------------------------------------------
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    app = Path(__file__).with_name("app.py")
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    print(f"discolab dashboard on http://{args.host}:{args.port} (Ctrl+C stops it)")
+    return subprocess.call(command)
+
+
 # -- agent ------------------------------------------------------------------------------------
 def cmd_agent(args: argparse.Namespace) -> int:
     from discolab.agents.research import AgentSettings, ask_agent
@@ -414,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true", help="print the run as JSON")
     resume.set_defaults(run=cmd_resume)
+
+    ui = commands.add_parser("ui", help="start the Streamlit dashboard (localhost only by default)")
+    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    ui.set_defaults(run=cmd_ui)
 
     agent = commands.add_parser("agent", help="ask the research agent (tool-calling LLM over the workbench)")
     agent.add_argument("question")

@@ -77,6 +77,51 @@ def load_run(run_id: str) -> DiscoveryRun:
     return DiscoveryRun(run_id, settings, snapshot.values, _pending_question(snapshot))
 
 
+def round_states(run_id: str) -> dict[int, dict]:
+    """The run's values at the end of each completed round (0 = the prior), from its checkpoint
+    history: what a round slider steps through."""
+    states: dict[int, dict] = {}
+    for snapshot in compiled_graph().get_state_history(_config(run_id)):  # newest first
+        values = snapshot.values
+        number = values.get("round") if values else None
+        if number is None or number in states:
+            continue
+        if snapshot.next in (("select",), ()):  # right after elicit_prior or score: the round is closed
+            states[number] = values
+    if not states:
+        raise DiscolabError(f"no discovery run with id {run_id!r} in {data_path('checkpoints.sqlite')}")
+    return dict(sorted(states.items()))
+
+
+def list_runs(limit: int = 50) -> list[dict]:
+    """Stored runs, newest first: id, graph, prior, strategy, rounds done, and whether it waits for an answer."""
+    path = data_path("checkpoints.sqlite")
+    if not path.exists():
+        return []
+    compiled_graph()  # creates the tables on a fresh data directory
+    with sqlite3.connect(path, timeout=60) as connection:
+        rows = connection.execute(
+            "SELECT thread_id, MAX(rowid) AS last FROM checkpoints GROUP BY thread_id ORDER BY last DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    out = []
+    for run_id, _ in rows:
+        run = load_run(run_id)
+        out.append(
+            {
+                "run_id": run_id,
+                "graph": run.settings.graph,
+                "prior": run.settings.prior,
+                "strategy": run.settings.strategy,
+                "rounds_done": run.values.get("round", 0),
+                "rounds": run.settings.rounds,
+                "waiting": not run.done,
+                "f1": run.history[-1]["f1"] if run.history else None,
+            }
+        )
+    return out
+
+
 def start_discovery(
     settings: DiscoverySettings,
     run_id: str | None = None,

@@ -1,0 +1,168 @@
+"""Discover: run IGDA on a benchmark or an uploaded graph, watch it, answer its questions, step through rounds."""
+
+import streamlit as st
+from discolab.agents.discovery import (
+    DiscoverySettings,
+    list_runs,
+    load_run,
+    resume_discovery,
+    round_states,
+    start_discovery,
+)
+from discolab.core.errors import DiscolabError
+from discolab.core.graphs import BENCHMARKS, resolve_graph
+from discolab.core.igda.selection import STRATEGIES
+from discolab.core.igda.updates import UPDATES
+from discolab.core.paths import data_path
+from discolab.ui.views import graph_figure, metrics_chart
+
+st.title("Discover")
+
+
+def graph_choice() -> str | None:
+    source = st.radio("Graph", ["benchmark", "upload a graph file"], horizontal=True)
+    if source == "benchmark":
+        name = st.selectbox("Benchmark", list(BENCHMARKS), index=list(BENCHMARKS).index("asia"))
+        return f"{name}-renamed" if st.checkbox("renamed variables (memorisation control)") else name
+    upload = st.file_uploader("Graph file (JSON or YAML, see the README's format)", type=["json", "yaml", "yml"])
+    if upload is None:
+        return None
+    path = data_path("uploads", upload.name)
+    path.write_bytes(upload.getvalue())
+    try:
+        spec = resolve_graph(str(path))
+    except DiscolabError as err:
+        st.error(str(err))
+        return None
+    st.caption(f"{spec.name}: {len(spec.variables)} variables" + (", true edges known" if spec.has_truth else ""))
+    return str(path)
+
+
+def settings_form(graph: str) -> DiscoverySettings | None:
+    columns = st.columns(3)
+    with columns[0]:
+        prior = st.selectbox("Prior", ["simulated", "llm", "pc", "ges"], help="simulated: an expert of set F1")
+        if prior == "simulated":
+            prior = f"simulated:{st.slider('Simulated expert quality (F1)', 0.5, 1.0, 0.7, 0.05)}"
+        backend = st.selectbox("LLM backend", ["local", "openai"])
+        base_url = st.text_input("Base URL (openai backend)", "") or None
+        model = st.text_input("Model (blank: default)", "") or None
+    with columns[1]:
+        strategy = st.selectbox("Strategy", STRATEGIES)
+        update = st.selectbox("Update", UPDATES, index=list(UPDATES).index("structural"))
+        experimenter = st.selectbox("Experimenter", ["oracle", "noisy", "interventional", "human"])
+        if experimenter == "noisy":
+            experimenter = f"noisy:{st.slider('Flip probability', 0.0, 0.5, 0.1, 0.05)}"
+    with columns[2]:
+        per_round = st.number_input("Experiments per round (I)", 1, 50, 2)
+        rounds = st.number_input("Rounds (R)", 0, 50, 4)
+        seed = st.number_input("Seed", 0, 10_000, 0)
+    try:
+        return DiscoverySettings(
+            graph=graph,
+            prior=prior,
+            backend=backend,
+            base_url=base_url,
+            model=model,
+            strategy=strategy,
+            update=update,
+            experimenter=experimenter,
+            rounds=int(rounds),
+            per_round=int(per_round),
+            seed=int(seed),
+        )
+    except DiscolabError as err:
+        st.error(str(err))
+        return None
+
+
+def run_with_progress(settings: DiscoverySettings) -> None:
+    bar = st.progress(0.0, text="eliciting the prior ...")
+
+    def on_event(event):
+        record = event.get("record")
+        if record is not None:
+            f1 = "n/a" if record["f1"] is None else f"{record['f1']:.3f}"
+            bar.progress(record["round"] / max(settings.rounds, 1), text=f"round {record['round']}: F1 {f1}")
+
+    try:
+        run = start_discovery(settings, on_event=on_event)
+    except DiscolabError as err:
+        st.error(str(err))
+        return
+    st.session_state["run_id"] = run.run_id
+
+
+def human_question(run_id: str) -> bool:
+    run = load_run(run_id)
+    if run.question is None:
+        return False
+    question = run.question
+    st.warning(f"Experiment needed: **{question['question']}**")
+    st.markdown(f"- **{question['edge'][0]}**: {question['cause']}\n- **{question['edge'][1]}**: {question['effect']}")
+    yes, no = st.columns(2)
+    answer = True if yes.button("Yes", key="answer-yes") else False if no.button("No", key="answer-no") else None
+    if answer is not None:
+        try:
+            resume_discovery(run_id, answer=answer)
+        except DiscolabError as err:
+            st.error(str(err))
+        st.rerun()
+    return True
+
+
+def show_run(run_id: str) -> None:
+    run = load_run(run_id)
+    status = (
+        "waiting for an answer" if not run.done else f"{run.values.get('round', 0)} of {run.settings.rounds} rounds"
+    )
+    st.subheader(f"Run {run_id} ({status})")
+    if run.settings.prior.startswith("simulated"):
+        st.caption("Prior: a simulated expert (controlled study), not an LLM.")
+    waiting = human_question(run_id)
+    if not waiting and run.values.get("round", 0) < run.settings.rounds and st.button("Resume this run"):
+        with st.spinner("resuming ..."):
+            try:
+                resume_discovery(run_id)
+            except DiscolabError as err:
+                st.error(str(err))
+        st.rerun()
+    states = round_states(run_id)
+    chosen = max(states)
+    if len(states) > 1:
+        chosen = st.select_slider("Round", options=list(states), value=max(states))
+    show_truth = st.toggle("Show true edges", value=True)
+    left, right = st.columns([3, 2])
+    with left:
+        st.pyplot(graph_figure(states[chosen], show_truth=show_truth), clear_figure=True)
+    with right:
+        st.altair_chart(metrics_chart(run.history), width="stretch")
+        st.dataframe(
+            [{k: r[k] for k in ("round", "experiments", "precision", "recall", "f1", "shd")} for r in run.history],
+            hide_index=True,
+        )
+
+
+with st.expander("New run", expanded="run_id" not in st.session_state):
+    graph = graph_choice()
+    settings = settings_form(graph) if graph else None
+    if st.button("Run", type="primary", disabled=settings is None) and settings is not None:
+        run_with_progress(settings)
+
+past = list_runs()
+if past:
+    ids = [r["run_id"] for r in past]
+    labels = {
+        r["run_id"]: f"{r['run_id']}: {r['graph']}, {r['prior']}, {r['strategy']}, "
+        f"{r['rounds_done']}/{r['rounds']} rounds" + (" (waiting)" if r["waiting"] else "")
+        for r in past
+    }
+    current = st.session_state.get("run_id")
+    picked = st.selectbox("Runs", ids, index=ids.index(current) if current in ids else 0, format_func=labels.get)
+    st.session_state["run_id"] = picked
+
+if "run_id" in st.session_state:
+    try:
+        show_run(st.session_state["run_id"])
+    except DiscolabError as err:
+        st.error(str(err))
