@@ -233,7 +233,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", args.host, "--server.port", str(args.port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     print(f"discolab dashboard on http://{args.host}:{args.port} (Ctrl+C stops it)")
     return subprocess.call(command)

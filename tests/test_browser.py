@@ -1,0 +1,102 @@
+"""The dashboard in a real browser: `discolab ui` served on localhost, driven by headless Chromium
+through chromedriver (Debian's `chromium` and `chromium-driver`, installed by .ci/run).
+
+Screenshots go to test-output/browser/. Deselect with `-m 'not browser'`; in CI (CI set) a
+missing browser is a failure, elsewhere a skip with the reason.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.browser
+OUTPUT = REPO / "test-output" / "browser"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1100",
+]
+
+
+def browser_tools() -> tuple[str, str]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test, but chromium / chromedriver are missing")
+        pytest.skip("needs Debian's chromium and chromium-driver (.ci/run installs them)")
+    return chromium, driver
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DISCOLAB_HOME": str(tmp_path_factory.mktemp("ui-home"))}
+    log = open(tmp_path_factory.mktemp("ui-log") / "streamlit.log", "w")
+    command = [sys.executable, "-m", "discolab.ui.cli", "ui", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail(f"the dashboard did not come up on {url}")
+    yield url
+    server.terminate()
+    server.wait(20)
+    log.close()
+
+
+def test_a_discovery_runs_in_the_browser_and_draws_graph_and_chart(dashboard, tmp_path):
+    chromium, driver = browser_tools()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        browser.get(dashboard)
+        wait = WebDriverWait(browser, 120)
+
+        def run_button(b):
+            return next((e for e in b.find_elements(By.TAG_NAME, "button") if e.text.strip() == "Run"), None)
+
+        button = wait.until(run_button)
+        browser.save_screenshot(str(OUTPUT / "1-loaded.png"))
+        button.click()
+        wait.until(lambda b: "of 4 rounds" in b.find_element(By.TAG_NAME, "body").text)
+        graph = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img"))
+        chart = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart']"))
+        browser.execute_script("arguments[0].scrollIntoView()", graph[0])
+        time.sleep(1)  # let the chart finish drawing before the screenshot
+        browser.save_screenshot(str(OUTPUT / "2-discovery.png"))
+        assert graph[0].size["width"] > 300 and chart[0].size["height"] > 100
+        assert "simulated expert" in browser.find_element(By.TAG_NAME, "body").text
+    finally:
+        browser.quit()
+    assert (OUTPUT / "2-discovery.png").stat().st_size > 20_000
