@@ -170,17 +170,15 @@ def wins_by_budget(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
 def plot_trajectories(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     """One PNG per prior: F1 against experiments spent, a panel per graph, a line per method
     (mean over seeds, band = +- one standard deviation)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     paths = []
     for prior, part in frame.groupby("prior"):
         graphs = list(dict.fromkeys(g for g in LLM_GRID["graph"] if g in set(part["graph"])))
         columns = 4
         rows = -(-len(graphs) // columns)
-        fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+        fig = Figure(figsize=(4 * columns, 3.2 * rows))
+        axes = fig.subplots(rows, columns, squeeze=False)
         for ax, graph in zip(axes.flat, graphs):
             curves = part[part["graph"] == graph].groupby(["method", "round"])
             stats = curves.agg(experiments=("experiments", "mean"), mean=("f1", "mean"), std=("f1", "std"))
@@ -202,7 +200,6 @@ def plot_trajectories(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
         fig.tight_layout()
         path = out_dir / f"igda_f1_{prior.replace(':', '_')}.png"
         fig.savefig(path, dpi=90)
-        plt.close(fig)
         paths.append(path)
     return paths
 

@@ -10,6 +10,10 @@
 from __future__ import annotations
 
 import networkx as nx
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
 
 def _layout(names: list[str], edges: list[tuple[str, str]], seed: int = 0) -> dict:
@@ -21,10 +25,6 @@ def _layout(names: list[str], edges: list[tuple[str, str]], seed: int = 0) -> di
 
 def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3, title: str = ""):
     """Draw a run's state (``DiscoveryRun.values`` or one of ``round_states``) as a figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from discolab.agents.discovery.configuration import DiscoverySettings
     from discolab.agents.discovery.nodes import graph_spec
 
@@ -35,7 +35,9 @@ def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3,
     truth = set(spec.edges or ()) if show_truth else set()
     believed = [e for e, p in beliefs.items() if p >= min_belief and e not in results]
     position = _layout(spec.names, list(truth) + believed + list(results), seed=settings.seed)
-    fig, ax = plt.subplots(figsize=(7, 5.5))
+    # A Figure not registered with pyplot: notebooks display the returned object once, nothing leaks.
+    fig = Figure(figsize=(7, 5.5))
+    ax = fig.subplots()
     canvas = nx.DiGraph()
     canvas.add_nodes_from(spec.names)
     arrows = {"arrows": True, "arrowsize": 12, "node_size": 900, "connectionstyle": "arc3,rad=0.08"}
@@ -48,7 +50,7 @@ def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3,
             edgelist=believed,
             width=[0.5 + 3.5 * beliefs[e] for e in believed],
             edge_color=[beliefs[e] for e in believed],
-            edge_cmap=plt.cm.viridis,
+            edge_cmap=colormaps["viridis"],
             edge_vmin=0.0,
             edge_vmax=1.0,
             ax=ax,
@@ -62,7 +64,7 @@ def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3,
     )
     nx.draw_networkx_nodes(canvas, position, node_color="white", edgecolors="black", node_size=900, ax=ax)
     nx.draw_networkx_labels(canvas, position, font_size=7, ax=ax)
-    mappable = plt.cm.ScalarMappable(cmap=plt.cm.viridis, norm=plt.Normalize(0, 1))
+    mappable = ScalarMappable(cmap=colormaps["viridis"], norm=Normalize(0, 1))
     fig.colorbar(mappable, ax=ax, shrink=0.6, label="P(u -> v)")
     label = "simulated expert" if settings.prior.startswith("simulated") else settings.prior
     legend = "green: confirmed, red dashed: ruled out" + ("; grey: true edges" if truth else "")

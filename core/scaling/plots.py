@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from .analysis import ScalingReport
 from .success import logistic_curve
@@ -13,14 +14,10 @@ from .success import logistic_curve
 def report_figure(report: ScalingReport, title: str = ""):
     """Three panels: values per setting (one dot per seed over a KDE violin, bimodal settings marked), P(success) with
     its 95% interval and the logistic fit, and the mean of all runs vs the mean of successful runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     settings, runs = report.settings, report.runs
     positions = {value: i for i, value in enumerate(settings["setting"])}
-    fig, (dist, prob, means) = plt.subplots(1, 3, figsize=(15, 4))
+    fig = Figure(figsize=(15, 4))  # not registered with pyplot: shown once in notebooks, never leaked
+    dist, prob, means = fig.subplots(1, 3)
     rng = np.random.default_rng(0)
     groups = [runs.loc[runs["scale"] == value, "value"].to_numpy() for value in settings["setting"]]
     spread = [i for i, g in enumerate(groups) if len(g) > 1 and np.ptp(g) > 0]
@@ -67,11 +64,8 @@ def report_figure(report: ScalingReport, title: str = ""):
 
 
 def save_report_figure(report: ScalingReport, path: str | Path, title: str = "") -> Path:
-    import matplotlib.pyplot as plt
-
     fig = report_figure(report, title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path

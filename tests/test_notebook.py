@@ -1,0 +1,21 @@
+"""The example notebook runs top to bottom (so it cannot rot)."""
+
+import nbformat
+from conftest import REPO
+from nbclient import NotebookClient
+
+NOTEBOOK = REPO / "experiments" / "discovery_walkthrough.ipynb"
+
+
+def test_walkthrough_notebook_executes_and_shows_its_views(tmp_path):
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    kinds = {key for o in outputs for key in o.get("data", {})}
+    assert "image/png" in kinds  # the graph and the distribution figure
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "vega" in html  # the metrics chart (Altair)
+    assert "sweep notebook-asia-seeds: 12 cells" in "".join(o.get("text", "") for o in outputs)
