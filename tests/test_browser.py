@@ -66,19 +66,24 @@ def dashboard(tmp_path_factory):
     log.close()
 
 
-def test_a_discovery_runs_in_the_browser_and_draws_graph_and_chart(dashboard, tmp_path):
+def open_browser(tmp_path):
     chromium, driver = browser_tools()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
         options.add_argument(flag)
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    browser = webdriver.Chrome(service=Service(driver), options=options)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_a_discovery_runs_in_the_browser_and_draws_graph_and_chart(dashboard, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = open_browser(tmp_path)
     try:
         browser.get(dashboard)
         wait = WebDriverWait(browser, 120)
@@ -97,6 +102,36 @@ def test_a_discovery_runs_in_the_browser_and_draws_graph_and_chart(dashboard, tm
         browser.save_screenshot(str(OUTPUT / "2-discovery.png"))
         assert graph[0].size["width"] > 300 and chart[0].size["height"] > 100
         assert "simulated expert" in browser.find_element(By.TAG_NAME, "body").text
+
     finally:
         browser.quit()
     assert (OUTPUT / "2-discovery.png").stat().st_size > 20_000
+
+
+def test_a_malformed_graph_file_is_named_in_the_page(dashboard, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"name": "broken", "variables": [{"name": "a"}], "edges": [["a", "b"]]}')
+    browser = open_browser(tmp_path)
+    try:
+        browser.get(dashboard)
+        wait = WebDriverWait(browser, 120)
+        radios = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='radio']"))
+        browser.execute_script("arguments[0].click();", radios[1])  # "upload a graph file"
+        upload = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='file']"))
+        upload[0].send_keys(str(bad))
+        text = wait.until(
+            lambda b: next(
+                (a.text for a in b.find_elements(By.CSS_SELECTOR, "[data-testid='stAlert']") if a.text), None
+            )
+        )
+        browser.save_screenshot(str(OUTPUT / "3-bad-upload.png"))
+        assert "broken.json" in text
+        assert "Discover" in browser.find_element(By.TAG_NAME, "body").text  # the app is still up
+    except Exception:
+        browser.save_screenshot(str(OUTPUT / "3-bad-upload-failed.png"))
+        raise
+    finally:
+        browser.quit()

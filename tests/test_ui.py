@@ -97,3 +97,14 @@ def test_agent_page_says_plainly_when_no_model_is_configured(monkeypatch):
 @pytest.mark.parametrize("name", ["discover", "distributions", "agent"])
 def test_every_page_loads(name):
     page(name)
+
+
+def test_a_failed_run_shows_its_error_and_the_page_keeps_running():
+    app = page("discover")
+    next(s for s in app.selectbox if s.label == "Prior").set_value("llm").run()
+    next(s for s in app.selectbox if s.label == "LLM backend").set_value("openai")
+    app.text_input[0].set_value("http://127.0.0.1:9/v1")  # nothing listens there
+    app.text_input[1].set_value("some-model")
+    button(app, "Run").click().run()
+    assert not app.exception
+    assert app.error and "127.0.0.1:9" in app.error[0].value

@@ -143,7 +143,7 @@ def show_run(run_id: str) -> None:
         )
 
 
-with st.expander("New run", expanded="run_id" not in st.session_state):
+with st.expander("New run", expanded=True):
     graph = graph_choice()
     settings = settings_form(graph) if graph else None
     if st.button("Run", type="primary", disabled=settings is None) and settings is not None:
