@@ -1,0 +1,75 @@
+"""One CharED segment: characters drawn from the weighted mixture of the models' character
+distributions until the end-of-token option is chosen.
+
+    J(c | s) = sum_i w_i P_i(c | s),   weights w on the simplex,
+
+over the options of every model (a character, or ``None`` for "end"). A model that cannot
+continue the prefix (no usable token starts with it) drops out for the rest of the segment and
+the remaining weights are renormalised; if none can continue, the segment ends.
+
+Sampling uses one uniform number per segment, rescaled after each choice (inverse-CDF sampling
+along the chain of conditionals), with options in sorted-string order: "end" first, then
+characters in code-point order. With one model of weight 1, the segment drawn from u is then
+exactly the token string that inverse-CDF sampling over the sorted vocabulary picks from the same
+u: alpha = 1 reproduces model 1's token-level sampling, draw for draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .vocabulary import CharacterMarginals
+
+
+def mix(distributions: Sequence[dict], weights: Sequence[float]) -> dict:
+    """The weighted mixture of the distributions that are not empty (weights renormalised)."""
+    live = [(d, w) for d, w in zip(distributions, weights) if d and w > 0]
+    total = sum(w for _, w in live)
+    mixed: dict = {}
+    for distribution, weight in live:
+        for option, p in distribution.items():
+            mixed[option] = mixed.get(option, 0.0) + weight / total * p
+    return mixed
+
+
+def _ordered(distribution: dict) -> list:
+    return sorted(distribution, key=lambda option: "" if option is None else option)
+
+
+def choose(distribution: dict, u: float) -> tuple:
+    """The option at ``u`` in the distribution's CDF (sorted order), and ``u`` rescaled within it."""
+    below = 0.0
+    options = _ordered(distribution)
+    for option in options:
+        p = distribution[option]
+        if u < below + p or option is options[-1]:
+            return option, min(max((u - below) / p, 0.0), 1.0 - 1e-12) if p > 0 else 0.0
+        below += p
+    raise ValueError("empty distribution")
+
+
+def next_segment(
+    marginals: Sequence[CharacterMarginals],
+    weights: Sequence[float],
+    u: float | None = None,
+    max_chars: int = 64,
+) -> str:
+    """The next segment: greedy (``u`` None: the most probable option each step) or sampled from ``u``."""
+    if len(marginals) != len(weights) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("one non-negative weight per model, not all zero")
+    segment = ""
+    alive = list(weights)
+    while len(segment) < max_chars:
+        distributions = [m.distribution(segment) if w > 0 else {} for m, w in zip(marginals, alive)]
+        alive = [w if d else 0.0 for d, w in zip(distributions, alive)]
+        mixed = mix(distributions, alive)
+        if not mixed:
+            break
+        if u is None:
+            option = max(_ordered(mixed), key=mixed.get)
+        else:
+            option, u = choose(mixed, u)
+        if option is None:
+            break
+        segment += option
+    return segment
