@@ -73,3 +73,34 @@ def test_mixture_is_a_distribution_and_drops_a_model_that_cannot_continue():
     assert mix([{}, {}], [0.5, 0.5]) == {}
     with pytest.raises(ValueError):
         next_segment([], [1.0])
+
+
+def test_greedy_decoding_takes_the_most_probable_character_and_sampling_is_seeded(local_fp32):
+    """Character-wise greedy is not token-wise greedy (a space starts far more tokens than any
+    single token's mass), so the check is the rule itself: every step takes the most probable option."""
+    from discolab.core.chared.decode import CharEDModel, generate
+
+    smol = CharEDModel("smollm2")
+    prompt = "The three primary colours are"
+    ensemble = generate(prompt, [smol], [1.0], max_chars=30)
+    assert ensemble.text == "".join(ensemble.segments) and len(ensemble.text) >= 20
+    marginals = smol.marginals(prompt)
+    segment = ensemble.segments[0]
+    for k in range(len(segment) + 1):
+        distribution = marginals.distribution(segment[:k])
+        best = max(distribution, key=distribution.get)
+        assert best == (segment[k] if k < len(segment) else None)
+    sampled = [generate(prompt, [smol], [1.0], max_chars=20, seed=s).text for s in (1, 1, 2)]
+    assert sampled[0] == sampled[1]
+
+
+def test_cli_runs_chared_and_names_bad_weights(local_fp32, capsys):
+    import json
+
+    from discolab.ui.cli import main
+
+    assert main(["chared", "Hello", "--models", "smollm2", "--max-chars", "12", "--seed", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["weights"] == [1.0] and result["text"] == "".join(result["segments"])
+    assert main(["chared", "Hello", "--models", "smollm2", "--weights", "-1"]) == 2
+    assert "non-negative weight per model" in capsys.readouterr().err

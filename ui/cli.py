@@ -225,6 +225,29 @@ def cmd_scaling_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- chared ------------------------------------------------------------------------------------
+def cmd_chared(args: argparse.Namespace) -> int:
+    from discolab.core.chared.decode import CharEDModel, generate
+
+    if args.weights is not None:
+        weights = args.weights
+    elif len(args.models) == 2:
+        weights = [args.alpha, 1.0 - args.alpha]
+    else:
+        weights = [1.0 / len(args.models)] * len(args.models)
+    if len(weights) != len(args.models) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise DiscolabError("give one non-negative weight per model (--weights), or --alpha in [0, 1] for two models")
+    models = [CharEDModel(name) for name in args.models]
+    result = generate(args.prompt, models, weights, max_chars=args.max_chars, seed=args.seed)
+    if args.json:
+        record = {"models": args.models, "weights": weights, "seed": args.seed, "text": result.text}
+        print(json.dumps({**record, "segments": result.segments, "chars_per_second": result.chars_per_second}))
+        return 0
+    print(args.prompt + result.text)
+    print(f"({len(result.segments)} segments, {result.chars_per_second:.1f} characters/s)", file=sys.stderr)
+    return 0
+
+
 # -- dashboard --------------------------------------------------------------------------------
 def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
@@ -428,6 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true", help="print the run as JSON")
     resume.set_defaults(run=cmd_resume)
+
+    chared = commands.add_parser("chared", help="character-wise ensemble decoding (CharED) across tokenizers")
+    chared.add_argument("prompt")
+    chared.add_argument("--models", nargs="+", default=["smollm2", "gemma3-270m"], help="local models to ensemble")
+    chared.add_argument("--alpha", type=float, default=0.5, help="weight of the first of two models (default 0.5)")
+    chared.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per model (any number)")
+    chared.add_argument("--max-chars", type=int, default=80)
+    chared.add_argument("--seed", type=int, default=None, help="sample with this seed (default: greedy)")
+    chared.add_argument("--json", action="store_true", help="print JSON")
+    chared.set_defaults(run=cmd_chared)
 
     ui = commands.add_parser("ui", help="start the Streamlit dashboard (localhost only by default)")
     ui.add_argument("--port", type=int, default=8501)
