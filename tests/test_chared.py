@@ -104,3 +104,23 @@ def test_cli_runs_chared_and_names_bad_weights(local_fp32, capsys):
     assert result["weights"] == [1.0] and result["text"] == "".join(result["segments"])
     assert main(["chared", "Hello", "--models", "smollm2", "--weights", "-1"]) == 2
     assert "non-negative weight per model" in capsys.readouterr().err
+
+
+def test_prefix_masses_agree_with_genlm_bytes_token_byte_trie(smollm):
+    """Cross-check against an independent implementation: genlm-bytes sums token probabilities
+    over a byte trie. With the tokens our policy excludes given zero weight, its mass at the
+    node of a prefix's UTF-8 bytes must equal our mass of that prefix (genlm sums in float32)."""
+    pytest.importorskip("genlm.bytes")
+    from genlm.backend.tokenization import decode_vocab
+    from genlm.bytes import TokenByteTrie
+
+    tokenizer, strings, probabilities, marginals = smollm
+    trie = TokenByteTrie(decode=decode_vocab(tokenizer)[0], device="cpu")
+    weights = np.zeros(len(probabilities))
+    weights[strings.ids] = probabilities[strings.ids]
+    masses = trie.weight_sum(torch.tensor(weights))
+    for prefix in ["", " ", " P", " Par", "Q", " the", " é", "\n"]:
+        node = trie.root
+        for byte in prefix.encode():
+            node = trie.children[node][byte]
+        assert float(masses[node]) == pytest.approx(marginals.mass(prefix), rel=5e-4, abs=1e-12)
