@@ -71,3 +71,10 @@ def test_agent_stops_after_max_steps():
 def test_a_model_that_cannot_call_tools_is_named():
     with pytest.raises(DiscolabError, match="cannot call tools"):
         ask_agent("hi", model=GenericFakeChatModel(messages=iter([AIMessage("hello")])))
+
+
+def test_chared_tool_generates_and_names_bad_weights(local_fp32):
+    result = call_tool("chared_generate", {"prompt": "Hello", "models": ["smollm2"], "max_chars": 10, "seed": 1})
+    assert result["text"] == "".join(result["segments"]) and result["weights"] == [1.0]
+    with pytest.raises(ToolError, match="one non-negative weight per model"):
+        call_tool("chared_generate", {"prompt": "Hi", "models": ["smollm2"], "weights": [0.5, 0.5]})

@@ -108,3 +108,19 @@ def test_a_failed_run_shows_its_error_and_the_page_keeps_running():
     button(app, "Run").click().run()
     assert not app.exception
     assert app.error and "127.0.0.1:9" in app.error[0].value
+
+
+def test_chared_page_shows_the_ensemble_beside_each_model(local_fp32):
+    app = page("chared")
+    app.selectbox[1].set_value("smollm2")  # both sides the embedded model: no second download in tests
+    app.slider[0].set_value(0.5)
+    app.number_input[0].set_value(12)
+    button(app, "Generate").click().run()
+    assert not app.exception and not app.error
+    assert [m.value for m in app.markdown if m.value.startswith("**")] == [
+        "**A: smollm2 alone**",
+        "**ensemble, alpha = 0.50**",
+        "**B: smollm2 alone**",
+    ]
+    outputs = [c.value for c in app.code]
+    assert len(outputs) == 3 and outputs[0] == outputs[1] == outputs[2]  # the same model three times

@@ -125,3 +125,27 @@ def analyse_distributions(experiment, scale, metric, threshold, where, step) -> 
 
     table = select_rows(RunsDB().wide(experiment), where, step)
     return analyze(table, scale, metric, threshold=threshold).as_dict()
+
+
+class CharEDArguments(BaseModel):
+    prompt: str = Field(description="the text to continue")
+    models: list[str] = Field(default_factory=lambda: ["smollm2", "gemma3-270m"], description="local models")
+    weights: list[float] | None = Field(None, description="one weight per model (default: equal)")
+    max_chars: int = Field(60, ge=1, le=400)
+    seed: int | None = Field(None, description="sample with this seed (default: greedy)")
+
+
+@register(
+    "chared_generate",
+    "Continue a prompt with CharED, a character-wise ensemble of local LLMs with different tokenizers; "
+    "weights on the simplex (one per model).",
+    CharEDArguments,
+)
+def chared_generate(prompt, models, weights, max_chars, seed) -> dict:
+    from discolab.core.chared.decode import CharEDModel, generate
+
+    weights = weights or [1.0 / len(models)] * len(models)
+    if len(weights) != len(models) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ToolError("give one non-negative weight per model, not all zero")
+    result = generate(prompt, [CharEDModel(m) for m in models], weights, max_chars=max_chars, seed=seed)
+    return {"models": models, "weights": weights, "seed": seed, "text": result.text, "segments": result.segments}
