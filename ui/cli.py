@@ -228,6 +228,7 @@ def cmd_scaling_analyze(args: argparse.Namespace) -> int:
 # -- chared ------------------------------------------------------------------------------------
 def cmd_chared(args: argparse.Namespace) -> int:
     from discolab.core.chared.decode import CharEDModel, generate
+    from discolab.core.chared.ensemble import check_weights
 
     if args.weights is not None:
         weights = args.weights
@@ -235,8 +236,10 @@ def cmd_chared(args: argparse.Namespace) -> int:
         weights = [args.alpha, 1.0 - args.alpha]
     else:
         weights = [1.0 / len(args.models)] * len(args.models)
-    if len(weights) != len(args.models) or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise DiscolabError("give one non-negative weight per model (--weights), or --alpha in [0, 1] for two models")
+    try:
+        weights = check_weights(weights, len(args.models))
+    except ValueError as err:
+        raise DiscolabError(f"{err} (--weights, or --alpha in [0, 1] for two models)") from None
     models = [CharEDModel(name) for name in args.models]
     result = generate(args.prompt, models, weights, max_chars=args.max_chars, seed=args.seed)
     if args.json:

@@ -143,9 +143,11 @@ class CharEDArguments(BaseModel):
 )
 def chared_generate(prompt, models, weights, max_chars, seed) -> dict:
     from discolab.core.chared.decode import CharEDModel, generate
+    from discolab.core.chared.ensemble import check_weights
 
-    weights = weights or [1.0 / len(models)] * len(models)
-    if len(weights) != len(models) or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ToolError("give one non-negative weight per model, not all zero")
+    try:
+        weights = check_weights(weights or [1.0] * len(models), len(models))
+    except ValueError as err:
+        raise ToolError(str(err)) from None
     result = generate(prompt, [CharEDModel(m) for m in models], weights, max_chars=max_chars, seed=seed)
     return {"models": models, "weights": weights, "seed": seed, "text": result.text, "segments": result.segments}

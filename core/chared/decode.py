@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..llm.models import load_model
-from .ensemble import next_segment
+from .ensemble import check_weights, next_segment
 from .vocabulary import CharacterMarginals, TokenStrings
 
 
@@ -63,10 +63,7 @@ def generate(
     seed: int | None = None,
 ) -> Generation:
     """Continue ``prompt`` by CharED: greedy when ``seed`` is None, else sampled (seeded)."""
-    total = sum(weights)
-    if len(models) != len(weights) or total <= 0 or any(w < 0 for w in weights):
-        raise ValueError("one non-negative weight per model, summing to more than 0")
-    weights = [w / total for w in weights]
+    weights = check_weights(weights, len(models))
     rng = None if seed is None else np.random.default_rng(seed)
     start = time.perf_counter()
     out = Generation("")

@@ -21,6 +21,14 @@ from collections.abc import Sequence
 from .vocabulary import CharacterMarginals
 
 
+def check_weights(weights: Sequence[float], n_models: int) -> list[float]:
+    """The weights normalised to the simplex; ValueError unless one non-negative weight per model, not all 0."""
+    if len(weights) != n_models or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"give one non-negative weight per model ({n_models}), not all zero; got {list(weights)}")
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
 def mix(distributions: Sequence[dict], weights: Sequence[float]) -> dict:
     """The weighted mixture of the distributions that are not empty (weights renormalised)."""
     live = [(d, w) for d, w in zip(distributions, weights) if d and w > 0]
@@ -55,10 +63,8 @@ def next_segment(
     max_chars: int = 64,
 ) -> str:
     """The next segment: greedy (``u`` None: the most probable option each step) or sampled from ``u``."""
-    if len(marginals) != len(weights) or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError("one non-negative weight per model, not all zero")
     segment = ""
-    alive = list(weights)
+    alive = check_weights(weights, len(marginals))
     while len(segment) < max_chars:
         distributions = [m.distribution(segment) if w > 0 else {} for m, w in zip(marginals, alive)]
         alive = [w if d else 0.0 for d, w in zip(distributions, alive)]
