@@ -219,8 +219,9 @@ def markdown_tables(table: pd.DataFrame) -> str:
 
 def report(db: RunsDB, out_dir: Path) -> str:
     lines = []
+    stored = set(db.experiments()["experiment"])
     for experiment, ours in (("igda-eval", {}), ("igda-eval-llm", {"llm": "uncertainty+llm"})):
-        if experiment not in set(db.experiments()["experiment"]):
+        if experiment not in stored:
             continue
         frame = trajectories(db, experiment)
         table = final_table(frame)
@@ -243,7 +244,7 @@ def report(db: RunsDB, out_dir: Path) -> str:
         lines.append(pivot.to_markdown())
         paths = plot_trajectories(frame, out_dir)
         lines.append("\nplots: " + ", ".join(str(p) for p in paths) + "\n")
-    if "igda-baselines" in set(db.experiments()["experiment"]):
+    if "igda-baselines" in stored:
         frame = db.wide("igda-baselines")
         table = frame.groupby(["graph", "method"])[["f1", "shd", "queries", "fallbacks"]].agg(["mean", "std"])
         lines.append("## igda-baselines: prompting baselines (embedded LLM, no experiments)\n")

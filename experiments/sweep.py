@@ -100,8 +100,9 @@ def run_sweep(
         raise DiscolabError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
     db = db or RunsDB()
     done = db.done_cells(sweep.name)
-    todo = [(c, s) for c, s in sweep.cells() if (config_hash(c), s) not in done]
-    report = SweepReport(sweep.name, total=len(sweep.cells()), skipped=len(sweep.cells()) - len(todo))
+    cells = sweep.cells()
+    todo = [(c, s) for c, s in cells if (config_hash(c), s) not in done]
+    report = SweepReport(sweep.name, total=len(cells), skipped=len(cells) - len(todo))
     start = time.perf_counter()
     bar = tqdm(total=len(todo), desc=sweep.name, unit="cell", disable=not progress)
     results = _run_ray(sweep, todo, address) if executor == "ray" else _run_local(sweep, todo, workers)

@@ -39,7 +39,6 @@ def bimodality(
 ) -> dict:
     """Dip test, 1- vs 2-component mixture BIC, and the bimodality verdict for one sample."""
     import diptest
-    from sklearn.mixture import GaussianMixture
 
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -59,9 +58,8 @@ def bimodality(
     x = dequantized(x, seed)
     dip, p_value = diptest.diptest(x)
     column = x.reshape(-1, 1)
-    reg = 1e-6 * max(float(np.var(x)), 1e-12)
-    one = GaussianMixture(1, reg_covar=reg, random_state=seed).fit(column)
-    two = GaussianMixture(2, reg_covar=reg, n_init=5, random_state=seed).fit(column)
+    one = gaussian_mixture(x, 1, seed)
+    two = gaussian_mixture(x, 2, seed)
     means = two.means_.ravel()
     sds = np.sqrt(two.covariances_.ravel())
     low, high = np.argsort(means)
@@ -80,6 +78,16 @@ def bimodality(
         "high_weight": float(two.weights_[high]),
         "bimodal": bool(p_value < alpha or split),
     }
+
+
+def gaussian_mixture(x: np.ndarray, components: int, seed: int = 0):
+    """A fitted 1-d Gaussian mixture; ``reg_covar`` scaled to the data keeps floor / ceiling
+    components (all values equal) from degenerate variances."""
+    from sklearn.mixture import GaussianMixture
+
+    n_init = 5 if components > 1 else 1
+    reg = 1e-6 * max(float(np.var(x)), 1e-12)
+    return GaussianMixture(components, reg_covar=reg, n_init=n_init, random_state=seed).fit(x.reshape(-1, 1))
 
 
 def dequantized(x: np.ndarray, seed: int = 0) -> np.ndarray:

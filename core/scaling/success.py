@@ -32,13 +32,12 @@ def success_mask(values, threshold: float | None = None, seed: int = 0) -> np.nd
     x = np.asarray(values, dtype=float)
     if threshold is not None:
         return x >= threshold
-    from sklearn.mixture import GaussianMixture
+    from .distribution import gaussian_mixture
 
     if np.ptp(x) == 0:
         return np.zeros(len(x), dtype=bool)
-    column = x.reshape(-1, 1)
-    mixture = GaussianMixture(2, reg_covar=1e-6 * max(float(np.var(x)), 1e-12), n_init=5, random_state=seed)
-    labels = mixture.fit(column).predict(column)
+    mixture = gaussian_mixture(x, 2, seed)
+    labels = mixture.predict(x.reshape(-1, 1))
     return labels == int(np.argmax(mixture.means_.ravel()))
 
 
