@@ -295,6 +295,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     settings = DiscoverySettings(
         graph=args.graph,
         prior=args.prior,
+        ensemble=",".join(args.ensemble),
+        ensemble_weights=",".join(str(w) for w in (args.ensemble_weights or [1.0] * len(args.ensemble))),
         samples=args.samples,
         backend=args.backend,
         model=args.model,
@@ -428,7 +430,20 @@ def build_parser() -> argparse.ArgumentParser:
     discover = commands.add_parser("discover", help="interactive graph discovery (IGDA loop)")
     discover.add_argument("--graph", default="asia", help="benchmark name or graph file (default asia)")
     discover.add_argument(
-        "--prior", default="llm", help="llm (default), pc, ges (on observational samples), simulated:Q (F1 = Q)"
+        "--prior",
+        default="llm",
+        help="llm (default), chared (an ensemble, see --ensemble), pc, ges (on observational samples), "
+        "simulated:Q (F1 = Q)",
+    )
+    discover.add_argument(
+        "--ensemble", nargs="+", default=["smollm2", "gemma3-270m"], help="prior chared: the local models"
+    )
+    discover.add_argument(
+        "--ensemble-weights",
+        type=float,
+        nargs="+",
+        default=None,
+        help="prior chared: one weight per model (default equal)",
     )
     discover.add_argument("--samples", type=int, default=2000, help="observational samples for pc / ges / bootstrap")
     discover.add_argument(

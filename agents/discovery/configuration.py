@@ -10,17 +10,20 @@ from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm import BACKENDS
 
-PRIORS = ("llm", "pc", "ges", "simulated:Q")
+PRIORS = ("llm", "chared", "pc", "ges", "simulated:Q")
 
 
 @dataclass(frozen=True)
 class DiscoverySettings:
     graph: str = "asia"
-    prior: str = "llm"  # llm | pc | ges | simulated:Q
+    prior: str = "llm"  # llm | chared | pc | ges | simulated:Q
     samples: int = 2000  # observational samples for the pc / ges priors
     backend: str = "local"  # for the LLM prior and the LLM update
     model: str | None = None
     base_url: str | None = None
+    # prior "chared": a CharED ensemble of local models, which then also answers the LLM update
+    ensemble: str = "smollm2,gemma3-270m"
+    ensemble_weights: str = "0.5,0.5"
     strategy: str = "uncertainty"
     update: str = "llm"
     experimenter: str = "oracle"  # oracle | noisy:EPS | interventional[:N] | human
@@ -32,8 +35,19 @@ class DiscoverySettings:
 
     def __post_init__(self) -> None:
         problems = []
-        if not (self.prior in ("llm", "pc", "ges") or self.prior.startswith("simulated:")):
-            problems.append(f"prior {self.prior!r}: choose llm, pc, ges or simulated:Q")
+        if not (self.prior in ("llm", "chared", "pc", "ges") or self.prior.startswith("simulated:")):
+            problems.append(f"prior {self.prior!r}: choose llm, chared, pc, ges or simulated:Q")
+        if self.prior == "chared":
+            try:
+                weights = [float(w) for w in self.ensemble_weights.split(",")]
+            except ValueError:
+                weights = []
+            models = [m for m in self.ensemble.split(",") if m.strip()]
+            if len(models) != len(weights) or any(w < 0 for w in weights) or sum(weights) <= 0:
+                problems.append(
+                    f"ensemble {self.ensemble!r} with weights {self.ensemble_weights!r}: "
+                    "give one non-negative weight per model, not all zero"
+                )
         if self.backend not in BACKENDS:
             problems.append(f"backend {self.backend!r}: choose {' or '.join(BACKENDS)}")
         if self.strategy not in STRATEGIES:
@@ -58,7 +72,7 @@ class DiscoverySettings:
 
     @property
     def uses_llm(self) -> bool:
-        return self.prior == "llm" or self.update == "llm"
+        return self.prior in ("llm", "chared") or self.update == "llm"
 
     def as_dict(self) -> dict:
         return asdict(self)

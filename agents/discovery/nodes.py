@@ -34,6 +34,11 @@ def llm_backend(kind: str, model: str | None, base_url: str | None) -> LLMBacken
 
 
 @lru_cache(maxsize=8)
+def chared_backend(models: str, weights: str) -> LLMBackend:
+    return make_backend("chared", models=models.split(","), weights=[float(w) for w in weights.split(",")])
+
+
+@lru_cache(maxsize=8)
 def data_beliefs(graph: str, method: str, samples: int, seed: int) -> dict[Edge, float]:
     return data_driven_beliefs(graph_spec(graph), method, samples, seed)
 
@@ -48,6 +53,8 @@ def _settings(state: DiscoveryState) -> DiscoverySettings:
 
 
 def _backend(settings: DiscoverySettings) -> LLMBackend:
+    if settings.prior == "chared":
+        return chared_backend(settings.ensemble, settings.ensemble_weights)
     return llm_backend(settings.backend, settings.model, settings.base_url)
 
 
@@ -90,7 +97,7 @@ def elicit_prior(state: DiscoveryState) -> dict:
     settings = _settings(state)
     spec = graph_spec(settings.graph)
     fallbacks: list[Edge] = []
-    if settings.prior == "llm":
+    if settings.prior in ("llm", "chared"):
         beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
     elif settings.prior in DATA_PRIORS:
         beliefs = data_beliefs(settings.graph, settings.prior, settings.samples, settings.seed)

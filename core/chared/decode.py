@@ -10,12 +10,14 @@ per process), loaded by name: ``smollm2`` (SmolLM2-135M-Instruct, 49k byte-level
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import torch
 
+from ..llm.local import render_prompt
 from ..llm.models import load_model
 from .ensemble import check_weights, next_segment
 from .vocabulary import CharacterMarginals, TokenStrings
@@ -27,18 +29,46 @@ def token_strings(name: str) -> TokenStrings:
 
 
 class CharEDModel:
-    """One constituent: a local causal LM, its tokenizer and its sorted token strings."""
+    """One constituent: a local causal LM, its tokenizer and its sorted token strings.
+
+    Successive calls usually extend the previous text by a segment, and the re-tokenized text
+    shares all but its last few tokens with the previous one: the key/value cache of the common
+    token prefix is kept and only the rest is run (exact, by causal attention). A cache that
+    cannot be cut back (a sliding-window layer past its window) is rebuilt from scratch.
+    """
 
     def __init__(self, name: str):
         self.name = name
         self.model, self.tokenizer = load_model(name, "float32")
         self.strings = token_strings(name)
+        self._ids: list[int] = []
+        self._cache = None
+
+    def render(self, messages: list[dict]) -> str:
+        """A chat prompt as this model's text, ending where the assistant's answer begins."""
+        return render_prompt(self.tokenizer, messages)
 
     @torch.no_grad()
     def next_token_probabilities(self, text: str) -> np.ndarray:
-        ids = self.tokenizer(text, return_tensors="pt")["input_ids"]  # with the model's BOS, if it uses one
-        logits = self.model(ids).logits[0, -1].double()
-        return torch.softmax(logits, -1).numpy()
+        ids = self.tokenizer(text)["input_ids"]  # with the model's BOS, if it uses one
+        if not ids:
+            raise ValueError(f"{self.name}: empty context; give a prompt")
+        shared = 0
+        for a, b in zip(ids, self._ids):
+            if a != b:
+                break
+            shared += 1
+        shared = min(shared, len(ids) - 1)  # at least one token must run to give the logits
+        if self._cache is not None and shared > 0:
+            try:
+                self._cache.crop(shared - len(self._ids))
+            except (RuntimeError, ValueError):
+                self._cache, shared = None, 0
+        else:
+            self._cache, shared = None, 0
+        out = self.model(torch.tensor([ids[shared:]]), cache=self._cache, use_cache=True, logits_to_keep=1)
+        self._cache, self._ids = out.cache, ids
+        return torch.softmax(out.logits[0, -1].double(), -1).numpy()
 
     def marginals(self, text: str) -> CharacterMarginals:
         return CharacterMarginals.from_probabilities(self.strings, self.next_token_probabilities(text))
@@ -56,19 +86,27 @@ class Generation:
 
 
 def generate(
-    prompt: str,
+    prompt: str | Sequence[str],
     models: list[CharEDModel],
     weights: list[float],
     max_chars: int = 80,
     seed: int | None = None,
+    stop: str | None = None,
 ) -> Generation:
-    """Continue ``prompt`` by CharED: greedy when ``seed`` is None, else sampled (seeded)."""
+    """Continue ``prompt`` by CharED: greedy when ``seed`` is None, else sampled (seeded).
+
+    ``prompt`` is one text for all models, or one per model (each in its own chat format).
+    Ends after ``max_chars`` characters, or before the first ``stop`` string (not included).
+    """
+    prompts = [prompt] * len(models) if isinstance(prompt, str) else list(prompt)
+    if len(prompts) != len(models):
+        raise ValueError(f"{len(prompts)} prompts for {len(models)} models")
     weights = check_weights(weights, len(models))
     rng = None if seed is None else np.random.default_rng(seed)
     start = time.perf_counter()
     out = Generation("")
     while len(out.text) < max_chars:
-        marginals = [m.marginals(prompt + out.text) if w > 0 else None for m, w in zip(models, weights)]
+        marginals = [m.marginals(p + out.text) if w > 0 else None for m, p, w in zip(models, prompts, weights)]
         live = [(m, w) for m, w in zip(marginals, weights) if m is not None]
         u = None if rng is None else float(rng.random())
         segment = next_segment([m for m, _ in live], [w for _, w in live], u=u, max_chars=max_chars - len(out.text))
@@ -76,5 +114,8 @@ def generate(
             break
         out.segments.append(segment)
         out.text += segment
+        if stop and stop in out.text:
+            out.text = out.text[: out.text.index(stop)]
+            break
     out.seconds = time.perf_counter() - start
     return out

@@ -79,3 +79,39 @@ def next_segment(
             break
         segment += option
     return segment
+
+
+def segment_probabilities(
+    marginals: Sequence[CharacterMarginals], weights: Sequence[float], text: str
+) -> tuple[list[float], list[float]]:
+    """For k = 1, 2, ...: P(the segment starts with text[:k]) and P(the segment is exactly text[:k]).
+
+    With s_k = text[:k] and the live weights w_i(s) (those of models with mass_i(s) > 0,
+    renormalised, as in :func:`next_segment`),
+
+        starts(k) = prod_{j<k} J(text[j] | s_j),   J(c | s) = sum_i w_i(s) mass_i(s + c) / mass_i(s),
+        exact(k)  = starts(k) * J(end | s_k),     J(end | s) = sum_i w_i(s) exact_i(s) / mass_i(s).
+
+    The lists stop where no model can continue (``starts`` would be 0), so their length is at
+    most that of the longest token string that ``text`` begins with.
+    """
+    weights = check_weights(weights, len(marginals))
+    starts: list[float] = []
+    exact: list[float] = []
+    previous = [m.masses("")[0] if w > 0 else 0.0 for m, w in zip(marginals, weights)]
+    probability = 1.0
+    for k in range(1, len(text) + 1):
+        masses = [m.masses(text[:k]) if p > 0 else (0.0, 0.0) for m, p in zip(marginals, previous)]
+        live = sum(w for w, p in zip(weights, previous) if p > 0)
+        if live <= 0:
+            break
+        step = sum(w * mass / p for w, p, (mass, _) in zip(weights, previous, masses) if p > 0) / live
+        probability *= step
+        if probability <= 0.0:
+            break
+        starts.append(probability)
+        alive = sum(w for w, (mass, _) in zip(weights, masses) if mass > 0)
+        end = sum(w * e / mass for w, (mass, e) in zip(weights, masses) if mass > 0) / alive
+        exact.append(probability * end)
+        previous = [mass for mass, _ in masses]
+    return starts, exact

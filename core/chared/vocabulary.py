@@ -81,6 +81,14 @@ class CharacterMarginals:
         start, stop = self.strings.range(prefix)
         return float(self.cumulative[stop] - self.cumulative[start])
 
+    def masses(self, prefix: str) -> tuple[float, float]:
+        """(mass(prefix), mass of the tokens whose string is exactly ``prefix``)."""
+        start, stop = self.strings.range(prefix)
+        exact = bisect_left(self.strings.strings, prefix + "\x00", start, stop)  # equal strings sort first
+        return float(self.cumulative[stop] - self.cumulative[start]), float(
+            self.cumulative[exact] - self.cumulative[start]
+        )
+
     def distribution(self, prefix: str) -> dict[str | None, float]:
         """P(next character | prefix) for each possible character, and P(end | prefix) under ``None``.
 

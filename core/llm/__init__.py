@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from .base import FALLBACK, LOGPROBS, SAMPLES, TOKEN_PROBABILITY, LLMBackend, Prompt, YesNo, parse_yes_no, yes_no_prompt
+from .base import (
+    CHARACTER_PROBABILITY,
+    FALLBACK,
+    LOGPROBS,
+    SAMPLES,
+    TOKEN_PROBABILITY,
+    LLMBackend,
+    Prompt,
+    YesNo,
+    parse_yes_no,
+    yes_no_prompt,
+)
 from .cache import CachedBackend, ResponseCache
 
-BACKENDS = ("local", "openai")
+BACKENDS = ("local", "openai")  # a CharED ensemble ("chared") is built by discolab.core.chared
 
 
 def make_backend(kind: str = "local", *, cache: bool = True, **options) -> LLMBackend:
@@ -23,6 +34,10 @@ def make_backend(kind: str = "local", *, cache: bool = True, **options) -> LLMBa
         from .openai_backend import OpenAIBackend
 
         backend = OpenAIBackend(**options)
+    elif kind == "chared":
+        from ..chared.backend import CharEDBackend
+
+        backend = CharEDBackend(**options)
     else:
         from ..errors import LLMError
 
@@ -32,6 +47,7 @@ def make_backend(kind: str = "local", *, cache: bool = True, **options) -> LLMBa
 
 __all__ = [
     "BACKENDS",
+    "CHARACTER_PROBABILITY",
     "FALLBACK",
     "LOGPROBS",
     "SAMPLES",

@@ -17,6 +17,7 @@ Prompt = list[Message]
 # How a yes/no probability was obtained; recorded with every answer.
 TOKEN_PROBABILITY = "token-probability"  # normalised P(Yes) / (P(Yes) + P(No)) from the model's logits
 LOGPROBS = "logprobs"  # the same, from a server's top log-probabilities
+CHARACTER_PROBABILITY = "character-probability"  # the same from character-level prefix probabilities (CharED)
 SAMPLES = "samples"  # fraction of k sampled answers that say yes
 FALLBACK = "fallback"  # no usable answer: 0.5, flagged
 

@@ -107,11 +107,9 @@ class LocalBackend:
     def encode(self, messages: Prompt) -> list[int]:
         """Token ids of the chat-formatted prompt, ending where the assistant's answer begins."""
         tokenizer = self._lm[1]
-        if tokenizer.chat_template:
-            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:  # a base model: plain text, answer after "Answer:"
-            text = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
-        return tokenizer(text, add_special_tokens=not tokenizer.chat_template)["input_ids"]
+        return tokenizer(render_prompt(tokenizer, messages), add_special_tokens=not tokenizer.chat_template)[
+            "input_ids"
+        ]
 
     def answer_token_ids(self) -> tuple[list[int], list[int]]:
         """Token ids of the spellings of Yes and of No that are single tokens.
@@ -213,6 +211,13 @@ class LocalBackend:
         return torch.tanh(logits / cap) * cap if cap else logits
 
 
+def render_prompt(tokenizer, messages: Prompt) -> str:
+    """The chat template's text up to the assistant's answer; for a base model, plain text then "Answer:"."""
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
+
+
 def _has_sliding_window(config) -> bool:
     text = config.get_text_config()
     return "sliding_attention" in (getattr(text, "layer_types", None) or ()) or bool(
@@ -239,4 +244,4 @@ def estimate_tokens(sequences: Sequence[Sequence[int]]) -> dict[str, int]:
     return {"total": total, "shared": shared, "with_prefix_reuse": total - shared * (len(sequences) - 1)}
 
 
-__all__ = ["LocalBackend", "estimate_tokens", "shared_prefix_length"]
+__all__ = ["LocalBackend", "estimate_tokens", "render_prompt", "shared_prefix_length"]

@@ -1,0 +1,226 @@
+"""CharED's text probabilities (summed over segmentations), the KV cache, the ensemble as a
+yes/no backend and discovery prior, and the experiment's data."""
+
+import functools
+import itertools
+import math
+import re
+
+import numpy as np
+import pytest
+from discolab.core.chared import CharacterMarginals, TokenStrings
+from discolab.core.chared.ensemble import mix, segment_probabilities
+from discolab.core.chared.score import bits_per_character, prefix_log_probabilities
+
+
+class WordTokenizer:
+    """A tokenizer stand-in: a fixed list of token strings, no special tokens."""
+
+    def __init__(self, vocabulary):
+        self.vocabulary = list(vocabulary)
+        self.all_special_ids = []
+
+    def __len__(self):
+        return len(self.vocabulary)
+
+    def batch_decode(self, ids):
+        return [self.vocabulary[i[0]] for i in ids]
+
+
+VOCABULARIES = (["a", "b", "ab", "ba", "abb", " ", " a"], ["a", "b", "aa", "bab", "b ", " "])
+
+
+def toy_marginals(vocabulary_index: int, context: str) -> CharacterMarginals:
+    """A next-token distribution that depends on the context (seeded by it)."""
+    strings = TokenStrings(WordTokenizer(VOCABULARIES[vocabulary_index]))
+    seed = sum(ord(c) * 31**k for k, c in enumerate(context)) % 2**32 + vocabulary_index
+    return CharacterMarginals.from_probabilities(
+        strings, np.random.default_rng(seed).dirichlet(np.ones(strings.vocab_size))
+    )
+
+
+def brute_force_prefix_probability(text: str, weights, context: str = "") -> float:
+    """Sum over every segmentation of ``text``, each segment's probability taken step by step from
+    the mixed character distributions that generation samples from (``mix`` of ``distribution``);
+    the last segment may run past the text."""
+    total = 0.0
+    n = len(text)
+    for cuts in itertools.chain.from_iterable(itertools.combinations(range(1, n), r) for r in range(n)):
+        bounds = [0, *cuts, n]
+        probability = 1.0
+        for index, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+            marginals = [toy_marginals(i, context + text[:start]) for i in range(2)]
+            alive = list(weights)
+            segment = text[start:stop]
+            for k, char in enumerate(segment):
+                distributions = [m.distribution(segment[:k]) if w > 0 else {} for m, w in zip(marginals, alive)]
+                alive = [w if d else 0.0 for d, w in zip(distributions, alive)]
+                probability *= mix(distributions, alive).get(char, 0.0)
+            if index < len(bounds) - 2:  # a segment inside the text must end exactly here
+                distributions = [m.distribution(segment) if w > 0 else {} for m, w in zip(marginals, alive)]
+                alive = [w if d else 0.0 for d, w in zip(distributions, alive)]
+                probability *= mix(distributions, alive).get(None, 0.0)
+        total += probability
+    return total
+
+
+@pytest.mark.parametrize("text", ["ab", "abba", "ab ab", "bab b"])
+@pytest.mark.parametrize("weights", [(1.0, 0.0), (0.3, 0.7), (0.0, 1.0)])
+def test_prefix_probability_sums_every_segmentation(text, weights):
+    def at(i):
+        return [toy_marginals(k, text[:i]) for k in range(2)]
+
+    log_p = prefix_log_probabilities(at, text, [weights])[0]
+    assert math.exp(log_p) == pytest.approx(brute_force_prefix_probability(text, weights), rel=1e-9)
+
+
+def test_segment_probabilities_are_the_chain_of_mixed_conditionals():
+    marginals = [toy_marginals(0, "x"), toy_marginals(1, "x")]
+    starts, exact = segment_probabilities(marginals, [0.5, 0.5], "abb")
+    assert len(starts) == 3 and all(0 < e <= s <= 1 for s, e in zip(starts, exact))
+    first = mix([m.distribution("") for m in marginals], [0.5, 0.5])
+    assert starts[0] == pytest.approx(first["a"])
+    # a character no model can produce ends the lists
+    assert segment_probabilities(marginals, [0.5, 0.5], "zz") == ([], [])
+
+
+def test_one_dp_pass_serves_every_weight_vector_and_calls_each_boundary_once():
+    text, calls = "abab", []
+
+    def at(i):
+        calls.append(i)
+        return [toy_marginals(k, text[:i]) for k in range(2)]
+
+    together = prefix_log_probabilities(at, text, [(1, 0), (0.5, 0.5)])
+    assert calls == sorted(set(calls))
+    alone = [
+        prefix_log_probabilities(lambda i: [toy_marginals(k, text[:i]) for k in range(2)], text, [w])[0]
+        for w in [(1, 0), (0.5, 0.5)]
+    ]
+    np.testing.assert_allclose(together, alone)
+    assert bits_per_character(together, len(text)).shape == (2,)
+
+
+def test_pruned_boundaries_give_a_lower_bound_within_the_pruned_mass():
+    text = "abab ab"
+
+    def at(i):
+        return [toy_marginals(k, text[:i]) for k in range(2)]
+
+    exact = math.exp(prefix_log_probabilities(at, text, [(0.5, 0.5)])[0])
+    pruned = math.exp(prefix_log_probabilities(at, text, [(0.5, 0.5)], min_boundary=0.05)[0])
+    assert pruned <= exact + 1e-15
+    assert exact - pruned <= 0.05 * len(text)
+
+
+# -- with the embedded model --------------------------------------------------------------------
+def test_kv_cache_gives_the_same_distribution_as_a_fresh_pass(local_fp32):
+    from discolab.core.chared.decode import CharEDModel
+
+    model = CharEDModel("smollm2")
+    text = "def add(a, b):\n    return a + b\n"
+    model.next_token_probabilities(text[:20])
+    cached = model.next_token_probabilities(text)  # reuses the first call's shared tokens
+    model.next_token_probabilities("Something else entirely")  # a shorter, different text cuts back
+    again = model.next_token_probabilities(text)
+    model._cache, model._ids = None, []
+    fresh = model.next_token_probabilities(text)
+    np.testing.assert_allclose(cached, fresh, atol=1e-5)
+    np.testing.assert_allclose(again, fresh, atol=1e-5)
+
+
+def test_single_model_text_probability_matches_token_level_enumeration(local_fp32):
+    """With one model, P(text) under CharED is the sum over the text's tokenizations of the
+    product of token probabilities (each after re-reading the text so far), here enumerated
+    directly from token masses."""
+
+    from discolab.core.chared.decode import CharEDModel
+
+    model = CharEDModel("smollm2")
+    context, text = "x = 1\ny = ", "x + 2"
+
+    @functools.cache
+    def tail(i: int) -> float:
+        marginals = model.marginals(context + text[:i])
+        usable = 1.0 - marginals.excluded
+        total = 0.0
+        for j in range(i + 1, len(text) + 1):
+            mass, exact = marginals.masses(text[i:j])
+            if mass == 0:
+                break
+            total += mass / usable if j == len(text) else exact / usable * tail(j)
+        return total
+
+    log_p = prefix_log_probabilities(lambda i: [model.marginals(context + text[:i])], text, [(1.0,)])[0]
+    # float32 forward passes differ in the last digits with the cache's history, hence 1e-5
+    assert log_p == pytest.approx(math.log(tail(0)), abs=1e-5)
+
+
+def test_chared_backend_alone_agrees_with_the_token_level_backend(local_fp32):
+    from discolab.core.chared.backend import CharEDBackend
+    from discolab.core.graphs import resolve_graph
+    from discolab.core.igda.prompts import edge_question
+
+    spec = resolve_graph("cancer")
+    prompts = [edge_question(spec, u, v) for u, v in spec.ordered_pairs()[:3]]
+    chared = CharEDBackend(["smollm2"], [1.0]).score_yes_no(prompts)
+    token = local_fp32.score_yes_no(prompts)
+    for c, t in zip(chared, token):
+        assert c.method == "character-probability"
+        assert c.p_yes == pytest.approx(t.p_yes, abs=0.01)
+        assert 0.0 < c.answer_mass <= 1.0
+    with pytest.raises(ValueError, match="non-negative weight"):
+        CharEDBackend(["smollm2"], [0.5, 0.5])
+
+
+def test_discovery_with_a_chared_prior_runs_and_names_bad_ensembles(local_fp32, tmp_path, monkeypatch):
+    from discolab.agents.discovery import DiscoverySettings, start_discovery
+    from discolab.core.errors import DiscolabError
+
+    monkeypatch.setenv("DISCOLAB_HOME", str(tmp_path))
+    with pytest.raises(DiscolabError, match="one non-negative weight per model"):
+        DiscoverySettings(prior="chared", ensemble="smollm2,smollm2", ensemble_weights="1")
+    settings = DiscoverySettings(
+        graph="cancer",
+        prior="chared",
+        ensemble="smollm2,smollm2",
+        ensemble_weights="0.5,0.5",
+        update="structural",
+        rounds=1,
+        per_round=1,
+    )
+    run = start_discovery(settings, durable=False)
+    beliefs = run.values["prior_beliefs"]
+    assert len(beliefs) == 20 and all(0.0 < p < 1.0 for p in beliefs) and len(set(beliefs)) > 1
+    assert run.history[-1]["experiments"] == 1
+
+
+def test_generate_takes_a_prompt_per_model_and_stops(local_fp32):
+    from discolab.core.chared.decode import CharEDModel, generate
+
+    smol = CharEDModel("smollm2")
+    out = generate(["Count: 1, 2, 3,", "Count: 1, 2, 3,"], [smol, smol], [0.5, 0.5], max_chars=40, stop=",")
+    assert "," not in out.text and len(out.text) < 40
+    with pytest.raises(ValueError, match="2 prompts for 1 models"):
+        generate(["a", "b"], [smol], [1.0])
+
+
+# -- the experiment's data ----------------------------------------------------------------------
+def test_arithmetic_problems_are_seeded_and_their_answers_right():
+    from discolab.experiments.chared_eval import arithmetic_problems, first_integer
+
+    problems = arithmetic_problems(200)
+    assert problems == arithmetic_problems(200) and problems != arithmetic_problems(200, seed=1)
+    for question, answer in problems:
+        a, b = (int(x) for x in re.findall(r"\d+", question))
+        assert answer == (a + b if "more" in question else a - b if "away" in question else a * b)
+        assert answer >= 0
+    assert first_integer(" 12\n") == 12 and first_integer(" twelve") is None
+
+
+def test_humaneval_subset_ships_offline():
+    from discolab.experiments.chared_eval import MAX_SOLUTION_CHARS, humaneval_subset
+
+    problems = humaneval_subset(5)
+    assert [p["task_id"] for p in problems][0] == "HumanEval/0" and len(problems) == 5
+    assert all(len(p["canonical_solution"]) <= MAX_SOLUTION_CHARS for p in problems)
