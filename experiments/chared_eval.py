@@ -10,7 +10,7 @@ alpha is the weight of SmolLM2 (model 1); 1 - alpha that of Gemma (model 2). Two
   (:func:`arithmetic_problems`, 5-shot, answers are integers), greedy (seed 0) and sampled
   (seeds 1..S), one cell per (alpha, decoding, seed).
 
-Run: ``python -m discolab.experiments.chared_eval [--problems 20] [--arithmetic 60] [--seeds 3]``
+Run: ``python -m discolab.experiments.chared_eval [--problems 20] [--arithmetic 200] [--seeds 3]``
 (needs ``pip install 'discolab[gemma]'``); results go to the runs database and the tables are
 printed. ``--report-only`` prints them from the database.
 """
@@ -117,25 +117,26 @@ def arithmetic_accuracy(config: dict, seed: int) -> dict:
 
 
 # -- sweeps and report --------------------------------------------------------------------------
-def sweeps(problems: int, arithmetic: int, seeds: int) -> list[Sweep]:
+def sweeps(problems: int, arithmetic: int, seeds: int, arithmetic_sampled: int | None = None) -> list[Sweep]:
     bpc_configs = [
         {"task_id": p["task_id"], "models": list(MODELS), "alphas": list(ALPHAS)} for p in humaneval_subset(problems)
     ]
     bpc = Sweep("chared-bpc", humaneval_bpc, bpc_configs, [0], setting_keys=["task_id"])
-    common = {"models": list(MODELS), "problems": arithmetic}
     greedy = Sweep(
         "chared-arithmetic",
         arithmetic_accuracy,
-        grid_configs({"alpha": ALPHAS}, decoding="greedy", **common),
+        grid_configs({"alpha": ALPHAS}, decoding="greedy", models=list(MODELS), problems=arithmetic),
         [0],
-        setting_keys=["alpha", "decoding"],
+        setting_keys=["alpha", "decoding", "problems"],
     )
     sampled = Sweep(
         "chared-arithmetic",
         arithmetic_accuracy,
-        grid_configs({"alpha": ALPHAS}, decoding="sample", **common),
+        grid_configs(
+            {"alpha": ALPHAS}, decoding="sample", models=list(MODELS), problems=arithmetic_sampled or arithmetic
+        ),
         list(range(1, seeds + 1)),
-        setting_keys=["alpha", "decoding"],
+        setting_keys=["alpha", "decoding", "problems"],
     )
     return [bpc, greedy, sampled]
 
@@ -164,7 +165,9 @@ def report(db: RunsDB) -> str:
     }
     lines += ["", f"problems where a middle alpha beats both models: {wins} of {len(table)}"]
     arith = db.wide("chared-arithmetic")
+    arith = arith[arith["problems"] == arith.groupby("decoding")["problems"].transform("max")]  # the largest run
     summary = arith.groupby(["decoding", "alpha"]).agg(
+        problems=("problems", "first"),
         accuracy=("accuracy", "mean"),
         sd=("accuracy", "std"),
         seeds=("seed", "nunique"),
@@ -182,14 +185,15 @@ def report(db: RunsDB) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=20, help="HumanEval problems for bits/char")
-    parser.add_argument("--arithmetic", type=int, default=60, help="arithmetic problems per cell")
+    parser.add_argument("--arithmetic", type=int, default=200, help="arithmetic problems per greedy cell")
+    parser.add_argument("--arithmetic-sampled", type=int, default=100, help="arithmetic problems per sampled cell")
     parser.add_argument("--seeds", type=int, default=3, help="sampling seeds for arithmetic")
     parser.add_argument("--report-only", action="store_true")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     db = RunsDB(args.db)
     if not args.report_only:
-        for spec in sweeps(args.problems, args.arithmetic, args.seeds):
+        for spec in sweeps(args.problems, args.arithmetic, args.seeds, args.arithmetic_sampled):
             print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
     print(report(db))
     return 0

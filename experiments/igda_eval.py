@@ -16,6 +16,9 @@ The static LLM prior and PC / GES alone are round 0 of the corresponding ``igda-
 A rerun skips the cells already done. The report prints the F1 table (mean +- std over seeds),
 counts graphs won at each budget, and writes plots of F1 against experiments spent.
 
+- ``igda-chared`` (``--chared``): the CharED ensemble of SmolLM2 and Gemma-3-270M as prior and
+  LLM update (``prior="chared"``), weights (1, 0), (0.5, 0.5), (0, 1), on the four small graphs,
+  R = 5: the ensemble against each model alone, scored the same way (needs ``discolab[gemma]``).
 - ``igda-seeds`` (``--distribution``): 40 seeds of a few cells, for the distribution of F1
   across seeds (analysed with :mod:`discolab.core.scaling`).
 
@@ -57,6 +60,14 @@ SEEDS_GRID = {
     "prior": ["simulated:0.6", "pc"],
     "strategy": ["uncertainty", "random"],
     "update": ["structural"],
+}
+CHARED_GRID = {
+    "graph": SMALL,
+    "prior": ["chared"],
+    "ensemble": ["smollm2,gemma3-270m"],
+    "ensemble_weights": ["1,0", "0.5,0.5", "0,1"],
+    "strategy": ["uncertainty"],
+    "update": ["llm"],
 }
 SEEDS_STUDY = 40
 CONTROLLED_ROUNDS, LLM_ROUNDS = 8, 5
@@ -100,7 +111,12 @@ def discovery_configs(grid: dict, rounds: int) -> list[dict]:
 
 
 def sweeps(
-    quick: bool, llm: bool, seeds: list[int], distribution: bool = False, graphs: list[str] | None = None
+    quick: bool,
+    llm: bool,
+    seeds: list[int],
+    distribution: bool = False,
+    graphs: list[str] | None = None,
+    chared: bool = False,
 ) -> list[Sweep]:
     controlled, llm_grid = dict(CONTROLLED_GRID), dict(LLM_GRID)
     baseline_graphs = LLM_GRID["graph"]
@@ -117,6 +133,17 @@ def sweeps(
         out.append(Sweep("igda-eval-llm", discovery_cell, discovery_configs(llm_grid, LLM_ROUNDS), seeds, keys))
         baselines = grid_configs({"graph": baseline_graphs, "method": list(BASELINES)})
         out.append(Sweep("igda-baselines", baseline_cell, baselines, seeds))
+    if chared:
+        grid = {**CHARED_GRID, "graph": [g for g in CHARED_GRID["graph"] if not graphs or g in graphs]}
+        out.append(
+            Sweep(
+                "igda-chared",
+                discovery_cell,
+                discovery_configs(grid, LLM_ROUNDS),
+                seeds[:3],
+                [*keys, "ensemble_weights"],
+            )
+        )
     if distribution:
         configs = discovery_configs(SEEDS_GRID, CONTROLLED_ROUNDS)
         out.append(Sweep("igda-seeds", discovery_cell, configs, list(range(SEEDS_STUDY)), keys))
@@ -244,6 +271,19 @@ def report(db: RunsDB, out_dir: Path) -> str:
         lines.append(pivot.to_markdown())
         paths = plot_trajectories(frame, out_dir)
         lines.append("\nplots: " + ", ".join(str(p) for p in paths) + "\n")
+    if "igda-chared" in stored:
+        frame = trajectories(db, "igda-chared")
+        last = frame[frame["round"] == frame["round"].max()].groupby(["graph", "ensemble_weights"])["f1"]
+        static = frame[frame["round"] == 0].groupby(["graph", "ensemble_weights"])["f1"]
+        table = pd.DataFrame(
+            {
+                "static F1": static.mean().round(2),
+                "final F1": last.mean().round(2).astype(str) + "±" + last.std().fillna(0).round(2).astype(str),
+                "seeds": last.count(),
+            }
+        )
+        lines.append("## igda-chared: CharED ensemble (weights SmolLM2, Gemma) as prior and update\n")
+        lines.append(table.to_markdown() + "\n")
     if "igda-baselines" in stored:
         frame = db.wide("igda-baselines")
         table = frame.groupby(["graph", "method"])[["f1", "shd", "queries", "fallbacks"]].agg(["mean", "std"])
@@ -260,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--distribution", action="store_true", help=f"also {SEEDS_STUDY} seeds of a few cells (igda-seeds)"
     )
+    parser.add_argument("--chared", action="store_true", help="also the CharED-ensemble prior sweep (igda-chared)")
     parser.add_argument("--report-only", action="store_true", help="print the report from the database")
     parser.add_argument("--only", action="append", default=None, help="run only this sweep (repeatable)")
     parser.add_argument("--graphs", nargs="+", default=None, help="only these graphs (e.g. to split work)")
@@ -269,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     db = RunsDB(args.db)
     seeds = [0, 1] if args.quick else list(range(args.seeds))
     if not args.report_only:
-        for sweep in sweeps(args.quick, args.llm, seeds, args.distribution, args.graphs):
+        for sweep in sweeps(args.quick, args.llm, seeds, args.distribution, args.graphs, args.chared):
             if args.only and sweep.name not in args.only:
                 continue
             result = run_sweep(sweep, db, args.executor, args.workers, args.address)

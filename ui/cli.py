@@ -532,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(bench_llm)
     bench_llm.set_defaults(run=cmd_bench_llm)
+    bench_chared = bench_actions.add_parser("chared", help="CharED chars/s vs each model's tokens/s alone")
+    from discolab.experiments import bench_chared as bench_chared_module
+
+    bench_chared_module.add_arguments(bench_chared)
+    bench_chared.set_defaults(run=bench_chared_module.main)
     return parser
 
 

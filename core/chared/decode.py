@@ -37,8 +37,9 @@ class CharEDModel:
     cannot be cut back (a sliding-window layer past its window) is rebuilt from scratch.
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, reuse_cache: bool = True):
         self.name = name
+        self.reuse_cache = reuse_cache
         self.model, self.tokenizer = load_model(name, "float32")
         self.strings = token_strings(name)
         self._ids: list[int] = []
@@ -59,7 +60,7 @@ class CharEDModel:
                 break
             shared += 1
         shared = min(shared, len(ids) - 1)  # at least one token must run to give the logits
-        if self._cache is not None and shared > 0:
+        if self._cache is not None and shared > 0 and self.reuse_cache:
             try:
                 self._cache.crop(shared - len(self._ids))
             except (RuntimeError, ValueError):
