@@ -1,0 +1,110 @@
+"""Continuous interpolation between attribute anchors by scaling LoRA adapters in place.
+
+With one adapter per pole, dW_i+ and dW_i- for attribute i, the model's update is
+
+    dW = sum_i lambda_i [alpha_i dW_i+ + (1 - alpha_i) dW_i-],   lambda on the simplex, alpha in R,
+
+(alpha outside [0, 1] extrapolates). Every adapter is loaded once and all are active together;
+a LoRA layer then computes ``base(x) + sum_k c_k s_k B_k A_k x`` with ``s_k`` the adapter's own
+scale, so setting the multipliers c_{i+} = lambda_i alpha_i and c_{i-} = lambda_i (1 - alpha_i)
+applies exactly dW above. Moving a slider changes 2 x (attributes) numbers per layer: no
+retraining, no reloading, no merge. (peft's ``add_weighted_adapter`` "linear" / "svd" modes would
+not give this sum exactly; scaling the adapters does.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from .anchors import adapter_name, neutral_prompt
+from .scorers import ATTRIBUTES
+
+
+def coefficients(alphas: Mapping[str, float], lambdas: Mapping[str, float]) -> dict[str, float]:
+    """The multiplier of every pole adapter: lambda_i alpha_i and lambda_i (1 - alpha_i).
+
+    ``lambdas`` are normalised to the simplex; ValueError if any is negative or all are 0.
+    Attributes missing from ``alphas`` sit at alpha = 0.5 (the middle of their two poles).
+    """
+    unknown = (set(alphas) | set(lambdas)) - set(ATTRIBUTES)
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {sorted(unknown)}; choose from {', '.join(ATTRIBUTES)}")
+    if any(v < 0 for v in lambdas.values()) or sum(lambdas.values()) <= 0:
+        raise ValueError(f"lambda must be non-negative and not all zero, got {dict(lambdas)}")
+    total = sum(lambdas.values())
+    out = {}
+    for attribute, (high, low) in ATTRIBUTES.items():
+        weight = lambdas.get(attribute, 0.0) / total
+        alpha = float(alphas.get(attribute, 0.5))
+        out[adapter_name(attribute, high)] = weight * alpha
+        out[adapter_name(attribute, low)] = weight * (1.0 - alpha)
+    return out
+
+
+class SliderModel:
+    """SmolLM2-135M-Instruct with every pole adapter of ``folder`` loaded and active together."""
+
+    def __init__(self, folder: Path, attributes: tuple[str, ...] | None = None):
+        from peft import PeftModel
+
+        from ..llm.models import DEFAULT_MODEL, load_model
+
+        self.attributes = tuple(
+            attributes or [a for a in ATTRIBUTES if (Path(folder) / adapter_name(a, ATTRIBUTES[a][0])).is_dir()]
+        )
+        if not self.attributes:
+            raise FileNotFoundError(f"no trained adapters in {folder}; run `discolab interp train` first")
+        names = [adapter_name(a, pole) for a in self.attributes for pole in ATTRIBUTES[a]]
+        base, self.tokenizer = load_model.__wrapped__(DEFAULT_MODEL, "float32")  # private: peft wraps it
+        self.model = PeftModel.from_pretrained(base, Path(folder) / names[0], adapter_name=names[0])
+        for name in names[1:]:
+            self.model.load_adapter(Path(folder) / name, adapter_name=name)
+        self.model.base_model.set_adapter(names, inference_mode=True)
+        self.model.eval()
+        self.names = names
+        self.set(alphas={}, lambdas={a: 1.0 for a in self.attributes})
+
+    def lora_layers(self):
+        from peft.tuners.lora import LoraLayer
+
+        return [m for m in self.model.modules() if isinstance(m, LoraLayer)]
+
+    def set(self, alphas: Mapping[str, float], lambdas: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Set the sliders; returns the multiplier now on each adapter."""
+        lambdas = lambdas if lambdas is not None else {a: 1.0 for a in self.attributes}
+        missing = [a for a in list(alphas) + [a for a, w in lambdas.items() if w > 0] if a not in self.attributes]
+        if missing:
+            raise ValueError(f"no adapters for {sorted(set(missing))}; trained: {', '.join(self.attributes)}")
+        coefficient = coefficients(alphas, lambdas)
+        for layer in self.lora_layers():
+            for name in self.names:
+                layer.set_scale(name, coefficient[name])  # scaling = multiplier x lora_alpha / r
+        self.coefficients = {n: coefficient[n] for n in self.names}
+        return self.coefficients
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[str], max_new_tokens: int = 60, seed: int | None = None) -> list[str]:
+        """Replies to neutral-instruction or free prompts: greedy if ``seed`` is None, else sampled."""
+        tokenizer = self.tokenizer
+        tokenizer.padding_side = "left"
+        chats = [
+            tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            for p in prompts
+        ]
+        batch = tokenizer(chats, return_tensors="pt", padding=True, add_special_tokens=False)
+        sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
+        if seed is not None:
+            torch.manual_seed(seed)
+        out = self.model.generate(
+            **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling
+        )
+        return [
+            t.strip() for t in tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        ]
+
+
+def topic_prompt(topic: str) -> str:
+    return neutral_prompt(topic)[0]["content"]
