@@ -25,3 +25,24 @@ def local_fp32():
     from discolab.core.llm.local import LocalBackend
 
     return LocalBackend(dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def random_anchors(tmp_path_factory):
+    """Untrained but non-zero adapters (peft's random init of both factors) for every pole."""
+    import torch
+    from discolab.core.interp import ATTRIBUTES
+    from discolab.core.interp.anchors import adapter_name
+    from discolab.core.llm.models import load_model
+    from peft import LoraConfig, get_peft_model
+
+    folder = tmp_path_factory.mktemp("anchors")
+    base, _ = load_model.__wrapped__("smollm2", "float32")
+    for k, (attribute, poles) in enumerate(ATTRIBUTES.items()):
+        for j, pole in enumerate(poles):
+            torch.manual_seed(10 * k + j)
+            config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+            model = get_peft_model(base, config)
+            model.save_pretrained(folder / adapter_name(attribute, pole))
+            base = model.unload()
+    return folder

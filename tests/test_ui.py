@@ -124,3 +124,30 @@ def test_chared_page_shows_the_ensemble_beside_each_model(local_fp32):
     ]
     outputs = [c.value for c in app.code]
     assert len(outputs) == 3 and outputs[0] == outputs[1] == outputs[2]  # the same model three times
+
+
+def test_interp_page_offers_training_until_anchors_exist_then_generates_with_scores(random_anchors, discolab_home):
+    import json
+    import shutil
+
+    app = page("interp")
+    app.number_input[0].set_value(7).run()
+    assert any("No trained anchors for seed 7" in i.value for i in app.info)
+    assert button(app, "Train anchors")
+    folder = discolab_home / "interp" / "seed-7"
+    shutil.copytree(random_anchors, folder)
+    (folder / "anchors.json").write_text(json.dumps({"seed": 7}))
+    app.run()
+    assert not app.exception and not app.info
+    sliders = {s.label: s for s in app.slider}
+    assert "sentiment: negative (0) to positive (1)" in sliders and "lambda formality" in sliders
+    app.number_input[2].set_value(8)  # new tokens
+    sliders["sentiment: negative (0) to positive (1)"].set_value(2.0).run()
+    assert not app.exception and not app.error
+    assert [m.value for m in app.markdown if m.value == "**Output**"]
+    assert "sentiment/vader" in app.caption[-1].value
+    sliders = {s.label: s for s in app.slider}
+    for label in ("lambda sentiment", "lambda formality", "lambda simplicity"):
+        sliders[label].set_value(0.0)
+    app.run()
+    assert app.warning and "lambda above 0" in app.warning[0].value

@@ -251,6 +251,39 @@ def cmd_chared(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- interpolation ------------------------------------------------------------------------------
+def cmd_interp_train(args: argparse.Namespace) -> int:
+    from discolab.core.interp.anchors import AnchorConfig, train_anchors
+
+    config = AnchorConfig(topics=6, samples_per_topic=2, epochs=3) if args.quick else AnchorConfig()
+    folder = train_anchors(args.seed, config, tuple(args.attributes), progress=lambda m: print(m, file=sys.stderr))
+    print(folder)
+    return 0
+
+
+def cmd_interp_generate(args: argparse.Namespace) -> int:
+    from discolab.core.interp.interpolate import parse_sliders, steer
+
+    try:
+        alphas, lambdas = parse_sliders(args.alpha, "--alpha"), parse_sliders(args.weight, "--lambda")
+        result = steer(
+            args.prompt,
+            alphas,
+            lambdas or None,
+            seed=args.seed,
+            anchors_seed=args.anchors_seed,
+            max_new_tokens=args.max_tokens,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise DiscolabError(str(err)) from None
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(result["text"])
+    print("scores: " + ", ".join(f"{k} {v:.2f}" for k, v in result["scores"].items()), file=sys.stderr)
+    return 0
+
+
 # -- dashboard --------------------------------------------------------------------------------
 def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
@@ -524,6 +557,23 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--db", default=None, help="runs database URL (default: DATA_HOME/runs.sqlite)")
     analyze.add_argument("--json", action="store_true", help="print JSON")
     analyze.set_defaults(run=cmd_scaling_analyze)
+
+    interp = commands.add_parser("interp", help="continuous LM interpolation: LoRA attribute anchors and sliders")
+    interp_actions = interp.add_subparsers(dest="action", metavar="ACTION", required=True)
+    train = interp_actions.add_parser("train", help="build the pole corpora and train the anchors (cached)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--attributes", nargs="+", default=["sentiment", "formality", "simplicity"])
+    train.add_argument("--quick", action="store_true", help="6 topics x 2 texts, 3 epochs (a minute or two)")
+    train.set_defaults(run=cmd_interp_train)
+    steer_cmd = interp_actions.add_parser("generate", help="generate at given slider positions")
+    steer_cmd.add_argument("--prompt", required=True)
+    steer_cmd.add_argument("--alpha", action="append", help="ATTRIBUTE=A (repeatable; default 0.5 each)")
+    steer_cmd.add_argument("--lambda", dest="weight", action="append", help="ATTRIBUTE=W (repeatable; default equal)")
+    steer_cmd.add_argument("--seed", type=int, default=None, help="sample with this seed (default: greedy)")
+    steer_cmd.add_argument("--anchors-seed", type=int, default=0, help="which trained anchors (default 0)")
+    steer_cmd.add_argument("--max-tokens", type=int, default=60)
+    steer_cmd.add_argument("--json", action="store_true")
+    steer_cmd.set_defaults(run=cmd_interp_generate)
 
     bench = commands.add_parser("bench", help="benchmarks (speed, not correctness)")
     bench_actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -151,3 +151,30 @@ def chared_generate(prompt, models, weights, max_chars, seed) -> dict:
         raise ToolError(str(err)) from None
     result = generate(prompt, [CharEDModel(m) for m in models], weights, max_chars=max_chars, seed=seed)
     return {"models": models, "weights": weights, "seed": seed, "text": result.text, "segments": result.segments}
+
+
+class InterpArguments(BaseModel):
+    prompt: str = Field(description="the instruction or text to respond to")
+    alphas: dict[str, float] = Field(
+        default_factory=dict,
+        description="slider per attribute (sentiment, formality, simplicity); 0 = low pole, "
+        "1 = high pole (positive, formal, simple), outside [0, 1] extrapolates; default 0.5",
+    )
+    lambdas: dict[str, float] | None = Field(None, description="mix of the attributes (default equal)")
+    seed: int | None = Field(None, description="sample with this seed (default: greedy)")
+    max_new_tokens: int = Field(60, ge=1, le=200)
+
+
+@register(
+    "interp_generate",
+    "Generate with SmolLM2 steered by attribute sliders (LoRA anchors interpolated in weight space); "
+    "returns the text and its attribute scores.",
+    InterpArguments,
+)
+def interp_generate(prompt, alphas, lambdas, seed, max_new_tokens) -> dict:
+    from discolab.core.interp.interpolate import steer
+
+    try:
+        return steer(prompt, alphas, lambdas, seed=seed, max_new_tokens=max_new_tokens)
+    except (ValueError, FileNotFoundError) as err:
+        raise ToolError(str(err)) from None

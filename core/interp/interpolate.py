@@ -15,12 +15,13 @@ not give this sum exactly; scaling the adapters does.)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from .anchors import adapter_name, neutral_prompt
-from .scorers import ATTRIBUTES
+from .anchors import adapter_name, anchors_dir, neutral_prompt
+from .scorers import ATTRIBUTES, score_all
 
 
 def coefficients(alphas: Mapping[str, float], lambdas: Mapping[str, float]) -> dict[str, float]:
@@ -108,3 +109,54 @@ class SliderModel:
 
 def topic_prompt(topic: str) -> str:
     return neutral_prompt(topic)[0]["content"]
+
+
+@lru_cache(maxsize=2)
+def slider_model(seed: int = 0) -> SliderModel:
+    """The trained anchors of ``seed`` from the data directory, loaded once per process."""
+    folder = anchors_dir(seed)
+    if not (folder / "anchors.json").is_file():
+        raise FileNotFoundError(
+            f"no trained anchors for seed {seed} in {folder}; run `discolab interp train --seed {seed}`"
+        )
+    return SliderModel(folder)
+
+
+def steer(
+    prompt: str,
+    alphas: Mapping[str, float],
+    lambdas: Mapping[str, float] | None = None,
+    seed: int | None = None,
+    anchors_seed: int = 0,
+    max_new_tokens: int = 60,
+) -> dict:
+    """Generate at the given sliders and score the reply with every scorer: the one entry point of
+    the CLI, the agent tool and the dashboard."""
+    model = slider_model(anchors_seed)
+    multipliers = model.set(alphas, lambdas)
+    text = model.generate([prompt], max_new_tokens=max_new_tokens, seed=seed)[0]
+    scores = {k: float(v[0]) for k, v in score_all([text]).items()}
+    return {
+        "prompt": prompt,
+        "alphas": dict(alphas),
+        "lambdas": dict(lambdas or {}),
+        "seed": seed,
+        "anchors_seed": anchors_seed,
+        "multipliers": multipliers,
+        "text": text,
+        "scores": scores,
+    }
+
+
+def parse_sliders(items: list[str] | None, what: str) -> dict[str, float]:
+    """``["sentiment=0.8", ...]`` -> ``{"sentiment": 0.8}``; ValueError naming a bad item."""
+    out = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"{what} {item!r}: write ATTRIBUTE=NUMBER, e.g. sentiment=0.8") from None
+        if name.strip() not in ATTRIBUTES:
+            raise ValueError(f"{what} {item!r}: unknown attribute; choose from {', '.join(ATTRIBUTES)}")
+    return out

@@ -173,3 +173,13 @@ def held_out_accuracy() -> dict[str, float]:
             predicted = score(test, attribute, scorer) > threshold
             out[f"{attribute}/{scorer}"] = float((predicted == test_y.astype(bool)).mean())
     return out
+
+
+# Typical ranges, for putting every scorer on a 0 (low pole) .. 1 (high pole) scale in displays.
+RANGES = {"vader": (-1.0, 1.0), "lexicon": (-0.5, 0.5), "flesch": (0.0, 100.0), "minilm": (0.0, 1.0)}
+
+
+def normalized(key: str, value: float) -> float:
+    """A score keyed ``attribute/scorer`` mapped to [0, 1] by the scorer's typical range (clipped)."""
+    low, high = RANGES[key.split("/", 1)[1]]
+    return float(min(max((value - low) / (high - low), 0.0), 1.0))

@@ -1,4 +1,4 @@
 """Dashboard pages, one module per view. Each remaining method's issue adds a page module here and
 an entry ``(module name, title)`` to ``METHOD_PAGES``; the app lists them under "Methods"."""
 
-METHOD_PAGES: list[tuple[str, str]] = [("chared", "CharED")]
+METHOD_PAGES: list[tuple[str, str]] = [("chared", "CharED"), ("interp", "Interpolation")]
