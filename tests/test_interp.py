@@ -2,9 +2,10 @@
 trained run whose sentiment responds to its slider."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from discolab.core.interp import coefficients
+from discolab.core.interp import ATTRIBUTES, coefficients
 from discolab.core.interp.scorers import held_out_accuracy, score
 
 
@@ -134,3 +135,30 @@ def test_cli_and_tool_steer_with_sliders_and_name_problems(random_anchors, disco
     assert "write ATTRIBUTE=NUMBER" in capsys.readouterr().err
     with pytest.raises(ToolError, match="no trained anchors"):
         call_tool("interp_generate", {"prompt": "Hi", "alphas": {"sentiment": 1.0}, "max_new_tokens": 4})
+
+
+def test_response_analysis_finds_monotone_linear_curves_and_the_entanglement():
+    from discolab.core.interp.scorers import SCORERS
+    from discolab.experiments.interp_eval import ALPHAS, analyse
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for attribute in ATTRIBUTES:
+        for alpha in ALPHAS:
+            for seed in range(3):
+                row = {"attribute": attribute, "alpha": alpha, "seed": seed}
+                for a in ATTRIBUTES:
+                    for s in SCORERS[a]:
+                        effect = (
+                            1.0 if a == attribute else (0.3 if (attribute, a) == ("formality", "simplicity") else 0.0)
+                        )
+                        row[f"{a}/{s}"] = effect * alpha + 0.05 * rng.standard_normal()
+                rows.append(row)
+    means, shape, entanglement = analyse(pd.DataFrame(rows))
+    own = shape[shape["own"]]
+    assert (own["spearman_rho"] > 0.95).all() and (own["r2_linear"] > 0.95).all()
+    assert entanglement.loc["sentiment", "sentiment/vader"] > 5 * abs(
+        entanglement.loc["sentiment", "formality/lexicon"]
+    )
+    assert entanglement.loc["formality", "simplicity/flesch"] > 0.2
+    assert means.shape == (3 * len(ALPHAS), 6)
