@@ -197,6 +197,12 @@ class RunsDB:
                 },
             )
 
+    def delete(self, experiment: str) -> int:
+        """Remove every result and cell of ``experiment`` (so that its sweep runs afresh); returns the cells removed."""
+        with self.engine.begin() as connection:
+            connection.execute(RESULTS.delete().where(RESULTS.c.experiment == experiment))
+            return connection.execute(CELLS.delete().where(CELLS.c.experiment == experiment)).rowcount
+
     @staticmethod
     def _clear_cell(connection, experiment: str, key: str, seed: int) -> None:
         for table in (RESULTS, CELLS):

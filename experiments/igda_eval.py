@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 from discolab.agents.discovery import DiscoverySettings, start_discovery
 from discolab.agents.discovery.nodes import graph_spec, llm_backend
-from discolab.core.graphs import BENCHMARKS
+from discolab.core.graphs import BENCHMARKS, edge_auroc
 from discolab.core.igda.baselines import BASELINES, run_baseline
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
@@ -88,6 +88,10 @@ def discovery_cell(config: dict, seed: int) -> list[dict]:
         for metric in METRICS
     ]
     rows.append({"metric": "fallbacks", "value": len(run.values.get("fallbacks", [])), "step": 0})
+    spec = graph_spec(settings.graph)
+    if spec.has_truth:  # how well the prior ranks the pairs, whatever its calibration
+        prior = {tuple(p): b for p, b in zip(run.values["pairs"], run.values["prior_beliefs"])}
+        rows.append({"metric": "prior_auroc", "value": edge_auroc(spec.edges, prior), "step": 0})
     return rows
 
 
@@ -275,8 +279,10 @@ def report(db: RunsDB, out_dir: Path) -> str:
         frame = trajectories(db, "igda-chared")
         last = frame[frame["round"] == frame["round"].max()].groupby(["graph", "ensemble_weights"])["f1"]
         static = frame[frame["round"] == 0].groupby(["graph", "ensemble_weights"])["f1"]
+        auroc = frame[frame["round"] == 0].groupby(["graph", "ensemble_weights"])["prior_auroc"]
         table = pd.DataFrame(
             {
+                "prior AUROC": auroc.mean().round(2).astype(str) + "±" + auroc.std().fillna(0).round(2).astype(str),
                 "static F1": static.mean().round(2),
                 "final F1": last.mean().round(2).astype(str) + "±" + last.std().fillna(0).round(2).astype(str),
                 "seeds": last.count(),

@@ -1,4 +1,5 @@
 import json
+import math
 import re
 from pathlib import Path
 
@@ -131,3 +132,13 @@ def test_graph_without_truth_cannot_be_scored():
 def test_round_trip_through_dict():
     spec = load_benchmark("sachs")
     assert GraphSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_edge_auroc_ranks_true_edges_above_non_edges():
+    from discolab.core.graphs import edge_auroc
+
+    true = [("a", "b"), ("b", "c")]
+    beliefs = {("a", "b"): 0.9, ("b", "c"): 0.6, ("a", "c"): 0.6, ("c", "a"): 0.1}
+    assert edge_auroc(true, beliefs) == 0.875  # one tie with a non-edge counts 1/2
+    assert edge_auroc(true, {e: 1 - p for e, p in beliefs.items()}) == 0.125
+    assert math.isnan(edge_auroc([], beliefs))

@@ -37,6 +37,17 @@ def test_recording_a_cell_again_replaces_it_and_a_failure_is_kept(db):
     assert (summary["done"], summary["failed"], summary["rows"]) == (1, 1, 1)
 
 
+def test_deleting_an_experiment_leaves_the_others(db, capsys):
+    from discolab.ui.cli import main
+
+    db.record("old", {"a": 1}, 0, {"x": 1.0})
+    db.record("old", {"a": 2}, 0, {"x": 2.0})
+    db.record("kept", {"a": 1}, 0, {"x": 3.0})
+    assert main(["runs", "delete", "old", "--db", db.url]) == 0
+    assert "deleted 2 cells of old" in capsys.readouterr().out
+    assert db.done_cells("old") == set() and list(db.experiments()["experiment"]) == ["kept"]
+
+
 def test_wide_has_one_column_per_metric_and_a_row_per_step(db):
     for seed in range(3):
         rows = [{"metric": m, "value": seed + s, "step": s} for s in range(4) for m in ("f1", "shd")]

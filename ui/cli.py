@@ -181,6 +181,14 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs_delete(args: argparse.Namespace) -> int:
+    from discolab.core.runs import RunsDB
+
+    cells = RunsDB(args.db).delete(args.experiment)
+    print(f"deleted {cells} cells of {args.experiment}")
+    return 0
+
+
 # -- scaling ----------------------------------------------------------------------------------
 def cmd_scaling_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
@@ -538,6 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--csv", required=True, help="output file")
     export.add_argument("--db", default=None, help="database URL (default: DATA_HOME/runs.sqlite)")
     export.set_defaults(run=cmd_runs_export)
+    delete = runs_actions.add_parser("delete", help="remove an experiment's results, so that its sweep runs afresh")
+    delete.add_argument("experiment")
+    delete.add_argument("--db", default=None, help="database URL (default: DATA_HOME/runs.sqlite)")
+    delete.set_defaults(run=cmd_runs_delete)
 
     scaling = commands.add_parser("scaling", help="distributional analysis of multi-seed results")
     scaling_actions = scaling.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -79,3 +79,17 @@ def score_graph(true_edges: Iterable[Edge], predicted_edges: Iterable[Edge]) -> 
         n_predicted=len(predicted),
         n_true=len(true),
     )
+
+
+def edge_auroc(true_edges: Iterable[Edge], beliefs: dict[Edge, float]) -> float:
+    """Area under the ROC curve of the beliefs P(u -> v) as a ranking of the ordered pairs against
+    the true directed edges: the probability that a random true edge outranks a random non-edge
+    (ties count 1/2). Threshold-free, so it compares priors whose calibration differs. NaN when
+    all pairs are edges or none is."""
+    from sklearn.metrics import roc_auc_score
+
+    true = set(true_edges)
+    labels = [e in true for e in beliefs]
+    if all(labels) or not any(labels):
+        return float("nan")
+    return float(roc_auc_score(labels, list(beliefs.values())))
