@@ -279,15 +279,16 @@ def report(db: RunsDB, out_dir: Path) -> str:
         frame = trajectories(db, "igda-chared")
         last = frame[frame["round"] == frame["round"].max()].groupby(["graph", "ensemble_weights"])["f1"]
         static = frame[frame["round"] == 0].groupby(["graph", "ensemble_weights"])["f1"]
-        auroc = frame[frame["round"] == 0].groupby(["graph", "ensemble_weights"])["prior_auroc"]
-        table = pd.DataFrame(
-            {
-                "prior AUROC": auroc.mean().round(2).astype(str) + "±" + auroc.std().fillna(0).round(2).astype(str),
-                "static F1": static.mean().round(2),
-                "final F1": last.mean().round(2).astype(str) + "±" + last.std().fillna(0).round(2).astype(str),
-                "seeds": last.count(),
-            }
-        )
+        columns = {}
+        if "prior_auroc" in frame.columns:  # recorded since 2026-11-26; older runs lack it
+            auroc = frame[frame["round"] == 0].groupby(["graph", "ensemble_weights"])["prior_auroc"]
+            columns["prior AUROC"] = (
+                auroc.mean().round(2).astype(str) + "±" + auroc.std().fillna(0).round(2).astype(str)
+            )
+        columns["static F1"] = static.mean().round(2)
+        columns["final F1"] = last.mean().round(2).astype(str) + "±" + last.std().fillna(0).round(2).astype(str)
+        columns["seeds"] = last.count()
+        table = pd.DataFrame(columns)
         lines.append("## igda-chared: CharED ensemble (weights SmolLM2, Gemma) as prior and update\n")
         lines.append(table.to_markdown() + "\n")
     if "igda-baselines" in stored:
