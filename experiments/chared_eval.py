@@ -165,7 +165,12 @@ def report(db: RunsDB) -> str:
     }
     lines += ["", f"problems where a middle alpha beats both models: {wins} of {len(table)}"]
     arith = db.wide("chared-arithmetic")
-    arith = arith[arith["problems"] == arith.groupby("decoding")["problems"].transform("max")]  # the largest run
+    if "problems" in arith.columns:  # the largest run of each decoding (older runs did not record it)
+        arith = arith[
+            arith["problems"].isna() | (arith["problems"] == arith.groupby("decoding")["problems"].transform("max"))
+        ]
+    else:
+        arith = arith.assign(problems=np.nan)
     summary = arith.groupby(["decoding", "alpha"]).agg(
         problems=("problems", "first"),
         accuracy=("accuracy", "mean"),
