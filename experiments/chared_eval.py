@@ -166,9 +166,8 @@ def report(db: RunsDB) -> str:
     lines += ["", f"problems where a middle alpha beats both models: {wins} of {len(table)}"]
     arith = db.wide("chared-arithmetic")
     if "problems" in arith.columns:  # the largest run of each decoding (older runs did not record it)
-        arith = arith[
-            arith["problems"].isna() | (arith["problems"] == arith.groupby("decoding")["problems"].transform("max"))
-        ]
+        largest = arith.groupby("decoding")["problems"].transform("max")
+        arith = arith[(arith["problems"] == largest) | largest.isna()]
     else:
         arith = arith.assign(problems=np.nan)
     summary = arith.groupby(["decoding", "alpha"]).agg(
