@@ -125,28 +125,26 @@ def pole_threshold(attribute: str) -> float:
 
 # -- corpus ---------------------------------------------------------------------------------------
 @torch.inference_mode()
-def generate_texts(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int):
-    """One sampled reply per chat prompt, in batches of 16 (left-padded)."""
-    texts = []
+def chat_replies(model, tokenizer, chats: list[list[dict]], max_new_tokens: int, sampling: dict) -> list[str]:
+    """One reply per chat prompt, in one left-padded batch; ``sampling`` goes to ``generate``
+    (the caller seeds torch's generator)."""
     tokenizer.padding_side = "left"
+    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    out = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+    replies = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [t.strip() for t in replies]
+
+
+def generate_texts(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int):
+    """One sampled reply per chat prompt, in seeded batches of 16."""
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+    )
+    texts = []
     for start in range(0, len(prompts), 16):
-        chunk = [
-            tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-            for p in prompts[start : start + 16]
-        ]
-        batch = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(seed * 1_000_003 + start)
-        out = model.generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            do_sample=temperature > 0,
-            temperature=temperature if temperature > 0 else None,
-            top_p=0.95 if temperature > 0 else None,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        texts += [
-            t.strip() for t in tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        ]
+        texts += chat_replies(model, tokenizer, prompts[start : start + 16], max_new_tokens, sampling)
     return texts
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .anchors import adapter_name, anchors_dir, neutral_prompt
+from .anchors import adapter_name, anchors_dir, chat_replies, neutral_prompt
 from .scorers import ATTRIBUTES, score_all
 
 
@@ -86,25 +86,13 @@ class SliderModel:
         self.coefficients = {n: coefficient[n] for n in self.names}
         return self.coefficients
 
-    @torch.inference_mode()
     def generate(self, prompts: list[str], max_new_tokens: int = 60, seed: int | None = None) -> list[str]:
         """Replies to neutral-instruction or free prompts: greedy if ``seed`` is None, else sampled."""
-        tokenizer = self.tokenizer
-        tokenizer.padding_side = "left"
-        chats = [
-            tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-            for p in prompts
-        ]
-        batch = tokenizer(chats, return_tensors="pt", padding=True, add_special_tokens=False)
+        chats = [[{"role": "user", "content": p}] for p in prompts]
         sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
         if seed is not None:
             torch.manual_seed(seed)
-        out = self.model.generate(
-            **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling
-        )
-        return [
-            t.strip() for t in tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        ]
+        return chat_replies(self.model, self.tokenizer, chats, max_new_tokens, sampling)
 
 
 def topic_prompt(topic: str) -> str:
