@@ -94,9 +94,31 @@ def test_agent_page_says_plainly_when_no_model_is_configured(monkeypatch):
     assert "needs a tool-capable OpenAI-compatible model" in app.error[0].value
 
 
-@pytest.mark.parametrize("name", ["discover", "distributions", "agent"])
+@pytest.mark.parametrize("name", ["discover", "distributions", "agent", "moe"])
 def test_every_page_loads(name):
     page(name)
+
+
+def test_s2t2_page_shows_compression_and_a_saved_plan(discolab_home):
+    from types import SimpleNamespace
+
+    import torch
+    from discolab.core.s2t2.conditions import S2T2Config, plan_dir, save_plan
+
+    plan = torch.zeros(12, 5)
+    plan[torch.arange(12), torch.arange(12) % 5] = 1.0  # each protein token maps to one source token
+    model = SimpleNamespace(
+        plan=lambda: plan,
+        source_ids=torch.arange(5),
+        source_tokens=["M", "K", "LL", "A", "G"],
+        target_tokenizer=SimpleNamespace(id_to_token=lambda i: "ACDEFGHIKLMN"[i]),
+    )
+    save_plan(model, S2T2Config(), seed=3, metrics={"test_bpc": 4.4}, folder=plan_dir("s2t2", 3))
+    app = page("s2t2")
+    assert "image" in kinds(app) and len(app.metric) == 3
+    assert app.metric[1].value == "1.0"  # nonzeros per row
+    mapping = app.dataframe[-1].value
+    assert mapping["SmolLM2 token"].tolist() == ["M"] and mapping["P"].tolist() == [1.0]
 
 
 def test_a_failed_run_shows_its_error_and_the_page_keeps_running():

@@ -292,6 +292,28 @@ def cmd_interp_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- S2T2 -----------------------------------------------------------------------------------------
+def cmd_s2t2_train(args: argparse.Namespace) -> int:
+    from discolab.core.s2t2.conditions import plan_dir, save_plan, train_condition
+    from discolab.core.s2t2.model import S2T2LM
+    from discolab.experiments.s2t2_eval import config_from_args
+
+    config = config_from_args(args)
+    model, metrics = train_condition(args.condition, config, args.seed, progress=lambda m: print(m, file=sys.stderr))
+    losses = metrics.pop("losses")
+    if isinstance(model, S2T2LM):
+        metrics["plan"] = str(save_plan(model, config, args.seed, metrics, plan_dir(args.condition, args.seed)))
+    if losses:
+        metrics["first_loss"], metrics["last_loss"] = losses[0], sum(losses[-10:]) / len(losses[-10:])
+    record = {"condition": args.condition, "seed": args.seed, "config": vars(config), **metrics}
+    if args.json:
+        print(json.dumps(record))
+        return 0
+    for key, value in record.items():
+        print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
 # -- dashboard --------------------------------------------------------------------------------
 def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
@@ -586,6 +608,32 @@ def build_parser() -> argparse.ArgumentParser:
     steer_cmd.add_argument("--max-tokens", type=int, default=60)
     steer_cmd.add_argument("--json", action="store_true")
     steer_cmd.set_defaults(run=cmd_interp_generate)
+
+    s2t2 = commands.add_parser("s2t2", help="sparse Sinkhorn token translation of the embedded model to proteins")
+    s2t2_actions = s2t2.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from discolab.core.s2t2.conditions import CONDITIONS
+    from discolab.experiments import s2t2_eval
+
+    s2t2_train = s2t2_actions.add_parser("train", help="train and score one condition (S2T2 by default)")
+    s2t2_train.add_argument("--condition", choices=CONDITIONS, default="s2t2")
+    s2t2_train.add_argument("--seed", type=int, default=0)
+    s2t2_eval.add_config_arguments(s2t2_train)
+    s2t2_train.add_argument("--json", action="store_true")
+    s2t2_train.set_defaults(run=cmd_s2t2_train)
+    s2t2_compare = s2t2_actions.add_parser("eval", help="the five-way comparison over seeds (runs DB), and its report")
+    s2t2_eval.add_arguments(s2t2_compare)
+    s2t2_compare.set_defaults(run=s2t2_eval.run)
+
+    moe = commands.add_parser("moe", help="mixture of experts vs dense: memorization and reasoning at matched sizes")
+    moe_actions = moe.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from discolab.experiments import moe_eval
+
+    moe_train = moe_actions.add_parser("train", help="train and evaluate one dense or MoE model")
+    moe_eval.add_train_arguments(moe_train)
+    moe_train.set_defaults(run=moe_eval.train_command)
+    moe_sweep = moe_actions.add_parser("sweep", help="the experts/width sweep over seeds (runs DB), and its report")
+    moe_eval.add_arguments(moe_sweep)
+    moe_sweep.set_defaults(run=moe_eval.sweep_command)
 
     bench = commands.add_parser("bench", help="benchmarks (speed, not correctness)")
     bench_actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -1,0 +1,195 @@
+"""Mixture of experts: routing, capacity, parameter counts, the load-balancing loss, the tasks, a quick
+memorization run, the sweep's analysis, the tools and the dashboard page."""
+
+import math
+
+import networkx as nx
+import pytest
+import torch
+from conftest import REPO
+from discolab.core.errors import DiscolabError
+from discolab.core.moe.model import MoEFFN, Transformer, TransformerConfig, load_balancing_loss
+from discolab.core.moe.tasks import IGNORE, PhoneBook, ShortestPath, make_task
+from discolab.core.moe.train import run
+
+
+def _experts_by_hand(layer: MoEFFN, x: torch.Tensor) -> torch.Tensor:
+    probs = torch.softmax(layer.router(x), dim=-1)
+    gate, index = probs.topk(layer.top_k, dim=-1)
+    gate = gate / gate.sum(-1, keepdim=True) if layer.top_k > 1 else gate
+    out = torch.zeros_like(x)
+    for t in range(len(x)):
+        for g, e in zip(gate[t], index[t]):
+            out[t] += g * (torch.nn.functional.gelu(x[t] @ layer.up[e]) @ layer.down[e])
+    return out
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 3])
+def test_top_k_routing_sends_each_token_to_exactly_k_distinct_experts(top_k):
+    torch.manual_seed(0)
+    layer = MoEFFN(d_model=16, d_ff=32, n_experts=8, top_k=top_k, capacity_factor=None)
+    for p in (layer.up, layer.down):
+        torch.nn.init.normal_(p, std=0.3)
+    x = torch.randn(40, 16)
+    _, index, gate = layer.route(x)
+    assert index.shape == (40, top_k)
+    assert all(len(set(row.tolist())) == top_k for row in index)
+    assert torch.allclose(gate.sum(-1), torch.ones(40)) or top_k == 1
+    out, _ = layer(x)
+    assert layer.last_load.assignments.sum().item() == 40 * top_k and layer.last_load.dropped == 0
+    assert torch.allclose(out, _experts_by_hand(layer, x), atol=1e-5)  # the combination is sum_S g_i FFN_i(x)
+
+
+def test_tokens_over_capacity_are_dropped_to_the_residual_path():
+    torch.manual_seed(0)
+    layer = MoEFFN(d_model=8, d_ff=16, n_experts=4, top_k=1, capacity_factor=1.0)
+    for p in (layer.up, layer.down):
+        torch.nn.init.normal_(p, std=0.3)
+    with torch.no_grad():
+        layer.router.weight.zero_()
+        layer.router.weight[0] = 5.0  # every token (positive inputs) prefers expert 0
+    x = torch.rand(20, 8) + 0.1
+    out, _ = layer(x)
+    capacity = math.ceil(1.0 * 20 / 4)
+    assert layer.capacity(20) == capacity == 5
+    assert layer.last_load.assignments.tolist() == [20, 0, 0, 0] and layer.last_load.dropped == 20 - capacity
+    assert torch.allclose(out[:capacity], _experts_by_hand(layer, x[:capacity]), atol=1e-5)  # served in order
+    assert torch.all(out[capacity:] == 0)  # the block adds nothing: the residual stream passes unchanged
+    layer.capacity_factor = None
+    out, _ = layer(x)
+    assert layer.last_load.dropped == 0 and torch.all(out.abs().sum(-1) > 0)
+
+
+@pytest.mark.parametrize("n_experts", [1, 4, 16])
+def test_moe_active_parameters_match_the_dense_counterpart(n_experts):
+    sizes = {"vocab_size": 27, "block_size": 7, "d_model": 32, "n_layers": 2}
+    dense = Transformer(TransformerConfig(**sizes)).parameter_counts()
+    moe = Transformer(TransformerConfig(**sizes, n_experts=n_experts, top_k=1)).parameter_counts()
+    assert dense.active == dense.total and dense.router == 0
+    assert moe.router == 2 * 32 * n_experts
+    assert moe.active - moe.router == dense.total
+    assert moe.total - moe.router - dense.total == 2 * (n_experts - 1) * (2 * 32 * 128)  # the extra experts
+
+
+def test_load_balancing_loss_is_one_at_uniform_routing_and_grows_with_imbalance():
+    n, tokens = 4, 400
+    uniform_probs = torch.full((tokens, n), 1 / n)
+    spread = torch.arange(tokens).remainder(n).unsqueeze(1)
+    assert load_balancing_loss(uniform_probs, spread, n).item() == pytest.approx(1.0)
+    collapsed_probs = torch.nn.functional.one_hot(torch.zeros(tokens, dtype=torch.long), n).float()
+    assert load_balancing_loss(collapsed_probs, torch.zeros(tokens, 1, dtype=torch.long), n).item() == pytest.approx(n)
+    torch.manual_seed(0)
+    for scale in (0.5, 2.0, 8.0):  # argmax routing of random logits: at least the uniform value
+        probs = torch.softmax(scale * torch.randn(tokens, n) + torch.tensor([1.0, 0, 0, 0]), dim=-1)
+        assert load_balancing_loss(probs, probs.argmax(-1, keepdim=True), n).item() > 1.0
+
+
+def test_bad_parameters_raise_clear_errors():
+    with pytest.raises(DiscolabError, match="top_k"):
+        TransformerConfig(vocab_size=10, block_size=4, n_experts=2, top_k=3)
+    with pytest.raises(DiscolabError, match="divisible"):
+        TransformerConfig(vocab_size=10, block_size=4, d_model=30, n_heads=4)
+    with pytest.raises(DiscolabError, match="n_entries"):
+        PhoneBook(n_entries=5000, name_length=3, n_letters=16)
+    with pytest.raises(DiscolabError, match="unknown MoE task"):
+        make_task("sorting")
+    with pytest.raises(DiscolabError, match="unknown parameters"):
+        make_task("phonebook", n_nodes=4)
+    with pytest.raises(DiscolabError, match="block_size"):
+        Transformer(TransformerConfig(vocab_size=10, block_size=4))(torch.zeros(1, 5, dtype=torch.long))
+
+
+def test_phone_book_is_seeded_with_distinct_names_and_answers_on_the_digits():
+    book, again, other = PhoneBook(n_entries=300, seed=3), PhoneBook(n_entries=300, seed=3), PhoneBook(300, seed=4)
+    assert torch.equal(book.inputs, again.inputs) and not torch.equal(book.inputs, other.inputs)
+    assert len({tuple(n) for n in book.names.tolist()}) == 300
+    answers = book.targets[book.targets != IGNORE].view(300, book.n_digits)
+    assert torch.equal(answers, book.numbers) and book.chance == 1e-4
+
+
+def test_shortest_path_answers_match_networkx_and_test_graphs_are_held_out():
+    task = ShortestPath(n_test=1000, seed=1)
+    label_of = {}
+    first, second = torch.triu_indices(task.n_labels, task.n_labels, offset=1)
+    for token, (a, b) in enumerate(zip(first.tolist(), second.tolist())):
+        label_of[token] = (a, b)
+    inputs, targets = task.test_set()
+    for row, target in zip(inputs[:50], targets[:50]):
+        sequence = row.tolist()
+        graph = nx.Graph([label_of[t] for t in sequence[: task.n_edges]])
+        for position in (target != IGNORE).nonzero().flatten().tolist():
+            s, t = label_of[sequence[position]]
+            connected = s in graph and t in graph and nx.has_path(graph, s, t)
+            distance = nx.shortest_path_length(graph, s, t) if connected else 99
+            expected = min(distance, task.max_distance + 1) - 1
+            assert target[position].item() - task.answer_offset == expected
+    generator = torch.Generator().manual_seed(5)
+    _, _, keys = task._sample(40000, generator)
+    overlap = int(torch.isin(keys, task.test_keys).sum())
+    assert overlap > 0  # the graph space is finite: some training draws do equal test graphs ...
+    task.rejected = 0
+    for _ in range(40):
+        task.train_batch(1000, generator)
+    assert task.rejected > 0  # ... and train_batch drops them (test set unseen in training)
+    answers = targets[targets != IGNORE] - task.answer_offset
+    assert set(answers.tolist()) == {0, 1, 2} and task.chance < 0.45  # stratified: no dominant class
+
+
+def test_quick_memorization_run_beats_chance_and_records_counts_and_load():
+    metrics = run({"task": "phonebook", "n_entries": 64, "steps": 300, "n_experts": 4}, seed=0)
+    assert metrics["accuracy"] > 0.5 > 100 * metrics["chance"]
+    assert metrics["params_total"] > metrics["params_active"] > metrics["params_router"] > 0
+    assert 0 < metrics["load_entropy"] <= 1 and 0.25 <= metrics["max_load_fraction"] <= 1
+    assert 0 <= metrics["dropped_fraction_train"] < 1
+    short = {"task": "phonebook", "n_entries": 64, "steps": 20, "n_experts": 4}
+    first, second, other = run(short, seed=0), run(short, seed=0), run(short, seed=1)
+    for result in (first, second, other):
+        result.pop("train_seconds")
+    assert first == second and first != other  # everything random derives from the seed
+
+
+def test_sweep_analysis_tools_and_page_on_a_tiny_sweep():
+    from discolab.agents.tools import call_tool
+    from discolab.agents.tools import moe as _moe_tools  # noqa: F401  (registers the tools)
+    from discolab.core.runs import RunsDB
+    from discolab.experiments.moe_eval import EXPERIMENT, analyse, cells_table, configs, report, verdict
+    from discolab.experiments.sweep import Sweep, run_sweep
+    from streamlit.testing.v1 import AppTest
+
+    tiny = [{**c, "steps": 3} for c in configs(quick=True)]
+    outcome = run_sweep(Sweep(EXPERIMENT, run, tiny, [0, 1]), RunsDB(), progress=False)
+    assert outcome.failed == 0 and outcome.done == len(tiny) * 2
+    table = cells_table(RunsDB())
+    summary = analyse(table)
+    assert set(summary["family"]) == {"moe", "dense"} and (summary["seeds"] == 2).all()
+    assert set(verdict(summary)["task"]) == {"phonebook", "shortest_path"}
+    text = report(RunsDB())
+    assert f"{len(tiny) * 2} trained models (2 seeds)" in text and "Gain from experts" in text
+    assert text.rsplit("plot: ", 1)[1].strip().endswith("moe_accuracy.png")
+    results = call_tool("moe_results", {})
+    assert len(results["models"]) == len(tiny) and len(results["verdict"]) == 2
+    trained = call_tool("moe_train", {"task": "shortest_path", "n_experts": 2, "steps": 10})
+    assert trained["params_active"] < trained["params_total"] and 0 <= trained["accuracy"] <= 1
+
+    app = AppTest.from_file(str(REPO / "ui" / "pages" / "moe.py"), default_timeout=120)
+    app.run()
+    assert not app.exception and not app.error
+    assert len(app.dataframe) == 3 and any(s.value.startswith("Accuracy vs experts") for s in app.subheader)
+    app.number_input(key="moe_steps").set_value(20)
+    next(b for b in app.button if b.label == "Train").click().run()
+    assert not app.exception and not app.error and app.metric[0].label == "test accuracy"
+
+
+def test_train_command_prints_the_metrics_as_json(capsys):
+    import argparse
+    import json
+
+    from discolab.experiments.moe_eval import add_train_arguments, train_command
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--experts", "0", "--entries", "40", "--steps", "10", "--json"])
+    assert train_command(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["config"]["n_experts"] is None and printed["params_active"] == printed["params_total"]
+    assert printed["config"]["n_entries"] == 40 and 0 <= printed["accuracy"] <= 1
