@@ -99,6 +99,20 @@ def test_every_page_loads(name):
     page(name)
 
 
+def test_ddeq_page_shows_a_saved_model_with_its_particles(discolab_home):
+    from discolab.core.ddeq.model import DDEQ, DDEQConfig
+    from discolab.experiments.ddeq_eval import model_path, save_model
+
+    model = DDEQ(DDEQConfig(point_dim=2, n_outputs=10, max_steps=5))
+    path = model_path("digits", 7)
+    save_model(model, path, {"data": "digits", "model": "ddeq"}, 7, {"accuracy": 0.5})
+    app = page("ddeq")
+    app.selectbox[0].set_value(path).run()  # other tests may have saved models too
+    assert not app.exception
+    assert app.slider[0].max == 20 and "image" in kinds(app)  # 4x the training steps of the flow
+    assert "seed 7" in app.caption[-1].value and "accuracy 0.5" in app.caption[-1].value
+
+
 def test_s2t2_page_shows_compression_and_a_saved_plan(discolab_home):
     from types import SimpleNamespace
 

@@ -635,6 +635,17 @@ def build_parser() -> argparse.ArgumentParser:
     moe_eval.add_arguments(moe_sweep)
     moe_sweep.set_defaults(run=moe_eval.sweep_command)
 
+    ddeq = commands.add_parser("ddeq", help="distributional deep equilibrium models on point clouds")
+    ddeq_actions = ddeq.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from discolab.experiments import ddeq_eval
+
+    ddeq_train = ddeq_actions.add_parser("train", help="train and evaluate one classifier (DDEQ by default)")
+    ddeq_eval.add_train_arguments(ddeq_train)
+    ddeq_train.set_defaults(run=ddeq_eval.train_command)
+    ddeq_sweep = ddeq_actions.add_parser("eval", help="DDEQ vs PointNet vs unrolled, and completion, over seeds")
+    ddeq_eval.add_arguments(ddeq_sweep)
+    ddeq_sweep.set_defaults(run=ddeq_eval.eval_command)
+
     bench = commands.add_parser("bench", help="benchmarks (speed, not correctness)")
     bench_actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)
     bench_llm = bench_actions.add_parser("llm", help="pair-scoring throughput: naive vs batched vs prefix cache")

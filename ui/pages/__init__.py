@@ -6,4 +6,5 @@ METHOD_PAGES: list[tuple[str, str]] = [
     ("interp", "Interpolation"),
     ("s2t2", "S2T2"),
     ("moe", "Mixture of experts"),
+    ("ddeq", "DDEQ"),
 ]

@@ -1,0 +1,81 @@
+"""Tools for DDEQ (distributional deep equilibrium models on point clouds): a training run and the sweep's results.
+
+Importing this module registers ``ddeq_train`` and ``ddeq_results`` (see :mod:`.builtin` for the pattern).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .registry import ToolError, register
+
+
+class DDEQTrainArguments(BaseModel):
+    data: Literal["digits", "shapes"] = Field(
+        "digits", description="digits (scikit-learn digits as 2-D point clouds) or shapes (3-D shape classes)"
+    )
+    model: Literal["ddeq", "unrolled", "pointnet", "pointnet-small"] = Field(
+        "ddeq", description="DDEQ, its weight-tied unrolled ablation, or PointNet (~0.8M or ~85k parameters)"
+    )
+    epochs: int = Field(10, ge=1, le=60, description="training epochs (DDEQ: about 5-10 s each on a CPU)")
+    seed: int = 0
+
+
+@register(
+    "ddeq_train",
+    "Train one point-cloud classifier (DDEQ, its unrolled ablation, or PointNet) on digits or 3-D shapes; "
+    "returns test accuracy, chance, parameter count, the largest logit change under shuffled input points, "
+    "and for DDEQ the forward flow's steps and relative MMD residual to the fixed point.",
+    DDEQTrainArguments,
+)
+def ddeq_train(data, model, epochs, seed) -> dict:
+    from discolab.core.ddeq.train import run
+    from discolab.core.errors import DiscolabError
+    from discolab.experiments.ddeq_eval import MODELS
+
+    config = {"data": data, **MODELS[model], "epochs": epochs}
+    try:
+        _, metrics = run(config, seed)
+    except DiscolabError as err:
+        raise ToolError(str(err)) from None
+    return {
+        "config": config,
+        "seed": seed,
+        **{k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
+    }
+
+
+class DDEQResultsArguments(BaseModel):
+    pass
+
+
+@register(
+    "ddeq_results",
+    "Results of the DDEQ sweep (python -m discolab.experiments.ddeq_eval): accuracy and parameters per data "
+    "set and model over seeds, DDEQ vs PointNet, the forward flow's residual by step, and the completion "
+    "metrics (energy distance and Chamfer to the whole cloud, before and after).",
+    DDEQResultsArguments,
+)
+def ddeq_results() -> dict:
+    from discolab.core.errors import DiscolabError
+    from discolab.core.runs import RunsDB
+    from discolab.experiments.ddeq_eval import COMPLETE, classification_table, completion_table, trace_table, verdict
+
+    db = RunsDB()
+    try:
+        table = classification_table(db)
+    except DiscolabError as err:
+        raise ToolError(f"{err}; run python -m discolab.experiments.ddeq_eval first") from None
+
+    def records(frame):
+        return frame.round(6).astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+    completion = completion_table(db) if COMPLETE in set(db.experiments()["experiment"]) else None
+    return {
+        "classification": records(table),
+        "verdict": verdict(table),
+        "flow_trace": records(trace_table(db)),
+        "completion": completion.to_dict(orient="records") if completion is not None else [],
+    }

@@ -1,0 +1,1 @@
+"""DDEQ: distributional deep equilibrium models for point clouds."""
