@@ -20,7 +20,7 @@ and the spread (std) of the output points against the target's.
 Trained DDEQs are saved as DATA_HOME/ddeq/<data>-seed-<seed>.pt (``completion-ddeq`` and
 ``completion-unrolled`` for the completion models) for the dashboard.
 
-Run: ``python -m discolab.experiments.ddeq_eval [--seeds 3] [--epochs 30]`` (about 75 CPU-minutes on
+Run: ``python -m discolab.experiments.ddeq_eval [--seeds 3] [--epochs 30]`` (about 50 minutes on
 two cores; ``--quick``: a smoke test of a minute).
 """
 

@@ -9,8 +9,8 @@ Report: bits per character per condition (mean, sd and each seed), characters pe
 tokenizer (also the protein BPE at several vocabulary sizes), nonzeros per row of P, and the
 claim checks: S2T2 < fresh embeddings, and S2T2 against finetuning under the source tokenizer.
 
-Run: ``python -m discolab.experiments.s2t2_eval [--seeds 3] [--residues 80000]`` (about 4 min
-per trained cell on two CPU cores; 3 seeds take about 50 min).
+Run: ``python -m discolab.experiments.s2t2_eval [--seeds 3] [--residues 80000]`` (6-20 min per
+trained cell on two shared CPU cores, about 2.5 h for 3 seeds; done cells are skipped on a rerun).
 """
 
 from __future__ import annotations

@@ -19,7 +19,10 @@ try:
 
     table = classification_table(db)
 except DiscolabError:
-    st.info("No results yet: run `discolab ddeq eval` (about 75 CPU-minutes for 3 seeds) or `discolab ddeq train`.")
+    st.info(
+        "No results yet: run `discolab ddeq eval` (about 50 minutes for 3 seeds on two CPU cores) "
+        "or `discolab ddeq train`."
+    )
 else:
     st.subheader("Accuracy and parameters (test sets, mean over seeds)")
     for line in verdict(table):

@@ -18,7 +18,7 @@ try:
 
     st.dataframe(summary(RunsDB()).round(3), hide_index=True)
 except DiscolabError:
-    st.info("No results yet: run `discolab s2t2 eval` (about an hour for 3 seeds).")
+    st.info("No results yet: run `discolab s2t2 eval` (about 2.5 hours for 3 seeds on two CPU cores).")
 
 
 @st.cache_data(show_spinner="tokenizing the test proteins ...")
