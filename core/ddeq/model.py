@@ -113,7 +113,7 @@ class DDEQ(nn.Module):
         self.encoder = PointEncoder(config.point_dim, config.d_model, config.n_heads)
         self.layer = EquilibriumLayer(config.d_model, config.n_heads, config.residual_scale)
         self.head = nn.Linear(config.d_model, config.n_outputs)
-        self.init_seed = 0  # the latent's initial particles are drawn from this seed (set per batch if wanted)
+        self.init_seed = 0  # the initial particles are drawn from this seed; runs set it to their own seed
         self.last_stats: dict[str, torch.Tensor] = {}
         phantom = config.backward == "phantom"
         self.deq = get_deq(
@@ -134,6 +134,11 @@ class DDEQ(nn.Module):
         generator = torch.Generator().manual_seed(self.init_seed)
         return torch.randn(batch, self.config.n_particles, self.config.d_model, generator=generator, dtype=dtype)
 
+    def flow_step(self, h: torch.Tensor, mask: torch.Tensor) -> MMDFlowStep:
+        """The flow's step for the encoded input ``h``, with this model's kernel and step size."""
+        config = self.config
+        return MMDFlowStep(lambda z: self.layer(z, h, mask), config.flow_lr, config.kernel, config.bandwidth)
+
     def particles(self, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         config = self.config
         h = self.encoder(points, mask)
@@ -152,7 +157,7 @@ class DDEQ(nn.Module):
             trace = torch.stack(trace, 1)
             self.last_stats = {"residual_trace": trace, "relative": trace[:, -1] / trace[:, 0].clamp_min(1e-30)}
             return z
-        step = MMDFlowStep(layer, config.flow_lr, config.kernel, config.bandwidth)
+        step = self.flow_step(h, mask)
         states, info = self.deq(step.map, z0, solver_kwargs={"flow_step": step})
         self.last_stats = {
             "residual_trace": info["abs_trace"].detach(),
@@ -165,10 +170,7 @@ class DDEQ(nn.Module):
     def flow_path(self, points: torch.Tensor, mask: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The flow run for exactly ``steps`` steps (no stopping rule): particles after each step
         (steps + 1, B, m, d), starting from the initial draw, and MMD^2(Z_k, f(Z_k; X)) (B, steps + 1)."""
-        h = self.encoder(points, mask)
-        step = MMDFlowStep(
-            lambda z: self.layer(z, h, mask), self.config.flow_lr, self.config.kernel, self.config.bandwidth
-        )
+        step = self.flow_step(self.encoder(points, mask), mask)
         z = self.initial_particles(points.shape[0], points.dtype).to(points.device)
         path, residuals = [z], []
         for _ in range(steps):
