@@ -187,3 +187,17 @@ def test_interp_page_offers_training_until_anchors_exist_then_generates_with_sco
         sliders[label].set_value(0.0)
     app.run()
     assert app.warning and "lambda above 0" in app.warning[0].value
+
+
+def test_distill_page_decodes_samples_from_d3_latents(discolab_home):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the page's distillation runs in this process; tiny nets, one thread is fastest
+    try:
+        app = page("distill")
+        button(app, "Decode (distils first if this setting is not on disk, ~30 s)").click().run()
+    finally:
+        torch.set_num_threads(threads)
+    assert not app.exception, app.exception
+    assert "latents per class" in app.caption[-1].value and "image" in kinds(app)

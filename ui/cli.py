@@ -646,6 +646,20 @@ def build_parser() -> argparse.ArgumentParser:
     ddeq_eval.add_arguments(ddeq_sweep)
     ddeq_sweep.set_defaults(run=ddeq_eval.eval_command)
 
+    distill = commands.add_parser("distill", help="dataset distillation: soft-label baseline and D3")
+    distill_actions = distill.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from discolab.experiments import distill_eval
+
+    distill_soft = distill_actions.add_parser("softlabel", help="random real images + expert soft labels: one study")
+    distill_eval.add_softlabel_arguments(distill_soft)
+    distill_soft.set_defaults(run=distill_eval.softlabel_command)
+    distill_d3 = distill_actions.add_parser("d3", help="D3 latents + decoder (or pixels / real) at a storage budget")
+    distill_eval.add_d3_arguments(distill_d3)
+    distill_d3.set_defaults(run=distill_eval.d3_command)
+    distill_sweep = distill_actions.add_parser("sweep", help="both studies over seeds (runs DB), and their report")
+    distill_eval.add_arguments(distill_sweep)
+    distill_sweep.set_defaults(run=distill_eval.sweep_command)
+
     bench = commands.add_parser("bench", help="benchmarks (speed, not correctness)")
     bench_actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)
     bench_llm = bench_actions.add_parser("llm", help="pair-scoring throughput: naive vs batched vs prefix cache")

@@ -7,4 +7,5 @@ METHOD_PAGES: list[tuple[str, str]] = [
     ("s2t2", "S2T2"),
     ("moe", "Mixture of experts"),
     ("ddeq", "DDEQ"),
+    ("distill", "Dataset distillation"),
 ]

@@ -1,0 +1,122 @@
+"""Tools for dataset distillation: the soft-label baseline, D3 at a storage budget, and the sweep's results.
+
+Importing this module registers ``distill_softlabel``, ``distill_d3`` and ``distill_results`` (see
+:mod:`.builtin` for the pattern).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .registry import ToolError, register
+
+
+def _records(frame) -> list[dict]:
+    return frame.round(4).astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+class SoftLabelArguments(BaseModel):
+    dataset: Literal["digits", "nested"] = Field(
+        "digits", description="digits (sklearn 8x8, 10 classes) or nested (synthetic, 50 classes in 10 super-classes)"
+    )
+    ipc: int = Field(1, ge=1, le=50, description="real training images per class in the distilled set")
+    study: Literal["epochs", "swap", "topk"] = Field(
+        "epochs",
+        description="epochs: hard labels vs soft labels from each expert epoch; swap: k-th largest label entry "
+        "swapped with the smallest; topk: labels truncated to their k largest entries",
+    )
+    temperature: float = Field(4.0, gt=0, le=100, description="soft label = softmax(expert logits / T)")
+    expert_epoch: int = Field(10, ge=1, le=20, description="swap / topk: the expert checkpoint giving the labels")
+    seed: int = 0
+
+
+@register(
+    "distill_softlabel",
+    "Dataset distillation by soft labels: draw IPC random real images per class, label them with an expert "
+    "checkpoint's softmax, train a student from scratch; returns test accuracies of the hard-label control and "
+    "of soft labels per expert epoch (or per k for the swap / top-k studies). 10-60 s on CPU.",
+    SoftLabelArguments,
+)
+def distill_softlabel(dataset, ipc, study, temperature, expert_epoch, seed) -> dict:
+    import torch
+    from discolab.core.distill.softlabel import run
+    from discolab.core.errors import DiscolabError
+
+    config = {"dataset": dataset, "ipc": ipc, "study": study, "temperature": temperature, "expert_epoch": expert_epoch}
+    torch.set_num_threads(1)  # tiny nets: one thread is fastest (see experiments.distill_eval.one_thread)
+    try:
+        rows = run(config, seed)
+    except DiscolabError as err:
+        raise ToolError(str(err)) from None
+    return {"config": config, "seed": seed, "rows": [{**r, "value": round(r["value"], 4)} for r in rows]}
+
+
+class D3Arguments(BaseModel):
+    budget_ipc: float = Field(5, ge=2, le=50, description="storage budget, in images-per-class equivalents")
+    method: Literal["d3", "pixels", "real"] = Field(
+        "d3", description="d3 (Gaussian latents + decoder), pixels (MMD-distilled images) or real (random images)"
+    )
+    labels: Literal["hard", "soft"] = Field(
+        "hard", description="soft labels from the full-data expert cost C floats each"
+    )
+    subtasks: int = Field(1, ge=1, le=5, description="D3: class subtasks distilled separately (federated)")
+    seed: int = 0
+
+
+@register(
+    "distill_d3",
+    "Distil sklearn digits within a storage budget by D3 (per-class Gaussian latents + a decoder, trained by "
+    "MMD on expert features), pixel prototypes or random real images; trains a student and returns its test "
+    "accuracy with the storage account (latent, decoder and label floats, images-per-class equivalent). ~30 s.",
+    D3Arguments,
+)
+def distill_d3(budget_ipc, method, labels, subtasks, seed) -> dict:
+    import torch
+    from discolab.core.distill.budget import run
+    from discolab.core.errors import DiscolabError
+    from discolab.experiments.distill_eval import D3_ARCH
+
+    config = {"budget_ipc": budget_ipc, "method": method, "labels": labels, "subtasks": subtasks, **D3_ARCH}
+    torch.set_num_threads(1)
+    try:
+        metrics = run(config, seed)
+    except DiscolabError as err:
+        raise ToolError(str(err)) from None
+    return {
+        "config": config,
+        "seed": seed,
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
+    }
+
+
+class DistillResultsArguments(BaseModel):
+    quick: bool = Field(False, description="the --quick smoke-test sweeps instead of the full ones")
+
+
+@register(
+    "distill_results",
+    "Results of the distillation sweeps (python -m discolab.experiments.distill_eval): soft vs hard labels by "
+    "IPC with the best expert epoch, the swap test, the IPC x top-k frontier, and D3 vs pixel prototypes vs "
+    "random real images at equal storage; means over seeds.",
+    DistillResultsArguments,
+)
+def distill_results(quick) -> dict:
+    from discolab.core.runs import RunsDB
+    from discolab.experiments import distill_eval as ev
+
+    suffix = "-quick" if quick else ""
+    db = RunsDB()
+    present = set(db.experiments()["experiment"])
+    out = {}
+    if ev.SOFTLABEL + suffix in present:
+        table = db.wide(ev.SOFTLABEL + suffix)
+        out["soft_vs_hard"] = _records(ev.soft_vs_hard(table))
+        out["swap"] = _records(ev.swap_curve(table))
+        out["topk_frontier"] = _records(ev.frontier(ev.topk_grid(table)))
+    if ev.D3 + suffix in present:
+        out["d3"] = _records(ev.d3_summary(db.wide(ev.D3 + suffix)))
+    if not out:
+        raise ToolError("no distillation sweep in the runs database; run python -m discolab.experiments.distill_eval")
+    return out

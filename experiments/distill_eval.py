@@ -1,0 +1,479 @@
+"""Dataset distillation: the soft-label baseline and D3, through the sweep runner.
+
+After Qin et al. (2024), "A Label is Worth a Thousand Images in Dataset Distillation", and
+"Distributional Dataset Distillation with Subtask Decomposition" (D3). Claims checked:
+
+- soft labels >> hard labels at low images per class (IPC), the gap shrinking as IPC grows; the
+  best expert epoch grows with IPC; swapping the top-ranked entries of the soft labels hurts most;
+  top-k truncation trades label knowledge for images (the IPC x k grid and its frontier at equal
+  storage); on scikit-learn digits and the synthetic nested-class set (:mod:`discolab.core.distill.data`).
+- at equal stored floats, D3's latents + decoder beat pixel prototypes and random real images;
+  federated distillation (2 subtasks, distilled in parallel) lands close to monolithic; soft labels
+  add a further gain (digits).
+
+Sweeps: ``distill-softlabel`` (cells: data set x IPC x study, :mod:`discolab.core.distill.softlabel`),
+``distill-d3-subtasks`` (one cell per subtask's distillation: the parallel phase) and ``distill-d3``
+(budget x method x labels x subtasks, :mod:`discolab.core.distill.budget`).
+
+Run: ``python -m discolab.experiments.distill_eval [--seeds 3] [--quick] [--report-only]`` (about 45
+CPU-minutes on one thread; ``--quick``: a smoke test of a couple of minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from discolab.core.paths import data_path
+from discolab.core.runs import RunsDB
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep
+
+SOFTLABEL = "distill-softlabel"
+SUBTASKS = "distill-d3-subtasks"
+D3 = "distill-d3"
+IPCS = (1, 2, 5, 10, 20, 50)
+EXPERT_EPOCHS = [1, 2, 3, 5, 10, 20]
+LABEL_EPOCH = 10  # the expert checkpoint of the swap and top-k studies
+KS = {"digits": [1, 2, 3, 5, 10], "nested": [1, 2, 3, 5, 10, 25, 50]}
+SWAP_KS = {"digits": list(range(1, 11)), "nested": [1, 2, 3, 4, 5, 10, 25, 50]}
+BUDGETS = (2, 5, 10)
+D3_ARCH = {"latent_dim": 6, "hidden": 12, "distill_steps": 300}
+D3_METHODS = {  # name in the tables -> cell settings
+    "real": {"method": "real", "labels": "hard"},
+    "pixels": {"method": "pixels", "labels": "hard"},
+    "d3": {"method": "d3", "labels": "hard", "subtasks": 1},
+    "d3-federated": {"method": "d3", "labels": "hard", "subtasks": 2},
+    "real-soft": {"method": "real", "labels": "soft"},
+    "d3-soft": {"method": "d3", "labels": "soft", "subtasks": 1},
+    "d3-federated-soft": {"method": "d3", "labels": "soft", "subtasks": 2},
+}
+IMAGE = "distill_results.png"
+IMAGE_FLOATS = 64  # both data sets' images are 1 x 8 x 8
+
+
+def one_thread() -> None:
+    """The nets here are tiny: a second intra-op thread buys nothing and, on a busy machine, makes
+    every step wait on a descheduled thread (measured 200x slower on a shared 2-core box)."""
+    import torch  # loads here, not when the CLI builds its parser
+
+    torch.set_num_threads(1)
+
+
+def softlabel_cell(config: dict, seed: int) -> list[dict]:
+    from discolab.core.distill.softlabel import run
+
+    one_thread()
+    return run(config, seed)
+
+
+def subtask_cell(config: dict, seed: int) -> dict:
+    from discolab.core.distill.budget import distill_subtask
+
+    one_thread()
+    return distill_subtask(config, seed)
+
+
+def d3_cell(config: dict, seed: int) -> dict:
+    from discolab.core.distill.budget import run
+
+    one_thread()
+    return run(config, seed)
+
+
+def softlabel_configs(quick: bool = False) -> list[dict]:
+    """Per data set: the expert-epoch study at every IPC, the top-k study at every IPC, the swap test
+    at IPC 1 (``quick``: digits only, IPC 1 and 10, short training)."""
+    datasets = ["digits"] if quick else ["digits", "nested"]
+    ipcs = (1, 10) if quick else IPCS
+    short = {"student_steps": 60, "expert_train_epochs": 3} if quick else {}
+    epochs = [1, 3] if quick else EXPERT_EPOCHS
+    label_epoch = 3 if quick else LABEL_EPOCH
+    out = []
+    for dataset in datasets:
+        ks = [1, 10] if quick else KS[dataset]
+        for ipc in ipcs:
+            out.append({"dataset": dataset, "ipc": ipc, "study": "epochs", "expert_epochs": epochs, **short})
+            out.append(
+                {"dataset": dataset, "ipc": ipc, "study": "topk", "ks": ks, "expert_epoch": label_epoch, **short}
+            )
+        swap = [1, 10] if quick else SWAP_KS[dataset]
+        out.append({"dataset": dataset, "ipc": 1, "study": "swap", "ks": swap, "expert_epoch": label_epoch, **short})
+    return out
+
+
+def d3_configs(quick: bool = False) -> list[dict]:
+    budgets = (5,) if quick else BUDGETS
+    short = {"student_steps": 60, "distill_steps": 20, "expert_train_epochs": 3} if quick else {}
+    out = []
+    for budget in budgets:
+        for name, method in D3_METHODS.items():
+            out.append({"dataset": "digits", "budget_ipc": budget, "name": name, **method, **D3_ARCH, **short})
+    return out
+
+
+def d3_cell_config(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+def sweeps(seeds: list[int], quick: bool = False) -> tuple[Sweep, Sweep, Sweep]:
+    from discolab.core.distill.budget import subtask_configs
+
+    suffix = "-quick" if quick else ""
+    plan = d3_configs(quick)
+    parts = {
+        json.dumps(c, sort_keys=True): c
+        for p in plan
+        if p["method"] == "d3"
+        for c in subtask_configs(d3_cell_config(p))
+    }
+    return (
+        Sweep(SOFTLABEL + suffix, softlabel_cell, softlabel_configs(quick), seeds, ["dataset", "ipc", "study"]),
+        Sweep(
+            SUBTASKS + suffix,
+            subtask_cell,
+            list(parts.values()),
+            seeds,
+            ["budget_ipc", "labels", "subtasks", "subtask"],
+        ),
+        Sweep(
+            D3 + suffix, d3_named_cell, plan, seeds, ["dataset", "budget_ipc", "name", "method", "labels", "subtasks"]
+        ),
+    )
+
+
+def d3_named_cell(config: dict, seed: int) -> dict:
+    """The D3 comparison's cell: ``name`` only labels the row."""
+    return d3_cell(d3_cell_config(config), seed)
+
+
+# --- analysis ---------------------------------------------------------------------------------------------------
+
+
+def softlabel_table(db: RunsDB, experiment: str = SOFTLABEL) -> pd.DataFrame:
+    return db.wide(experiment)
+
+
+def soft_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and IPC: hard-label accuracy, soft-label accuracy at the label epoch and at the best
+    expert epoch (chosen by the mean over seeds on the test set: an optimistic choice, as in the
+    paper's epoch study), the best epoch, and the gains; mean and std over seeds."""
+    part = table[table["study"] == "epochs"]
+    hard = part[part["step"] == 0].groupby(["dataset", "ipc"])["hard"].agg(["mean", "std"])
+    soft = part[part["step"] > 0].groupby(["dataset", "ipc", "step"])["soft"].agg(["mean", "std"]).reset_index()
+    rows = []
+    for (dataset, ipc), group in soft.groupby(["dataset", "ipc"]):
+        best = group.loc[group["mean"].idxmax()]
+        at_label = group[group["step"] == LABEL_EPOCH]
+        h = hard.loc[(dataset, ipc)]
+        seeds = part[(part["dataset"] == dataset) & (part["ipc"] == ipc)]["seed"].nunique()
+        rows.append(
+            {
+                "dataset": dataset,
+                "ipc": ipc,
+                "seeds": seeds,
+                "hard": h["mean"],
+                "hard_std": h["std"],
+                f"soft_e{LABEL_EPOCH}": at_label["mean"].iloc[0] if len(at_label) else np.nan,
+                "soft_best": best["mean"],
+                "soft_best_std": best["std"],
+                "best_epoch": int(best["step"]),
+                "gain_best": best["mean"] - h["mean"],
+                "wins": _wins(part, dataset, ipc, int(best["step"])),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _wins(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> str:
+    """Seeds where the soft-label student at ``epoch`` beat the hard-label one (paired by seed)."""
+    cell = part[(part["dataset"] == dataset) & (part["ipc"] == ipc)]
+    hard = cell[cell["step"] == 0].set_index("seed")["hard"]
+    soft = cell[cell["step"] == epoch].set_index("seed")["soft"]
+    paired = (soft - hard).dropna()
+    return f"{int((paired > 0).sum())}/{len(paired)}"
+
+
+def epoch_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """Soft-label accuracy by expert epoch (columns) per data set and IPC (rows), mean over seeds."""
+    part = table[(table["study"] == "epochs") & (table["step"] > 0)]
+    return part.pivot_table(index=["dataset", "ipc"], columns="step", values="soft", aggfunc="mean")
+
+
+def swap_curve(table: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy when the k-th largest soft-label entry is swapped with the smallest (k = 0: no swap)."""
+    part = table[table["study"] == "swap"]
+    return part.groupby(["dataset", "step"])["swap"].agg(["mean", "std"]).reset_index().rename(columns={"step": "k"})
+
+
+def topk_grid(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy per data set, IPC and k, with the stored floats per class (images + top-k labels)."""
+    part = table[table["study"] == "topk"]
+    grid = part.groupby(["dataset", "ipc", "step"])[["topk", "label_floats"]].mean().reset_index()
+    grid = grid.rename(columns={"step": "k", "topk": "accuracy"})
+    grid["floats_per_class"] = grid["ipc"] * (IMAGE_FLOATS + grid["label_floats"])
+    return grid
+
+
+def frontier(grid: pd.DataFrame) -> pd.DataFrame:
+    """The accuracy frontier of the IPC x k grid: per data set, the (IPC, k) cells that no cell with
+    less or equal storage beats (a Pareto front over stored floats per class)."""
+    rows = []
+    for _, part in grid.sort_values(["dataset", "floats_per_class", "accuracy"], ascending=[True, True, False]).groupby(
+        "dataset"
+    ):
+        best = -np.inf
+        for _, row in part.iterrows():
+            if row["accuracy"] > best:
+                rows.append(row)
+                best = row["accuracy"]
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def d3_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per budget and method: accuracy mean and std over seeds and the storage actually used."""
+    keys = ["budget_ipc", "name"]
+    grouped = table.groupby(keys)
+    summary = grouped["accuracy"].agg(["mean", "std"]).rename(columns={"mean": "accuracy", "std": "accuracy_std"})
+    summary["ipc_equivalent"] = grouped["ipc_equivalent"].mean()
+    for column in ("latents_per_class", "images_per_class"):
+        if column in table:
+            summary[column] = grouped[column].mean()
+    summary["seeds"] = grouped["seed"].nunique()
+    order = {name: i for i, name in enumerate(D3_METHODS)}
+    summary = summary.reset_index()
+    return summary.sort_values(["budget_ipc", "name"], key=lambda s: s.map(order) if s.name == "name" else s)
+
+
+def figure(soft: pd.DataFrame | None, d3: pd.DataFrame | None):
+    """Soft vs hard by IPC, best expert epoch by IPC, swap test, top-k frontier, D3 comparison."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 8))
+    axes = fig.subplots(2, 3).flatten()
+    if soft is not None and len(soft):
+        summary = soft_vs_hard(soft)
+        for ax, (dataset, part) in zip(axes[:2], summary.groupby("dataset")):
+            ax.errorbar(part["ipc"], part["hard"], part["hard_std"], marker="s", capsize=3, label="hard labels")
+            ax.errorbar(
+                part["ipc"], part["soft_best"], part["soft_best_std"], marker="o", capsize=3, label="soft (best e)"
+            )
+            ax.plot(
+                part["ipc"], part[f"soft_e{LABEL_EPOCH}"], ":", marker=".", label=f"soft (expert epoch {LABEL_EPOCH})"
+            )
+            ax.set_xscale("log")
+            ax.set_xlabel("images per class")
+            ax.set_ylabel("student test accuracy")
+            ax.set_title(f"{dataset}: soft vs hard labels")
+            ax.legend(fontsize=7)
+        ax = axes[2]
+        for dataset, part in summary.groupby("dataset"):
+            ax.plot(part["ipc"], part["best_epoch"], marker="o", label=dataset)
+        ax.set_xscale("log")
+        ax.set_xlabel("images per class")
+        ax.set_ylabel("best expert epoch")
+        ax.set_title("best expert epoch vs IPC")
+        ax.legend(fontsize=7)
+        ax = axes[3]
+        for dataset, part in swap_curve(soft).groupby("dataset"):
+            ax.errorbar(part["k"], part["mean"], part["std"], marker="o", capsize=3, label=dataset)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("k (k-th largest swapped with the smallest; 0 = none)")
+        ax.set_ylabel("accuracy (IPC 1)")
+        ax.set_title("swap test")
+        ax.legend(fontsize=7)
+        ax = axes[4]
+        grid = topk_grid(soft)
+        for dataset, part in grid.groupby("dataset"):
+            ax.scatter(part["floats_per_class"], part["accuracy"], s=10, alpha=0.4)
+            front = frontier(part)
+            ax.plot(front["floats_per_class"], front["accuracy"], marker="o", label=f"{dataset} frontier")
+        ax.set_xscale("log")
+        ax.set_xlabel("stored floats per class (images + top-k labels)")
+        ax.set_ylabel("accuracy")
+        ax.set_title("IPC x top-k grid")
+        ax.legend(fontsize=7)
+    if d3 is not None and len(d3):
+        ax = axes[5]
+        summary = d3_summary(d3)
+        names = list(dict.fromkeys(summary["name"]))
+        width = 0.8 / len(names)
+        budgets = sorted(summary["budget_ipc"].unique())
+        for i, name in enumerate(names):
+            part = summary[summary["name"] == name].set_index("budget_ipc").reindex(budgets)
+            x = np.arange(len(budgets)) + i * width
+            ax.bar(x, part["accuracy"], width, yerr=part["accuracy_std"], label=name, capsize=2)
+        ax.set_xticks(np.arange(len(budgets)) + 0.4 - width / 2, [f"{b:g}" for b in budgets])
+        ax.set_xlabel("storage budget (images per class)")
+        ax.set_ylabel("accuracy (digits)")
+        ax.set_ylim(max(0.0, summary["accuracy"].min() - 0.1), 1.0)
+        ax.set_title("D3 vs pixels vs real at equal storage")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def decoded_figure(distilled, fresh: int = 2, seed: int = 0, columns: int = 12):
+    """One row per class: images decoded from the class's latent means, then fresh samples from them
+    (the first ``columns`` of these)."""
+    import torch
+    from matplotlib.figure import Figure
+
+    decoded = distilled.decode(distilled.latent_draws(fresh, torch.Generator().manual_seed(seed)))
+    columns = min(columns, len(decoded[0]))
+    fig = Figure(figsize=(columns * 0.7, distilled.n_classes * 0.7))
+    axes = fig.subplots(distilled.n_classes, columns, squeeze=False)
+    for c, row in enumerate(axes):
+        for i, ax in enumerate(row):
+            ax.imshow(decoded[c][i, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(str(c), rotation=0, labelpad=8)
+    fig.tight_layout(pad=0.1)
+    return fig
+
+
+def _table(db: RunsDB, name: str) -> pd.DataFrame | None:
+    return db.wide(name) if name in set(db.experiments()["experiment"]) else None
+
+
+def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> str:
+    suffix = "-quick" if quick else ""
+    soft, d3 = _table(db, SOFTLABEL + suffix), _table(db, D3 + suffix)
+    lines = []
+    if soft is not None:
+        lines += ["Soft vs hard labels (mean over seeds; best epoch chosen on the test mean):", ""]
+        lines += [soft_vs_hard(soft).round(4).to_markdown(index=False), ""]
+        lines += ["Soft-label accuracy by expert epoch (columns):", "", epoch_curves(soft).round(3).to_markdown(), ""]
+        lines += ["Swap test (IPC 1):", "", swap_curve(soft).round(4).to_markdown(index=False), ""]
+        grid = topk_grid(soft)
+        pivot = grid.pivot_table(index=["dataset", "ipc"], columns="k", values="accuracy")
+        lines += ["Top-k truncation, accuracy by IPC (rows) and k (columns):", "", pivot.round(3).to_markdown(), ""]
+        lines += ["Frontier of the IPC x k grid (stored floats per class):", ""]
+        lines += [frontier(grid).round(4).to_markdown(index=False), ""]
+    if d3 is not None:
+        lines += ["D3 vs pixel prototypes vs random real at equal storage (digits):", ""]
+        lines += [d3_summary(d3).round(4).to_markdown(index=False), ""]
+    if not lines:
+        return "no distillation sweep in the runs database yet"
+    path = data_path("results", IMAGE if not quick else f"distill{suffix}_results.png")
+    figure(soft, d3).savefig(path, dpi=80)
+    if docs_image is not None:
+        shutil.copyfile(path, docs_image)
+    return "\n".join([*lines, f"plot: {path}"])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test of the pipeline")
+    parser.add_argument("--only", choices=["softlabel", "d3"], default=None, help="run one of the two studies")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
+    parser.add_argument(
+        "--decoded-image", type=Path, default=None, help="save samples decoded from seed 0's D3 set (budget 5) here"
+    )
+    add_sweep_arguments(parser)
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Run the missing cells (soft-label study, then D3's subtasks in parallel, then D3's students)."""
+    db = RunsDB(args.db)
+    softlabel, subtasks, d3 = sweeps(list(range(args.seeds)), args.quick)
+    if not args.report_only:
+        plans = {"softlabel": [softlabel], "d3": [subtasks, d3], None: [softlabel, subtasks, d3]}[args.only]
+        for plan in plans:
+            print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
+    print(report(db, args.quick, args.docs_image))
+    if args.decoded_image is not None:
+        from discolab.core.distill.budget import distributional_set
+
+        one_thread()
+        config = next(c for c in d3_configs(args.quick) if c["name"] == "d3" and c["budget_ipc"] == 5)
+        decoded_figure(distributional_set(d3_cell_config(config), 0)).savefig(args.decoded_image, dpi=60)
+    return 0
+
+
+def add_softlabel_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of one soft-label cell (``discolab distill softlabel``)."""
+    parser.add_argument("--dataset", choices=["digits", "nested"], default="digits")
+    parser.add_argument("--ipc", type=int, default=1, help="real images per class")
+    parser.add_argument("--study", choices=["epochs", "swap", "topk"], default="epochs")
+    parser.add_argument("--expert-epochs", type=int, nargs="+", default=EXPERT_EPOCHS, help="epochs study")
+    parser.add_argument("--expert-epoch", type=int, default=LABEL_EPOCH, help="swap / top-k: the label checkpoint")
+    parser.add_argument("--ks", type=int, nargs="+", default=None, help="swap / top-k: the k values (default all)")
+    parser.add_argument("--temperature", type=float, default=4.0)
+    parser.add_argument("--steps", type=int, default=300, help="student training steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def softlabel_command(args: argparse.Namespace) -> int:
+    """One cell of the soft-label study: the students' test accuracies, printed as a table."""
+    from discolab.core.distill.softlabel import run
+
+    config = {"dataset": args.dataset, "ipc": args.ipc, "study": args.study, "temperature": args.temperature}
+    config.update({"student_steps": args.steps, "expert_epochs": args.expert_epochs, "expert_epoch": args.expert_epoch})
+    config["ks"] = args.ks
+    one_thread()
+    rows = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"config": config, "seed": args.seed, "rows": rows}))
+    else:
+        table = pd.DataFrame(rows).pivot_table(index="step", columns="metric", values="value")
+        print(table.round(4).to_markdown())
+    return 0
+
+
+def add_d3_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of one equal-storage run (``discolab distill d3``)."""
+    parser.add_argument("--dataset", choices=["digits", "nested"], default="digits")
+    parser.add_argument("--budget", type=float, default=5, help="storage budget in images per class")
+    parser.add_argument("--method", choices=["d3", "pixels", "real"], default="d3")
+    parser.add_argument("--labels", choices=["hard", "soft"], default="hard")
+    parser.add_argument("--subtasks", type=int, default=1, help="D3: class subtasks distilled in parallel (federated)")
+    parser.add_argument("--latent-dim", type=int, default=D3_ARCH["latent_dim"])
+    parser.add_argument(
+        "--hidden", type=int, default=D3_ARCH["hidden"], help="decoder hidden units (split over subtasks)"
+    )
+    parser.add_argument("--distill-steps", type=int, default=D3_ARCH["distill_steps"])
+    parser.add_argument("--steps", type=int, default=300, help="student training steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_sweep_arguments(parser)
+
+
+def d3_command(args: argparse.Namespace) -> int:
+    """Distill the subtasks through the sweep runner (in parallel with ``--workers``), then build the
+    method's set within the budget, train a student and print its accuracy and storage account."""
+    from discolab.core.distill.budget import run, subtask_configs
+
+    config = {"dataset": args.dataset, "budget_ipc": args.budget, "method": args.method, "labels": args.labels}
+    config.update({"subtasks": args.subtasks, "latent_dim": args.latent_dim, "hidden": args.hidden})
+    config.update({"distill_steps": args.distill_steps, "student_steps": args.steps})
+    if args.method == "d3":
+        parts = Sweep(
+            SUBTASKS, subtask_cell, subtask_configs(config), [args.seed], ["budget_ipc", "subtasks", "subtask"]
+        )
+        print(run_sweep(parts, RunsDB(args.db), args.executor, args.workers, args.address).line(), file=sys.stderr)
+    one_thread()
+    metrics = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"config": config, "seed": args.seed, **metrics}))
+    else:
+        for key, value in metrics.items():
+            print(f"{key:20s} {value:.4f}" if isinstance(value, float) else f"{key:20s} {value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return sweep_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

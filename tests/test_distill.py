@@ -1,0 +1,184 @@
+"""Dataset distillation: labels, storage accounting, D3's shapes and objective, and the claims' quick checks."""
+
+import numpy as np
+import pytest
+import torch
+from discolab.core.distill import budget, d3, labels
+from discolab.core.distill.data import load_data, nested_classes
+from discolab.core.distill.nets import train_expert
+from discolab.core.distill.softlabel import run as softlabel_run
+from discolab.core.errors import DiscolabError
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets; a second thread only contends on a busy machine
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_swap_moves_the_kth_largest_entry_to_the_bottom_and_keeps_the_rest():
+    probs = torch.tensor([[0.1, 0.5, 0.05, 0.25, 0.1]])
+    swapped = labels.swap_kth_with_smallest(probs, 1)
+    assert torch.allclose(swapped, torch.tensor([[0.1, 0.05, 0.5, 0.25, 0.1]]))
+    assert torch.allclose(labels.swap_kth_with_smallest(probs, 2), torch.tensor([[0.1, 0.5, 0.25, 0.05, 0.1]]))
+    assert torch.allclose(labels.swap_kth_with_smallest(probs, 5), probs)  # the smallest with itself
+    with pytest.raises(DiscolabError, match="k must be in 1..5"):
+        labels.swap_kth_with_smallest(probs, 6)
+
+
+def test_top_k_truncation_keeps_k_entries_renormalised_and_counts_its_storage():
+    probs = torch.softmax(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)), -1)
+    truncated = labels.truncate_top_k(probs, 3)
+    assert ((truncated > 0).sum(-1) == 3).all()
+    assert torch.allclose(truncated.sum(-1), torch.ones(4))
+    assert (truncated.argmax(-1) == probs.argmax(-1)).all()
+    assert labels.label_floats(10, 3) == 6 and labels.label_floats(10, 7) == 10 and labels.label_floats(10) == 10
+    assert labels.label_floats(10, hard=True) == 0
+
+
+def test_storage_accounting_matches_a_hand_count():
+    # Decoder 6 -> 12 -> 64: 6*12 + 12 + 12*64 + 64 = 916 floats, as the module itself counts them.
+    assert d3.decoder_params(6, 12, 64) == 916 == d3.Decoder(6, 12, (1, 8, 8)).n_params()
+    # 10 classes x 3 latents x (6 means + 6 log-variances) = 360; soft labels 10 x 3 x 10 = 300.
+    account = d3.storage(10, 3, 6, 916, 64, soft_labels=True)
+    assert account == {
+        "latent_floats": 360,
+        "decoder_floats": 916,
+        "label_floats": 300,
+        "total_floats": 1576,
+        "ipc_equivalent": 1576 / 640,
+    }
+    # A budget of 2 images per class is 1280 floats: (1280 - 916) // (10 * 12) = 3 latents per class, hard.
+    assert d3.latents_for_budget(2, 10, 64, 6, 916, soft_labels=False) == 3
+    assert d3.latents_for_budget(2, 10, 64, 6, 916, soft_labels=True) == 1  # (1280 - 916) // (10 * 22)
+    with pytest.raises(DiscolabError, match="does not fit the decoder"):
+        d3.latents_for_budget(1, 10, 64, 6, 916, soft_labels=False)
+    # Federated with 2 subtasks: two decoders of 6 hidden units, 2 * (36 + 6 + 384 + 64) = 980 floats.
+    data = load_data("digits")
+    layout = budget.d3_layout({**budget.DEFAULTS, "budget_ipc": 5, "subtasks": 2, "latent_dim": 6, "hidden": 12}, data)
+    assert layout["decoder_floats"] == 980 and layout["per_class"] == (3200 - 980) // 120
+    assert layout["total_floats"] <= 3200
+
+
+def test_mmd_is_zero_for_equal_sets_and_matches_a_direct_computation():
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 7, 3, generator=generator), torch.randn(2, 9, 3, generator=generator) + 1.0
+    scale = torch.tensor([1.0, 2.0])
+    assert torch.allclose(d3.mmd2_rbf(a, a, scale), torch.zeros(2), atol=1e-6)
+    x, y, s = a[1].numpy(), b[1].numpy(), 2.0
+
+    def k(u, v):
+        squared = ((u[:, None] - v[None]) ** 2).sum(-1)
+        return sum(np.exp(-squared / (2 * (w * s) ** 2)) for w in d3.BANDWIDTHS)
+
+    direct = k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
+    assert d3.mmd2_rbf(a, b, scale)[1].item() == pytest.approx(direct, rel=1e-5)
+    assert (d3.mmd2_rbf(a, b, scale) > 0.01).all()
+
+
+def test_decoded_samples_have_the_data_shape_and_federated_parts_reaggregate(discolab_home):
+    config = {
+        "budget_ipc": 5,
+        "subtasks": 2,
+        "latent_dim": 4,
+        "hidden": 8,
+        "distill_steps": 3,
+        "expert_train_epochs": 1,
+    }
+    distilled = budget.distributional_set({**config, "labels": "soft"}, seed=0)
+    data = load_data("digits")
+    per_class = distilled.per_class
+    assert [part.classes for part in distilled.parts] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert distilled.decoded_means().shape == (10, per_class, *data.image_shape)
+    images, targets = distilled.training_set(fresh=2)(torch.Generator().manual_seed(0))
+    assert images.shape == (10 * per_class * 3, *data.image_shape)
+    assert images.min() >= 0 and images.max() <= 1  # the decoder's sigmoid: the data's pixel range
+    assert targets.shape == (len(images), 10) and torch.allclose(targets.sum(-1), torch.ones(len(images)))
+    again, _ = distilled.training_set(fresh=2)(torch.Generator().manual_seed(1))
+    means = 10 * per_class  # fresh samples differ between epochs; the latent means' images do not
+    assert not torch.allclose(images[means:], again[means:])
+    with pytest.raises(DiscolabError, match="cover classes"):
+        d3.aggregate(distilled.parts[:1], 10, None)
+
+
+def test_expert_keeps_one_checkpoint_per_epoch_and_is_cached(discolab_home):
+    data = load_data("digits").subset([0, 1])
+    first = train_expert(data, seed=0, epochs=2)
+    assert len(first["states"]) == 2 and len(first["test_accuracy"]) == 2
+    assert first["test_accuracy"][-1] > 0.9  # two easy classes
+    second = train_expert(data, seed=0, epochs=2)  # read from disk
+    assert all(torch.equal(first["states"][1][k], second["states"][1][k]) for k in first["states"][1])
+
+
+def test_nested_classes_have_super_class_structure():
+    data = nested_classes(n_super=4, per_super=3, per_class=30, seed=1)
+    assert data.n_classes == 12 and data.train_x.shape[1:] == (1, 8, 8)
+    assert list(data.superclass) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    centres = torch.stack([data.class_images(c).mean(0).flatten() for c in range(12)])
+    distance = torch.cdist(centres, centres)
+    same = data.superclass[:, None] == data.superclass[None, :]
+    off_diagonal = ~np.eye(12, dtype=bool)
+    assert distance[torch.tensor(same & off_diagonal)].mean() < distance[torch.tensor(~same)].mean()
+
+
+def test_bad_settings_name_the_problem():
+    with pytest.raises(DiscolabError, match="unknown data set 'mnist'"):
+        load_data("mnist")
+    with pytest.raises(DiscolabError, match="unknown soft-label settings: ipcs"):
+        softlabel_run({"ipcs": 3}, 0)
+    with pytest.raises(DiscolabError, match="unknown method 'vae'"):
+        budget.run({"method": "vae"}, 0)
+    with pytest.raises(DiscolabError, match="subtasks must be in 1..10"):
+        d3.split_classes(10, 11)
+
+
+def test_soft_labels_beat_hard_labels_at_one_image_per_class(discolab_home):
+    # The nested set's siblings overlap, so an expert's soft label carries which classes an image
+    # resembles; with one image per class the hard-label student cannot learn that.
+    gains = []
+    for seed in (0, 1):
+        rows = softlabel_run(
+            {"dataset": "nested", "ipc": 1, "expert_train_epochs": 10, "expert_epochs": [10], "student_steps": 200},
+            seed,
+        )
+        value = {(r["metric"], r["step"]): r["value"] for r in rows}
+        gains.append(value[("soft", 10)] - value[("hard", 0)])
+    assert min(gains) > 0 and np.mean(gains) > 0.02, gains  # measured: +0.043 and +0.030
+
+
+def test_quick_sweep_reports_every_table_through_tools_cli_and_page(discolab_home, capsys):
+    import json
+
+    from conftest import REPO
+    from discolab.agents.tools import call_tool
+    from discolab.core.runs import RunsDB
+    from discolab.experiments import distill_eval
+    from discolab.ui.cli import main as cli
+    from streamlit.testing.v1 import AppTest
+
+    distill_eval.main(["--quick", "--seeds", "1"])
+    report = distill_eval.report(RunsDB(), quick=True)
+    for heading in ("Soft vs hard labels", "Swap test", "Top-k truncation", "Frontier", "D3 vs pixel prototypes"):
+        assert heading in report
+    table = distill_eval.d3_summary(RunsDB().wide(distill_eval.D3 + "-quick"))
+    assert set(table["name"]) == set(distill_eval.D3_METHODS)
+    assert (table["ipc_equivalent"] <= 5 + 1e-9).all()  # every method within the budget
+
+    results = call_tool("distill_results", {"quick": True})
+    assert {"soft_vs_hard", "swap", "topk_frontier", "d3"} <= set(results)
+    assert {row["ipc"] for row in results["soft_vs_hard"]} == {1, 10}
+    real = call_tool("distill_d3", {"budget_ipc": 2, "method": "real", "labels": "soft"})
+    assert real["images_per_class"] == 1 and real["ipc_equivalent"] == pytest.approx(74 / 64, abs=1e-4)
+
+    capsys.readouterr()
+    assert cli(["distill", "softlabel", "--study", "topk", "--ks", "1", "10", "--steps", "20", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {(r["metric"], r["step"]) for r in printed["rows"]} >= {("topk", 1), ("topk", 10), ("label_floats", 10)}
+
+    app = AppTest.from_file(str(REPO / "ui" / "pages" / "distill.py"), default_timeout=120)
+    app.run()
+    assert not app.exception and not app.error
+    app.checkbox[0].set_value(True).run()
+    assert not app.exception and any(s.value.startswith("Equal storage") for s in app.subheader)
