@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
-from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
 
 CLASSIFY = "ddeq-classify"
 COMPLETE = "ddeq-completion"
@@ -416,7 +416,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_command(args: argparse.Namespace) -> int:
     """Train and evaluate one model; print its metrics (DDEQs are saved for the dashboard)."""
-    import json
 
     from discolab.core.ddeq.train import run
 
@@ -426,11 +425,7 @@ def train_command(args: argparse.Namespace) -> int:
     model, metrics = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))
     if args.model == "ddeq":
         save_model(model, model_path(args.data, args.seed), config, args.seed, metrics)
-    if args.json:
-        print(json.dumps({"config": config, "seed": args.seed, **metrics}))
-    else:
-        for key, value in metrics.items():
-            print(f"{key:26s} {value:.4f}" if isinstance(value, float) else f"{key:26s} {value}")
+    print_result(config, args.seed, metrics, args.json)
     return 0
 
 

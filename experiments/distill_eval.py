@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
-from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
 
 SOFTLABEL = "distill-softlabel"
 SUBTASKS = "distill-d3-subtasks"
@@ -461,11 +461,7 @@ def d3_command(args: argparse.Namespace) -> int:
         print(run_sweep(parts, RunsDB(args.db), args.executor, args.workers, args.address).line(), file=sys.stderr)
     one_thread()
     metrics = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))
-    if args.json:
-        print(json.dumps({"config": config, "seed": args.seed, **metrics}))
-    else:
-        for key, value in metrics.items():
-            print(f"{key:20s} {value:.4f}" if isinstance(value, float) else f"{key:20s} {value}")
+    print_result(config, args.seed, metrics, args.json)
     return 0
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
-from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
 
 EXPERIMENT = "moe-parrots"
 EXPERTS = (1, 2, 4, 8, 16)
@@ -268,7 +268,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_command(args: argparse.Namespace) -> int:
     """Train and evaluate one model with the sweep's settings; print its metrics."""
-    import json
 
     config = {"task": args.task, **TASK_SETTINGS[args.task], **TRAINING, "d_model": args.d_model}
     config.update({"steps": args.steps, "n_experts": args.experts or None, **(MOE if args.experts else {})})
@@ -277,11 +276,7 @@ def train_command(args: argparse.Namespace) -> int:
     from discolab.core.moe.train import run
 
     metrics = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))
-    if args.json:
-        print(json.dumps({"config": config, "seed": args.seed, **metrics}))
-    else:
-        for key, value in metrics.items():
-            print(f"{key:24s} {value:.4f}" if isinstance(value, float) else f"{key:24s} {value}")
+    print_result(config, args.seed, metrics, args.json)
     return 0
 
 

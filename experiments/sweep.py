@@ -16,6 +16,7 @@ cells in flight.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import time
 import traceback
@@ -161,3 +162,14 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray executor)")
     parser.add_argument("--db", default=None, help="runs database URL (default: DATA_HOME/runs.sqlite)")
+
+
+def print_result(config: Mapping, seed: int, metrics: Mapping, as_json: bool = False, **extra: Any) -> None:
+    """One run's result on stdout (the ``train`` commands): a JSON object with its config, seed, metrics
+    and ``extra`` entries, or one aligned ``name value`` line per metric."""
+    if as_json:
+        print(json.dumps({"config": config, "seed": seed, **metrics, **extra}))
+        return
+    width = max(map(len, metrics), default=0) + 2
+    for key, value in metrics.items():
+        print(f"{key:{width}s} {value:.4f}" if isinstance(value, float) else f"{key:{width}s} {value}")

@@ -646,6 +646,17 @@ def build_parser() -> argparse.ArgumentParser:
     ddeq_eval.add_arguments(ddeq_sweep)
     ddeq_sweep.set_defaults(run=ddeq_eval.eval_command)
 
+    tree = commands.add_parser("tree", help="hierarchical vs linear generalization: question formation from a grammar")
+    tree_actions = tree.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from discolab.experiments import tree_eval
+
+    tree_train = tree_actions.add_parser("train", help="train and score one model (OOD hierarchical / linear fraction)")
+    tree_eval.add_train_arguments(tree_train)
+    tree_train.set_defaults(run=tree_eval.train_command)
+    tree_sweep = tree_actions.add_parser("sweep", help="complexity x diversity over seeds (runs DB), and its report")
+    tree_eval.add_arguments(tree_sweep)
+    tree_sweep.set_defaults(run=tree_eval.sweep_command)
+
     distill = commands.add_parser("distill", help="dataset distillation: soft-label baseline and D3")
     distill_actions = distill.add_subparsers(dest="action", metavar="ACTION", required=True)
     from discolab.experiments import distill_eval

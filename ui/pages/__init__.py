@@ -8,4 +8,5 @@ METHOD_PAGES: list[tuple[str, str]] = [
     ("moe", "Mixture of experts"),
     ("ddeq", "DDEQ"),
     ("distill", "Dataset distillation"),
+    ("tree", "Sometimes I am a tree"),
 ]

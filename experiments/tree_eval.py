@@ -1,0 +1,352 @@
+"""Sometimes I am a tree: does the share of center-embedded training sentences decide which rule a tiny LM learns?
+
+After Qin, Saphra & Alvarez-Melis (2024), "Sometimes I am a tree: Data drives unstable hierarchical
+generalization". Task: question formation from the grammar of :mod:`discolab.core.tree.grammar`; training
+questions never have a relative clause on the subject, test questions always do, so the first auxiliary
+(linear rule) and the main one (hierarchical rule) disagree on every test item.
+
+Grid: complexity (share of center-embedded declaratives among training declaratives: :data:`COMPLEXITY`) x
+diversity (templates per pool: :data:`DIVERSITY`), every cell with the same model and budget
+(:data:`BASE`), for each seed. One cell = one trained model; its rows: the trajectory of ``ood_hierarchical``,
+``ood_linear``, ``id_accuracy``, ``train_loss`` every ``eval_every`` steps, and final diagnostics.
+
+Report per condition: the distribution of the final OOD hierarchical fraction over seeds, the bimodality
+analysis of the scaling study (:func:`discolab.core.scaling.distribution.bimodality`: dip test, 1- vs
+2-component mixture), the fraction of hierarchical seeds (final fraction >= :data:`HIERARCHICAL`), the
+instability of training (crossings of 0.5 by the trajectory), and a figure (distributions, fraction of
+hierarchical seeds vs complexity, trajectories): ``tree_hierarchical.png``.
+
+Run: ``python -m discolab.experiments.tree_eval [--seeds 10] [--quick] [--report-only]`` (``--quick``: a smoke
+test of a few seconds per cell). Per-cell time and the settings' reasons: docs/tree.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from discolab.core.paths import data_path
+from discolab.core.runs import RunsDB
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
+
+EXPERIMENT = "tree-question"
+COMPLEXITY = (0.0, 0.1, 0.25, 0.5, 1.0)
+DIVERSITY = (2, 6, None)  # templates per pool (simple: 14, center-embedded: 21); None = all
+# The sweep's setting, the cheapest of those explored (docs/tree.md): the small lexicon (3 nouns, 2 + 2 verbs,
+# 2 determiners, 2 prepositions), the full 35-template grammar, 2 layers x 64, 5000 steps: about 2 CPU-minutes per
+# cell on one thread. Hierarchical generalization appeared neither here nor in any explored setting (up to 10,000
+# steps, 4 layers); the paper's models trained far longer.
+BASE = {
+    "task": "question",
+    "n_train": 20000,
+    "n_test": 500,
+    "n_nouns": 3,
+    "n_intransitive": 2,
+    "n_transitive": 2,
+    "n_determiners": 2,
+    "n_prepositions": 2,
+    "d_model": 64,
+    "n_layers": 2,
+    "n_heads": 4,
+    "steps": 5000,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "eval_every": 250,
+}
+QUICK = {"n_train": 2000, "n_test": 100, "d_model": 32, "n_layers": 1, "steps": 60, "eval_every": 20, "lr": 3e-3}
+# A seed is hierarchical when at least 80% of the test questions follow the hierarchical rule. Not 0.5: a local
+# heuristic ("front the first auxiliary that follows a noun") answers subject-gap relative clauses like the
+# hierarchical rule and object-gap ones like the linear rule, about 2/3 of the test set (docs/tree.md).
+HIERARCHICAL = 0.8
+# The tests of bimodality find any split, even 0.26 vs 0.30 over 4 seeds; a condition counts as bimodal only when
+# the two modes are also this far apart (seeds that follow different rules, not noise around one).
+MIN_MODES_GAP = 0.2
+IMAGE = "tree_hierarchical.png"
+RELATIVE_CLAUSES = ("rc_v", "rc_vo", "rc_sv")  # as in discolab.core.tree.grammar (not imported: no torch here)
+
+
+def tree_cell(config: dict, seed: int) -> list[dict]:
+    """One trained model (:func:`discolab.core.tree.train.run`); its trajectory rows."""
+    from discolab.core.tree.train import run  # torch loads here, not when the CLI builds its parser
+
+    return run(config, seed)
+
+
+def configs(quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY) -> list[dict]:
+    base = {**BASE, **QUICK} if quick else BASE
+    return [{**base, "center_share": c, "n_templates": d} for d in diversity for c in complexity]
+
+
+def sweep(seeds: list[int], quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY) -> Sweep:
+    name = EXPERIMENT + ("-quick" if quick else "")
+    return Sweep(name, tree_cell, configs(quick, complexity, diversity), seeds, ["center_share", "n_templates"])
+
+
+def _diversity_label(value) -> str:
+    return "all" if value is None or (isinstance(value, float) and np.isnan(value)) else str(int(value))
+
+
+def trajectories(db: RunsDB, experiment: str = EXPERIMENT) -> pd.DataFrame:
+    """One row per (cell, evaluation step): setting, seed, step and the trajectory metrics."""
+    table = db.wide(experiment)
+    if "n_templates" not in table:
+        table["n_templates"] = np.nan
+    table["diversity"] = table["n_templates"].map(_diversity_label)
+    return table.sort_values(["center_share", "diversity", "seed", "step"]).reset_index(drop=True)
+
+
+def crossings(values, level: float = 0.5) -> int:
+    """How often a trajectory crosses ``level`` (values equal to it are skipped): the oscillation between rules."""
+    side = np.sign(np.asarray(values, dtype=float) - level)
+    side = side[side != 0]
+    return int((np.diff(side) != 0).sum())
+
+
+def final_table(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """One row per trained model: its last evaluation, plus the trajectory's crossings of 0.5 (after step 0)."""
+    rows = []
+    for _, cell in trajectory.groupby(["config_hash", "seed"]):
+        cell = cell.sort_values("step")
+        last = cell[cell["ood_hierarchical"].notna()].iloc[-1].copy()
+        extra = cell[cell["step"] == last["step"]].drop(columns=["step"]).bfill().ffill().iloc[0]
+        last = pd.concat([last, extra[~extra.index.isin(last.index)]])
+        last["crossings"] = crossings(cell.loc[cell["step"] > 0, "ood_hierarchical"].dropna())
+        rows.append(last)
+    table = pd.DataFrame(rows).reset_index(drop=True)
+    table["hierarchical_seed"] = table["ood_hierarchical"] >= HIERARCHICAL
+    table["linear_seed"] = table["ood_linear"] >= HIERARCHICAL  # the same bar for the linear rule
+    return table
+
+
+def analyse(final: pd.DataFrame) -> pd.DataFrame:
+    """Per condition (complexity x diversity): seeds, mean / std of the final fractions, hierarchical and linear
+    seeds, Wilson interval of P(hierarchical), crossings, bimodality of the final hierarchical fraction."""
+    from discolab.core.scaling.distribution import bimodality
+    from discolab.core.scaling.success import wilson_interval
+
+    rows = []
+    for (share, diversity), part in final.groupby(["center_share", "diversity"], sort=True):
+        hierarchical = part["ood_hierarchical"].to_numpy(float)
+        n, k = len(part), int(part["hierarchical_seed"].sum())
+        low, high = wilson_interval(k, n)
+        test = bimodality(hierarchical)
+        rows.append(
+            {
+                "center_share": share,
+                "diversity": diversity,
+                "seeds": n,
+                "hierarchical_mean": hierarchical.mean(),
+                "hierarchical_std": hierarchical.std(ddof=1) if n > 1 else np.nan,
+                "hierarchical_min": hierarchical.min(),
+                "hierarchical_max": hierarchical.max(),
+                **{
+                    f"hierarchical_{kind}": part[f"ood_hierarchical_{kind}"].mean()
+                    for kind in RELATIVE_CLAUSES
+                    if f"ood_hierarchical_{kind}" in part
+                },
+                "linear_mean": part["ood_linear"].mean(),
+                "other_mean": part["ood_other"].mean(),
+                "id_accuracy": part["id_accuracy"].mean(),
+                "p_hierarchical": k / n,
+                "p_low": low,
+                "p_high": high,
+                "p_linear": part["linear_seed"].mean(),
+                "crossings_mean": part["crossings"].mean(),
+                "crossings_max": part["crossings"].max(),
+                "dip_pvalue": test["dip_pvalue"],
+                "ashman_d": test["ashman_d"],
+                "modes_gap": test["high_mean"] - test["low_mean"],
+                "bimodal_test": test["bimodal"],
+                "bimodal": bool(test["bimodal"] and test["high_mean"] - test["low_mean"] >= MIN_MODES_GAP),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _order(diversities) -> list[str]:
+    return sorted(set(diversities), key=lambda d: (d == "all", int(d) if d != "all" else 0))
+
+
+def figure(final: pd.DataFrame, trajectory: pd.DataFrame, summary: pd.DataFrame):
+    """Four panels: the final OOD hierarchical fraction per seed vs complexity (one colour per diversity), on all
+    test questions and on the object-gap relative clauses alone; the fraction of hierarchical seeds vs complexity
+    (Wilson 95% intervals); every seed's trajectory at the largest diversity, coloured by complexity."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 8))
+    axes = fig.subplots(2, 2)
+    diversities = _order(final["diversity"])
+    shares = sorted(final["center_share"].unique())
+    position = {s: k for k, s in enumerate(shares)}
+    width = 0.7 / max(1, len(diversities))
+    for ax, metric, title in (
+        (axes[0, 0], "ood_hierarchical", "Outcome per seed: all test questions"),
+        (axes[1, 0], "ood_hierarchical_rc_sv", "Outcome per seed: object-gap relative clauses"),
+    ):
+        for j, diversity in enumerate(diversities):
+            part = final[final["diversity"] == diversity]
+            if metric not in part:
+                continue
+            offset = (j - (len(diversities) - 1) / 2) * width
+            x = part["center_share"].map(position) + offset
+            jitter = np.random.default_rng(0).uniform(-width / 4, width / 4, len(part))
+            ax.scatter(x + jitter, part[metric], s=14, alpha=0.7, label=f"templates {diversity}")
+        if metric == "ood_hierarchical":
+            ax.axhline(HIERARCHICAL, color="gray", linestyle=":", linewidth=1)
+        ax.set_xticks(range(len(shares)), [f"{s:g}" for s in shares])
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("share of center-embedded training declaratives")
+        ax.set_ylabel("final OOD hierarchical fraction")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    ax = axes[0, 1]
+    dodge = 0.01 * (max(shares) - min(shares) or 1)  # overlapping curves stay visible
+    for j, diversity in enumerate(diversities):
+        part = summary[summary["diversity"] == diversity].sort_values("center_share")
+        errors = [(part["p_hierarchical"] - part["p_low"]).clip(0), (part["p_high"] - part["p_hierarchical"]).clip(0)]
+        x = part["center_share"] + (j - (len(diversities) - 1) / 2) * dodge
+        ax.errorbar(x, part["p_hierarchical"], errors, marker="o", capsize=3, label=diversity)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("share of center-embedded training declaratives")
+    ax.set_ylabel(f"fraction of seeds with OOD hierarchical >= {HIERARCHICAL}")
+    ax.set_title("Hierarchical seeds vs complexity")
+    ax.legend(title="templates", fontsize=7)
+    ax = axes[1, 1]
+    widest = diversities[-1]
+    colours = colormaps["viridis"]
+    for (share, _), cell in trajectory[trajectory["diversity"] == widest].groupby(["center_share", "config_hash"]):
+        colour = colours(position[share] / max(1, len(shares) - 1))
+        for _, seed in cell.groupby("seed"):
+            seed = seed.dropna(subset=["ood_hierarchical"])
+            ax.plot(seed["step"], seed["ood_hierarchical"], color=colour, alpha=0.5, linewidth=0.8)
+    for share in shares:
+        ax.plot([], [], color=colours(position[share] / max(1, len(shares) - 1)), label=f"{share:g}")
+    ax.axhline(0.5, color="gray", linestyle=":", linewidth=1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("OOD hierarchical fraction")
+    ax.set_title(f"Trajectories (templates {widest})")
+    ax.legend(title="center share", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = None) -> str:
+    trajectory = trajectories(db, experiment)
+    final = final_table(trajectory)
+    summary = analyse(final)
+    path = data_path("results", IMAGE if experiment == EXPERIMENT else f"{experiment}_hierarchical.png")
+    figure(final, trajectory, summary).savefig(path, dpi=90)
+    if docs_image is not None:
+        shutil.copyfile(path, docs_image)
+    distribution = ["center_share", "diversity", "seeds", "hierarchical_mean", "hierarchical_std"]
+    distribution += ["hierarchical_min", "hierarchical_max", "linear_mean", "other_mean", "id_accuracy"]
+    seeds = ["center_share", "diversity", "p_hierarchical", "p_low", "p_high", "p_linear", "crossings_mean"]
+    seeds += ["crossings_max", "dip_pvalue", "ashman_d", "modes_gap", "bimodal_test", "bimodal"]
+    kinds = [
+        "center_share",
+        "diversity",
+        *(f"hierarchical_{k}" for k in RELATIVE_CLAUSES if f"hierarchical_{k}" in summary),
+    ]
+    per_seed = final.pivot_table(index=["center_share", "diversity"], columns="seed", values="ood_hierarchical")
+    lines = [
+        f"{len(final)} trained models ({final['seed'].nunique()} seeds), "
+        f"{final['train_seconds'].median():.0f} s median training time per model",
+        "",
+        "Final OOD fractions per condition (hierarchical = main auxiliary first; linear = first auxiliary):",
+        "",
+        summary[distribution].round(3).to_markdown(index=False),
+        "",
+        f"Hierarchical seeds (final fraction >= {HIERARCHICAL}, Wilson 95%), crossings of 0.5, bimodality "
+        f"(bimodal_test: dip test or mixture BIC; bimodal: and modes at least {MIN_MODES_GAP} apart):",
+        "",
+        summary[seeds].round(3).to_markdown(index=False),
+        "",
+        "Hierarchical fraction per kind of relative clause on the subject (mean over seeds): rc_v 'who doesn't "
+        "giggle', rc_vo 'who doesn't amuse the yak', rc_sv 'that the yak doesn't amuse' (object gap):",
+        "",
+        summary[kinds].round(3).to_markdown(index=False),
+        "",
+        "Final OOD hierarchical fraction per seed:",
+        "",
+        per_seed.round(2).to_markdown(),
+        "",
+        f"plot: {path}",
+    ]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sweep's flags (``discolab tree sweep`` and ``python -m discolab.experiments.tree_eval``)."""
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test of the pipeline")
+    parser.add_argument("--complexity", type=float, nargs="+", default=list(COMPLEXITY), help="center_share values")
+    parser.add_argument(
+        "--diversity", nargs="+", default=[_diversity_label(d) for d in DIVERSITY], help="templates per pool, or all"
+    )
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of an in-process run (tiny models: 1)")
+    add_sweep_arguments(parser)
+
+
+def _diversity_values(labels) -> list[int | None]:
+    return [None if str(d) == "all" else int(d) for d in labels]
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Run the sweep's missing cells (unless ``--report-only``), then print the report."""
+    db = RunsDB(args.db)
+    if not args.report_only and args.executor == "local" and args.workers == 1:
+        import torch  # worker processes get their threads from the sweep runner; this one from the flag
+
+        torch.set_num_threads(args.threads)
+    plan = sweep(list(range(args.seeds)), args.quick, tuple(args.complexity), tuple(_diversity_values(args.diversity)))
+    if not args.report_only:
+        print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
+    print(report(db, plan.name, args.docs_image))
+    return 0
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of one training run (``discolab tree train``)."""
+    parser.add_argument("--task", choices=["question", "tense"], default="question")
+    parser.add_argument("--center-share", type=float, default=0.5, help="complexity: center-embedded declaratives")
+    parser.add_argument("--templates", default="all", help="diversity: templates per pool, or all")
+    parser.add_argument("--steps", type=int, default=BASE["steps"])
+    parser.add_argument("--d-model", type=int, default=BASE["d_model"])
+    parser.add_argument("--layers", type=int, default=BASE["n_layers"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (tiny models: 1 is fastest)")
+    parser.add_argument("--json", action="store_true", help="print JSON (config, seed, final metrics, trajectory)")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Train and score one model with the sweep's settings; print the trajectory's end and the final metrics."""
+    import torch
+    from discolab.core.tree.train import run
+
+    torch.set_num_threads(args.threads)
+    config = {**BASE, "task": args.task, "center_share": args.center_share, "steps": args.steps}
+    config |= {"n_templates": _diversity_values([args.templates])[0], "d_model": args.d_model, "n_layers": args.layers}
+    rows = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))
+    last = max(row["step"] for row in rows)
+    final = {row["metric"]: row["value"] for row in rows if row["step"] == last}
+    trajectory = [row for row in rows if row["metric"] in ("ood_hierarchical", "ood_linear", "id_accuracy")]
+    print_result(config, args.seed, final, args.json, **({"trajectory": trajectory} if args.json else {}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return sweep_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""Sometimes I am a tree: the grammar's generator and parser, the train / test split that makes the rules disagree,
+a quick training run, the sweep's analysis, the tools and the dashboard page."""
+
+import random
+
+import pytest
+from conftest import REPO
+from discolab.core.errors import DiscolabError
+from discolab.core.tree.grammar import (
+    ALL_TEMPLATES,
+    AUXILIARY_TOKENS,
+    CENTER_TEMPLATES,
+    RELATIVE_CLAUSES,
+    SIMPLE_TEMPLATES,
+    Lexicon,
+    TreeDataConfig,
+    build_data,
+    parse,
+    question_by_parse,
+    sample_sentence,
+    training_templates,
+)
+from discolab.core.tree.train import run
+
+FULL = Lexicon(12, 9, 8, 6, 8)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one thread is fastest, and a second one only contends with whatever else runs."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def question_data():
+    return build_data(TreeDataConfig(n_train=3000, n_test=300, center_share=0.5), seed=0)
+
+
+@pytest.fixture(scope="module")
+def tense_data():
+    return build_data(TreeDataConfig(task="tense", n_train=3000, n_test=300, center_share=0.5), seed=0)
+
+
+def test_templates_are_distinct_and_split_into_simple_and_center_embedded():
+    assert len(ALL_TEMPLATES) == 35 and len({t.categories() for t in ALL_TEMPLATES}) == 35
+    assert len({t.categories("tense") for t in ALL_TEMPLATES}) == 35  # still distinct without auxiliaries
+    assert len(SIMPLE_TEMPLATES) == 14 and len(CENTER_TEMPLATES) == 21
+    assert all(t.subject in RELATIVE_CLAUSES for t in CENTER_TEMPLATES)
+
+
+@pytest.mark.parametrize("task", ["question", "tense"])
+def test_generator_output_parses_back_to_its_template(task):
+    rng = random.Random(0)
+    form = "aux" if task == "question" else "past"
+    for template in ALL_TEMPLATES:
+        for _ in range(20):
+            sentence = sample_sentence(template, FULL, rng)
+            tokens = sentence.tokens(form)
+            assert [FULL.category(t, task) for t in tokens] == list(template.categories(task))
+            parsed = parse(tokens, FULL, task)
+            assert parsed.template == template
+            assert parsed.main_index == sentence.main_verb_index(form) - (1 if task == "question" else 0)
+            if task == "question":  # the question made by the generator = the one the parse alone gives
+                assert question_by_parse(tokens, FULL) == sentence.question()
+            else:
+                assert parse(sentence.tokens("present"), FULL, "tense").template == template
+
+
+def test_parser_rejects_what_the_grammar_cannot_make():
+    for words in (
+        "the walrus giggle",  # no auxiliary
+        "the walrus does giggle the yak",  # intransitive with an object
+        "the walrus that the yak does giggle does smile",  # object gap needs a transitive verb
+        "the walrus does amuse",  # transitive without an object
+        "the walrus does giggle near",
+    ):
+        with pytest.raises(DiscolabError, match="not a sentence"):
+            parse(words.split(), FULL)
+    with pytest.raises(DiscolabError, match="unknown word"):
+        parse("the dragon does giggle".split(), FULL)
+
+
+def test_every_test_question_has_first_auxiliary_different_from_main_auxiliary(question_data):
+    lexicon = question_data.config.lexicon
+    assert len(question_data.ood_test) == 300
+    for item in question_data.ood_test:
+        source = list(item.tokens[: item.input_length])
+        parsed = parse(source, lexicon)
+        first = next(t for t in source if t in AUXILIARY_TOKENS)
+        assert parsed.template.subject in RELATIVE_CLAUSES
+        assert item.hierarchical == source[parsed.main_index] and item.linear == first
+        assert first != source[parsed.main_index]
+        assert item.tokens[item.measure_at] == item.hierarchical  # the target output starts with the main auxiliary
+    assert {item.template.subject for item in question_data.ood_test} == set(RELATIVE_CLAUSES)
+
+
+def test_training_questions_never_have_a_relative_clause_on_the_subject(question_data, tense_data):
+    for data in (question_data, tense_data):
+        lexicon, task = data.config.lexicon, data.config.task
+        transforms = [item for item in data.train if item.transform]
+        assert 0.4 < len(transforms) / len(data.train) < 0.6
+        for item in transforms + data.id_test:
+            parsed = parse(item.tokens[: item.input_length], lexicon, task)
+            assert parsed.template.subject not in RELATIVE_CLAUSES
+            assert item.hierarchical == item.linear  # both rules agree on everything training shows
+        held_out = {item.tokens[: item.input_length] for item in data.ood_test + data.id_test}
+        assert not held_out & {item.tokens[: item.input_length] for item in data.train}
+
+
+def test_tense_test_items_pit_the_head_noun_against_a_closer_noun(tense_data):
+    lexicon = tense_data.config.lexicon
+    singular = {v[1] for v in (*lexicon.intransitive, *lexicon.transitive)}
+    for item in tense_data.ood_test:
+        assert item.template.subject in ("rc_vo", "rc_sv")
+        assert item.hierarchical != item.linear and {item.hierarchical, item.linear} <= singular | {
+            v[0] for v in (*lexicon.intransitive, *lexicon.transitive)
+        }
+        head = item.tokens[1]  # "D N ...": the head noun
+        assert (item.hierarchical in singular) == (head in {n[0] for n in lexicon.nouns})
+
+
+def test_complexity_and_diversity_set_the_training_mix():
+    for share in (0.0, 0.25, 1.0):
+        data = build_data(TreeDataConfig(n_train=4000, n_test=50, center_share=share), seed=1)
+        identity = [item for item in data.train if not item.transform]
+        center = sum(item.template.center_embedded for item in identity) / len(identity)
+        assert center == pytest.approx(share, abs=0.04)
+    narrow = TreeDataConfig(n_train=2000, n_test=200, n_templates=3)
+    simple, center = training_templates(narrow)
+    assert len(simple) == len(center) == 3 and training_templates(narrow) == (simple, center)
+    data = build_data(narrow, seed=0)
+    assert {item.template for item in data.train} <= set(simple) | set(center)
+    assert {item.template for item in data.ood_test} == set(CENTER_TEMPLATES)  # the test covers every template
+
+
+def test_data_are_seeded():
+    config = TreeDataConfig(n_train=200, n_test=50)
+    first, again, other = build_data(config, 3), build_data(config, 3), build_data(config, 4)
+    assert first.train == again.train and first.ood_test == again.ood_test
+    assert first.train != other.train
+
+
+def test_bad_configs_raise_clear_errors():
+    with pytest.raises(DiscolabError, match="center_share"):
+        TreeDataConfig(center_share=1.5)
+    with pytest.raises(DiscolabError, match="unknown task"):
+        TreeDataConfig(task="passive")
+    with pytest.raises(DiscolabError, match="n_nouns"):
+        Lexicon(n_nouns=1)
+    with pytest.raises(DiscolabError, match="unknown tree config keys"):
+        run({"steps": 5, "n_expert": 3}, seed=0)
+    with pytest.raises(DiscolabError, match="schedule"):
+        run({"steps": 5, "schedule": "linear"}, seed=0)
+    with pytest.raises(DiscolabError, match="too small"):
+        small = {"n_nouns": 2, "n_intransitive": 1, "n_transitive": 1, "n_determiners": 1, "n_prepositions": 1}
+        build_data(TreeDataConfig(n_test=300, n_templates=1, **small), 0)  # 'D N A Vi P D N': 128 sentences
+
+
+def test_a_quick_run_trains_and_records_a_trajectory():
+    config = {"steps": 120, "eval_every": 40, "n_train": 1000, "n_test": 100, "d_model": 32, "n_layers": 1}
+    config |= {"lr": 3e-3, "warmup": 10, "batch_size": 32}
+    rows = run(config, seed=0)
+    by_metric = {}
+    for row in rows:
+        by_metric.setdefault(row["metric"], []).append((row["step"], row["value"]))
+    losses = [v for _, v in by_metric["train_loss"]]
+    assert [s for s, _ in by_metric["ood_hierarchical"]] == [0, 40, 80, 120]
+    assert losses[-1] < 0.7 * losses[0]  # the loss falls
+    for step, hierarchical in by_metric["ood_hierarchical"]:
+        linear = dict(by_metric["ood_linear"])[step]
+        assert 0 <= hierarchical <= 1 and 0 <= linear <= 1 and hierarchical + linear <= 1 + 1e-9
+    assert by_metric["params"][0][0] == 120 and by_metric["train_seconds"][0][1] > 0
+    short = {**config, "steps": 20, "eval_every": 10}
+    strip = lambda rows: [r for r in rows if r["metric"] != "train_seconds"]  # noqa: E731
+    assert strip(run(short, seed=0)) == strip(run(short, seed=0)) != strip(run(short, seed=1))
+    tense = run({**short, "task": "tense"}, seed=0)
+    assert {"ood_hierarchical", "id_accuracy"} <= {r["metric"] for r in tense}
+
+
+def test_crossings_count_the_oscillation_between_rules():
+    from discolab.experiments.tree_eval import crossings
+
+    assert crossings([0.2, 0.4, 0.6, 0.7, 0.3, 0.5, 0.8]) == 3  # up, down, up (the 0.5 itself is skipped)
+    assert crossings([0.9, 0.95, 1.0]) == 0 and crossings([]) == 0
+
+
+def test_sweep_analysis_tools_and_page_on_a_tiny_sweep():
+    from discolab.agents.tools import call_tool
+    from discolab.agents.tools import tree as _tree_tools  # noqa: F401  (registers the tools)
+    from discolab.core.runs import RunsDB
+    from discolab.experiments.sweep import run_sweep
+    from discolab.experiments.tree_eval import EXPERIMENT, analyse, final_table, report, sweep, trajectories
+    from streamlit.testing.v1 import AppTest
+
+    plan = sweep([0, 1, 2, 3], quick=True, complexity=(0.0, 1.0), diversity=(2, None))
+    plan.configs = [{**c, "steps": 6, "eval_every": 2} for c in plan.configs]
+    plan.name = EXPERIMENT
+    outcome = run_sweep(plan, RunsDB(), progress=False)
+    assert outcome.failed == 0 and outcome.done == 16
+    trajectory = trajectories(RunsDB())
+    assert sorted(trajectory["step"].unique()) == [0, 2, 4, 6]
+    final = final_table(trajectory)
+    assert len(final) == 16 and set(final["diversity"]) == {"2", "all"} and (final["step"] == 6).all()
+    summary = analyse(final)
+    assert len(summary) == 4 and (summary["seeds"] == 4).all() and summary["dip_pvalue"].notna().all()
+    text = report(RunsDB())
+    assert "16 trained models (4 seeds)" in text and "Hierarchical seeds" in text
+    assert text.rsplit("plot: ", 1)[1].strip().endswith("tree_hierarchical.png")
+    results = call_tool("tree_results", {})
+    assert len(results["conditions"]) == 4 and len(results["seeds"]) == 16
+    trained = call_tool("tree_train", {"steps": 10, "d_model": 32, "n_layers": 1})
+    assert 0 <= trained["ood_hierarchical"] <= 1 and len(trained["ood_hierarchical_trajectory"]) == 11
+
+    app = AppTest.from_file(str(REPO / "ui" / "pages" / "tree.py"), default_timeout=120)
+    app.run()
+    assert not app.exception and not app.error
+    assert len(app.dataframe) == 1 and any(s.value.startswith("Outcomes per seed") for s in app.subheader)
+    app.number_input(key="tree_steps").set_value(10)
+    next(b for b in app.button if b.label == "Train").click().run()
+    assert not app.exception and not app.error and app.metric[0].label == "OOD hierarchical"
+
+
+def test_train_command_prints_the_metrics_as_json(capsys):
+    import argparse
+    import json
+
+    from discolab.experiments.tree_eval import add_train_arguments, train_command
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--steps", "6", "--d-model", "32", "--templates", "3", "--center-share", "1", "--json"])
+    assert train_command(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["config"]["n_templates"] == 3 and printed["config"]["center_share"] == 1.0
+    assert 0 <= printed["ood_hierarchical"] <= 1 and printed["trajectory"][0]["step"] == 0
