@@ -183,7 +183,10 @@ def run(config: dict, seed: int, progress: Callable[[str], None] | None = None) 
     start = time.perf_counter()
     if config["method"] == "d3":
         layout = d3_layout(config, data)
-        sample = distributional_set(config, seed, progress).training_set(config["fresh"])
+        # the expert is in hand: aggregate here rather than through distributional_set, which would reload it
+        parts = load_parts(config, seed, progress)
+        distilled = aggregate(parts, data.n_classes, expert if soft else None, config["temperature"])
+        sample = distilled.training_set(config["fresh"])
         metrics = {"latents_per_class": layout.pop("per_class"), **layout}
     else:
         count = images_for_budget(config, data)
