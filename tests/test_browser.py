@@ -80,13 +80,14 @@ def open_browser(tmp_path):
 
 
 def test_a_discovery_runs_in_the_browser_and_draws_graph_and_chart(dashboard, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser = open_browser(tmp_path)
     try:
         browser.get(dashboard)
-        wait = WebDriverWait(browser, 120)
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))  # re-renders
 
         def run_button(b):
             return next((e for e in b.find_elements(By.TAG_NAME, "button") if e.text.strip() == "Run"), None)
@@ -109,6 +110,7 @@ def test_a_discovery_runs_in_the_browser_and_draws_graph_and_chart(dashboard, tm
 
 
 def test_a_malformed_graph_file_is_named_in_the_page(dashboard, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -117,7 +119,7 @@ def test_a_malformed_graph_file_is_named_in_the_page(dashboard, tmp_path):
     browser = open_browser(tmp_path)
     try:
         browser.get(dashboard)
-        wait = WebDriverWait(browser, 120)
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))  # re-renders
         radios = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='radio']"))
         browser.execute_script("arguments[0].click();", radios[1])  # "upload a graph file"
         upload = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='file']"))
