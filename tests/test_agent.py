@@ -38,6 +38,24 @@ def test_registry_has_typed_schemas_and_validates_arguments():
     assert "edges" not in call_tool("describe_graph", '{"graph": "asia"}')  # the truth stays out
 
 
+def test_a_methods_own_error_reaches_the_caller_as_a_tool_error():
+    from discolab.agents.tools.registry import register
+    from pydantic import BaseModel
+
+    class NoArguments(BaseModel):
+        pass
+
+    @register("failing_method", "raises the error a method raises on a bad setting", NoArguments)
+    def failing_method():
+        raise DiscolabError("expert epoch 30 out of range 1..20")
+
+    try:
+        with pytest.raises(ToolError, match="expert epoch 30 out of range 1..20"):
+            call_tool("failing_method", {})
+    finally:
+        del REGISTRY["failing_method"]
+
+
 def test_agent_calls_real_tools_and_answers_with_their_results():
     script = iter(
         [

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, register
+from .registry import ToolError, records, register, rounded
 
 
 class DDEQTrainArguments(BaseModel):
@@ -32,19 +32,11 @@ class DDEQTrainArguments(BaseModel):
 )
 def ddeq_train(data, model, epochs, seed) -> dict:
     from discolab.core.ddeq.train import run
-    from discolab.core.errors import DiscolabError
     from discolab.experiments.ddeq_eval import MODELS
 
     config = {"data": data, **MODELS[model], "epochs": epochs}
-    try:
-        _, metrics = run(config, seed)
-    except DiscolabError as err:
-        raise ToolError(str(err)) from None
-    return {
-        "config": config,
-        "seed": seed,
-        **{k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
-    }
+    _, metrics = run(config, seed)
+    return {"config": config, "seed": seed, **rounded(metrics, 6)}
 
 
 class DDEQResultsArguments(BaseModel):
@@ -69,13 +61,10 @@ def ddeq_results() -> dict:
     except DiscolabError as err:
         raise ToolError(f"{err}; run python -m discolab.experiments.ddeq_eval first") from None
 
-    def records(frame):
-        return frame.round(6).astype(object).where(frame.notna(), None).to_dict(orient="records")
-
     completion = completion_table(db) if COMPLETE in set(db.experiments()["experiment"]) else None
     return {
-        "classification": records(table),
+        "classification": records(table, 6),
         "verdict": verdict(table),
-        "flow_trace": records(trace_table(db)),
+        "flow_trace": records(trace_table(db), 6),
         "completion": completion.to_dict(orient="records") if completion is not None else [],
     }

@@ -10,11 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, register
-
-
-def _records(frame) -> list[dict]:
-    return frame.round(4).astype(object).where(frame.notna(), None).to_dict(orient="records")
+from .registry import ToolError, records, register, rounded
 
 
 class SoftLabelArguments(BaseModel):
@@ -42,14 +38,10 @@ class SoftLabelArguments(BaseModel):
 def distill_softlabel(dataset, ipc, study, temperature, expert_epoch, seed) -> dict:
     import torch
     from discolab.core.distill.softlabel import run
-    from discolab.core.errors import DiscolabError
 
     config = {"dataset": dataset, "ipc": ipc, "study": study, "temperature": temperature, "expert_epoch": expert_epoch}
     torch.set_num_threads(1)  # tiny nets: one thread is fastest (see experiments.distill_eval.one_thread)
-    try:
-        rows = run(config, seed)
-    except DiscolabError as err:
-        raise ToolError(str(err)) from None
+    rows = run(config, seed)
     return {"config": config, "seed": seed, "rows": [{**r, "value": round(r["value"], 4)} for r in rows]}
 
 
@@ -75,20 +67,11 @@ class D3Arguments(BaseModel):
 def distill_d3(budget_ipc, method, labels, subtasks, seed) -> dict:
     import torch
     from discolab.core.distill.budget import run
-    from discolab.core.errors import DiscolabError
     from discolab.experiments.distill_eval import D3_ARCH
 
     config = {"budget_ipc": budget_ipc, "method": method, "labels": labels, "subtasks": subtasks, **D3_ARCH}
     torch.set_num_threads(1)
-    try:
-        metrics = run(config, seed)
-    except DiscolabError as err:
-        raise ToolError(str(err)) from None
-    return {
-        "config": config,
-        "seed": seed,
-        **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
-    }
+    return {"config": config, "seed": seed, **rounded(run(config, seed))}
 
 
 class DistillResultsArguments(BaseModel):
@@ -112,11 +95,11 @@ def distill_results(quick) -> dict:
     out = {}
     if ev.SOFTLABEL + suffix in present:
         table = db.wide(ev.SOFTLABEL + suffix)
-        out["soft_vs_hard"] = _records(ev.soft_vs_hard(table))
-        out["swap"] = _records(ev.swap_curve(table))
-        out["topk_frontier"] = _records(ev.frontier(ev.topk_grid(table)))
+        out["soft_vs_hard"] = records(ev.soft_vs_hard(table))
+        out["swap"] = records(ev.swap_curve(table))
+        out["topk_frontier"] = records(ev.frontier(ev.topk_grid(table)))
     if ev.D3 + suffix in present:
-        out["d3"] = _records(ev.d3_summary(db.wide(ev.D3 + suffix)))
+        out["d3"] = records(ev.d3_summary(db.wide(ev.D3 + suffix)))
     if not out:
         raise ToolError("no distillation sweep in the runs database; run python -m discolab.experiments.distill_eval")
     return out

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, register
+from .registry import ToolError, records, register, rounded
 
 
 class MoETrainArguments(BaseModel):
@@ -33,21 +33,12 @@ class MoETrainArguments(BaseModel):
     MoETrainArguments,
 )
 def moe_train(task, n_experts, d_model, n_entries, steps, seed) -> dict:
-    from discolab.core.errors import DiscolabError
     from discolab.core.moe.train import run
 
     config = {"task": task, "d_model": d_model, "n_experts": n_experts, "steps": steps}
     if task == "phonebook":
         config["n_entries"] = n_entries
-    try:
-        metrics = run(config, seed)
-    except DiscolabError as err:
-        raise ToolError(str(err)) from None
-    return {
-        "config": config,
-        "seed": seed,
-        **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
-    }
+    return {"config": config, "seed": seed, **rounded(run(config, seed))}
 
 
 class MoEResultsArguments(BaseModel):
@@ -70,8 +61,4 @@ def moe_results(experiment: str) -> dict:
         summary = analyse(cells_table(RunsDB(), experiment))
     except DiscolabError as err:
         raise ToolError(f"{err}; run python -m discolab.experiments.moe_eval first") from None
-    rounded = summary.round(4).astype(object).where(summary.notna(), None)
-    return {
-        "models": rounded.to_dict(orient="records"),
-        "verdict": verdict(summary).round(4).astype(object).where(lambda t: t.notna(), None).to_dict(orient="records"),
-    }
+    return {"models": records(summary), "verdict": records(verdict(summary))}

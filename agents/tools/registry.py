@@ -9,7 +9,7 @@ tools with :func:`register` in their own module (see :mod:`.builtin`); importing
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +43,25 @@ class Tool:
         except ValidationError as err:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in err.errors())
             raise ToolError(f"bad arguments for {self.name}: {problems}") from None
-        return self.function(**parsed.model_dump())
+        try:
+            return self.function(**parsed.model_dump())
+        except ToolError:
+            raise
+        except DiscolabError as err:  # a method's own error (bad setting, missing file) is the tool's message
+            raise ToolError(str(err)) from None
 
 
 REGISTRY: dict[str, Tool] = {}
+
+
+def rounded(metrics: Mapping[str, Any], digits: int = 4) -> dict:
+    """``metrics`` with its floats rounded: what a tool returns of one run's metrics."""
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in metrics.items()}
+
+
+def records(frame, digits: int = 4) -> list[dict]:
+    """A results table as JSON rows: floats rounded, missing values as None (JSON has no NaN)."""
+    return frame.round(digits).astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def register(name: str, description: str, arguments: type[BaseModel]):

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, register
+from .registry import ToolError, records, register, rounded
 
 
 class TreeTrainArguments(BaseModel):
@@ -40,22 +40,18 @@ class TreeTrainArguments(BaseModel):
     TreeTrainArguments,
 )
 def tree_train(task, center_share, n_templates, steps, d_model, n_layers, seed) -> dict:
-    from discolab.core.errors import DiscolabError
     from discolab.core.tree.train import run
     from discolab.experiments.tree_eval import BASE
 
     config = {**BASE, "task": task, "center_share": center_share, "n_templates": n_templates, "steps": steps}
     config |= {"d_model": d_model, "n_layers": n_layers, "eval_every": max(1, steps // 10)}
-    try:
-        rows = run(config, seed)
-    except DiscolabError as err:
-        raise ToolError(str(err)) from None
+    rows = run(config, seed)
     final = {row["metric"]: row["value"] for row in rows if row["step"] == steps}
     trajectory = [(row["step"], round(row["value"], 4)) for row in rows if row["metric"] == "ood_hierarchical"]
     return {
         "config": config,
         "seed": seed,
-        **{k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()},
+        **rounded(final),
         "ood_hierarchical_trajectory": trajectory,
     }
 
@@ -84,6 +80,6 @@ def tree_results(experiment: str) -> dict:
     summary = analyse(final)
     per_seed = final[["center_share", "diversity", "seed", "ood_hierarchical", "ood_linear", "crossings"]]
     return {
-        "conditions": summary.round(4).astype(object).where(summary.notna(), None).to_dict(orient="records"),
-        "seeds": per_seed.round(4).astype(object).where(per_seed.notna(), None).to_dict(orient="records"),
+        "conditions": records(summary),
+        "seeds": records(per_seed),
     }
