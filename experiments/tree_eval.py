@@ -13,7 +13,8 @@ diversity (templates per pool: :data:`DIVERSITY`), every cell with the same mode
 Report per condition: the distribution of the final OOD hierarchical fraction over seeds, the bimodality
 analysis of the scaling study (:func:`discolab.core.scaling.distribution.bimodality`: dip test, 1- vs
 2-component mixture), the fraction of hierarchical seeds (final fraction >= :data:`HIERARCHICAL`), the
-instability of training (crossings of 0.5 by the trajectory), and a figure (distributions, fraction of
+instability of training (crossings of 0.5 by the trajectory); per diversity, the effect of complexity
+(:func:`complexity_effect`: rank correlation, Mann-Whitney); and a figure (distributions, fraction of
 hierarchical seeds vs complexity, trajectories): ``tree_hierarchical.png``.
 
 Run: ``python -m discolab.experiments.tree_eval [--seeds 10] [--quick] [--report-only]`` (``--quick``: a smoke
@@ -167,6 +168,32 @@ def analyse(final: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def complexity_effect(final: pd.DataFrame) -> pd.DataFrame:
+    """Does more center-embedded data push models towards the hierarchical rule? Per diversity, each seed one
+    observation: Spearman's rank correlation between the center share and the final OOD hierarchical fraction
+    (on all test questions, and on the object-gap items that only the hierarchical rule answers), and a one-sided
+    Mann-Whitney U test that the largest share's fractions exceed the smallest share's (H1: P(X_high > X_low) > 1/2;
+    Mann & Whitney 1947). NaN where a diversity has a single share."""
+    from scipy.stats import mannwhitneyu, spearmanr
+
+    rows = []
+    for diversity, part in final.groupby("diversity", sort=True):
+        shares = sorted(part["center_share"].unique())
+        row = {"diversity": diversity, "seeds": part["seed"].nunique(), "shares": len(shares)}
+        low = part.loc[part["center_share"] == shares[0], "ood_hierarchical"]
+        high = part.loc[part["center_share"] == shares[-1], "ood_hierarchical"]
+        row |= {"lowest_share_mean": low.mean(), "highest_share_mean": high.mean()}
+        row |= {"spearman_rho": np.nan, "spearman_p": np.nan, "mannwhitney_p": np.nan, "spearman_rho_rc_sv": np.nan}
+        if len(shares) > 1:
+            rho, p_rho = spearmanr(part["center_share"], part["ood_hierarchical"])
+            row |= {"spearman_rho": rho, "spearman_p": p_rho}
+            row["mannwhitney_p"] = mannwhitneyu(high, low, alternative="greater").pvalue
+            if "ood_hierarchical_rc_sv" in part:
+                row["spearman_rho_rc_sv"] = spearmanr(part["center_share"], part["ood_hierarchical_rc_sv"])[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _order(diversities) -> list[str]:
     return sorted(set(diversities), key=lambda d: (d == "all", int(d) if d != "all" else 0))
 
@@ -271,6 +298,12 @@ def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = N
         "giggle', rc_vo 'who doesn't amuse the yak', rc_sv 'that the yak doesn't amuse' (object gap):",
         "",
         summary[kinds].round(3).to_markdown(index=False),
+        "",
+        "Effect of complexity per diversity (each seed one observation): Spearman's rho of the center share vs the "
+        "final OOD hierarchical fraction (and on object-gap items), one-sided Mann-Whitney p of the largest share "
+        "above the smallest:",
+        "",
+        complexity_effect(final).to_markdown(index=False, floatfmt=".3g"),
         "",
         "Final OOD hierarchical fraction per seed:",
         "",

@@ -189,6 +189,25 @@ def test_crossings_count_the_oscillation_between_rules():
     assert crossings([0.9, 0.95, 1.0]) == 0 and crossings([]) == 0
 
 
+def test_complexity_effect_detects_a_push_towards_the_hierarchical_rule():
+    import numpy as np
+    import pandas as pd
+    from discolab.experiments.tree_eval import complexity_effect
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for diversity, slope in (("2", 0.4), ("all", 0.0)):
+        for share in (0.0, 0.5, 1.0):
+            for seed in range(8):
+                value = 0.4 + slope * share + rng.normal(0, 0.05)
+                rows.append({"diversity": diversity, "center_share": share, "seed": seed, "ood_hierarchical": value})
+    effect = complexity_effect(pd.DataFrame(rows)).set_index("diversity")
+    assert effect.loc["2", "spearman_rho"] > 0.8 and effect.loc["2", "mannwhitney_p"] < 0.001
+    assert abs(effect.loc["all", "spearman_rho"]) < 0.5 and effect.loc["all", "mannwhitney_p"] > 0.01
+    assert effect.loc["2", "highest_share_mean"] - effect.loc["2", "lowest_share_mean"] > 0.3
+    assert np.isnan(effect.loc["2", "spearman_rho_rc_sv"])  # no per-kind column in this table
+
+
 def test_sweep_analysis_tools_and_page_on_a_tiny_sweep():
     from discolab.agents.tools import call_tool
     from discolab.agents.tools import tree as _tree_tools  # noqa: F401  (registers the tools)
@@ -213,13 +232,15 @@ def test_sweep_analysis_tools_and_page_on_a_tiny_sweep():
     assert text.rsplit("plot: ", 1)[1].strip().endswith("tree_hierarchical.png")
     results = call_tool("tree_results", {})
     assert len(results["conditions"]) == 4 and len(results["seeds"]) == 16
+    assert [row["shares"] for row in results["complexity_effect"]] == [2, 2]
     trained = call_tool("tree_train", {"steps": 10, "d_model": 32, "n_layers": 1})
     assert 0 <= trained["ood_hierarchical"] <= 1 and len(trained["ood_hierarchical_trajectory"]) == 11
 
     app = AppTest.from_file(str(REPO / "ui" / "pages" / "tree.py"), default_timeout=120)
     app.run()
     assert not app.exception and not app.error
-    assert len(app.dataframe) == 1 and any(s.value.startswith("Outcomes per seed") for s in app.subheader)
+    assert len(app.dataframe) == 2 and any(s.value.startswith("Outcomes per seed") for s in app.subheader)
+    assert list(app.dataframe[1].value["diversity"]) == ["2", "all"]  # the complexity-effect table
     app.number_input(key="tree_steps").set_value(10)
     next(b for b in app.button if b.label == "Train").click().run()
     assert not app.exception and not app.error and app.metric[0].label == "OOD hierarchical"

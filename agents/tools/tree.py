@@ -65,13 +65,14 @@ class TreeResultsArguments(BaseModel):
     "Results of the hierarchical-generalization sweep (python -m discolab.experiments.tree_eval): per condition "
     "(share of center-embedded training declaratives x number of templates) the distribution over seeds of the "
     "final fraction of test questions answered by the hierarchical rule, the fraction of hierarchical seeds, "
-    "crossings of 0.5 during training and the bimodality test.",
+    "crossings of 0.5 during training and the bimodality test; per diversity, the rank correlation of the "
+    "center share with the outcome.",
     TreeResultsArguments,
 )
 def tree_results(experiment: str) -> dict:
     from discolab.core.errors import DiscolabError
     from discolab.core.runs import RunsDB
-    from discolab.experiments.tree_eval import analyse, final_table, trajectories
+    from discolab.experiments.tree_eval import analyse, complexity_effect, final_table, trajectories
 
     try:
         final = final_table(trajectories(RunsDB(), experiment))
@@ -81,5 +82,6 @@ def tree_results(experiment: str) -> dict:
     per_seed = final[["center_share", "diversity", "seed", "ood_hierarchical", "ood_linear", "crossings"]]
     return {
         "conditions": records(summary),
+        "complexity_effect": records(complexity_effect(final)),
         "seeds": records(per_seed),
     }

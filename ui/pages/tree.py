@@ -21,7 +21,14 @@ except DiscolabError as err:
     st.stop()
 
 if experiments:
-    from discolab.experiments.tree_eval import EXPERIMENT, analyse, figure, final_table, trajectories
+    from discolab.experiments.tree_eval import (
+        EXPERIMENT,
+        analyse,
+        complexity_effect,
+        figure,
+        final_table,
+        trajectories,
+    )
 
     default = experiments.index(EXPERIMENT) if EXPERIMENT in experiments else 0
     experiment = st.selectbox("Experiment", experiments, index=default)
@@ -35,6 +42,12 @@ if experiments:
     columns = ["center_share", "diversity", "seeds", "hierarchical_mean", "hierarchical_std", "linear_mean"]
     columns += ["id_accuracy", "p_hierarchical", "p_low", "p_high", "crossings_mean", "dip_pvalue", "bimodal"]
     st.dataframe(summary[columns].round(3), hide_index=True)
+    st.subheader("Does complexity push towards the hierarchical rule?")
+    st.caption(
+        "Per diversity, each seed one observation: Spearman's rho of the center share vs the final OOD hierarchical "
+        "fraction (rc_sv: object-gap items only); one-sided Mann-Whitney p of the largest share above the smallest."
+    )
+    st.dataframe(complexity_effect(final).round(4), hide_index=True)
     st.subheader("Trajectory of one condition")
     left, right = st.columns(2)
     share = left.selectbox("Center-embedded share", sorted(final["center_share"].unique()))
