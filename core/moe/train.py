@@ -37,10 +37,16 @@ class TrainConfig:
             raise DiscolabError(f"bad training settings: {self}")
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
-        return self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return warmup_cosine_lr(step, self.lr, self.warmup, self.steps)
+
+
+def warmup_cosine_lr(step: int, lr: float, warmup: int, steps: int) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then cosine decay to ``0.1 lr`` at ``steps``:
+    lr_t = lr (t + 1) / warmup for t < warmup, else lr (0.1 + 0.45 (1 + cos(pi (t - warmup) / (steps - warmup))))."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def fit(

@@ -21,7 +21,6 @@ Scored every ``eval_every`` steps (and at step 0), by teacher forcing:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -29,6 +28,8 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 from discolab.core.errors import DiscolabError
+from discolab.core.moe.tasks import IGNORE
+from discolab.core.moe.train import warmup_cosine_lr
 
 from .grammar import (
     AUXILIARY_TOKENS,
@@ -42,7 +43,6 @@ from .grammar import (
 )
 from .model import MODEL_KEYS, logits, make_model
 
-IGNORE = -100
 DATA_KEYS = tuple(f.name for f in fields(TreeDataConfig))
 TRAIN_KEYS = ("steps", "batch_size", "lr", "warmup", "weight_decay", "schedule", "eval_every", "loss_on_input")
 SCHEDULES = ("constant", "cosine")
@@ -67,12 +67,9 @@ class TrainConfig:
             raise DiscolabError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        if self.schedule == "constant":
+        if self.schedule == "constant" and step >= self.warmup:
             return self.lr
-        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
-        return self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return warmup_cosine_lr(step, self.lr, self.warmup, self.steps)
 
 
 @dataclass
