@@ -10,25 +10,35 @@ SQLite in the data directory by default (``runs.sqlite``); ``DISCOLAB_RUNS_URL``
 argument selects any database SQLAlchemy speaks to (``postgresql://...``). SQLite runs in WAL
 mode with a busy timeout, and a cell's rows and its status are written in one transaction, so
 several processes can write at once without corrupting or losing rows.
+
+Failures of the store itself are one-line :class:`StoreError`s that name the file: a damaged
+database (never deleted: the user moves it aside or restores it), a read-only data directory
+(reading still works: the file is opened read-only and only writes are refused), a full disk (the
+transaction is rolled back, so nothing recorded is lost). A database URL's password is never shown:
+``RunsDB.url`` is the URL with the password masked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from .errors import DiscolabError
-from .paths import data_path
+from .errors import DiscolabError, StoreError
+from .files import atomic_write
+from .paths import data_home, is_writable, not_writable, store_error
 
 METADATA = sa.MetaData()
 RESULTS = sa.Table(
@@ -94,7 +104,17 @@ def code_version() -> str:
 
 
 def default_url() -> str:
-    return os.environ.get("DISCOLAB_RUNS_URL") or f"sqlite:///{data_path('runs.sqlite')}"
+    # data_home, not data_path: opening the database must not need a writable data directory
+    return os.environ.get("DISCOLAB_RUNS_URL") or f"sqlite:///{data_home() / 'runs.sqlite'}"
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``: the form that may be printed."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:  # not a URL SQLAlchemy can parse: hide everything before the host
+        head, at, host = url.rpartition("@")
+        return f"{head.split('//')[0]}//***@{host}" if at else url
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -106,20 +126,112 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 
 class RunsDB:
-    """Read and write experiment results. Cheap to create; one per process."""
+    """Read and write experiment results. Cheap to create; one per process.
+
+    ``url`` is the database URL with its password masked; the real one stays private.
+    """
 
     def __init__(self, url: str | None = None):
-        self.url = url or default_url()
+        self._url = url or default_url()
+        self.url = masked_url(self._url)
+        self.path: Path | None = None  # the SQLite file, when the database is one
+        self.readonly = False
         try:
-            self.engine = sa.create_engine(self.url)
-        except (sa.exc.ArgumentError, ImportError) as err:
-            raise DiscolabError(f"cannot open the runs database {self.url!r}: {err}") from None
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            parsed = sa.engine.make_url(self._url)
+            file = parsed.database or ":memory:"
+            if parsed.get_backend_name() == "sqlite" and not file.startswith((":memory:", "file:")):
+                self.path = Path(file).expanduser().absolute()
+                # a folder (or file) we cannot write is opened read-only: commands that only read still work
+                self.readonly = not is_writable(self.path.parent) or (
+                    self.path.exists() and not os.access(self.path, os.W_OK)
+                )
+                self.engine = self._sqlite_engine()
+            else:
+                self.engine = sa.create_engine(self._url)
+        except sa.exc.ArgumentError as err:
+            raise DiscolabError(
+                f"cannot open the runs database {self.url}: {self._scrub(err)}; give a URL such as "
+                "sqlite:///path/to/runs.sqlite or postgresql://user@host/name"
+            ) from None
+        except ImportError as err:
+            raise DiscolabError(
+                f"cannot open the runs database {self.url}: its driver is not installed ({self._scrub(err)}); "
+                "pip install it"
+            ) from None
+        if not self.readonly:
+            with self._errors():
+                METADATA.create_all(self.engine)
+
+    def _sqlite_engine(self) -> sa.Engine:
+        # Read-only: every read works as usual and _write refuses writes with a clear message.
+        if not self.readonly:
+            engine = sa.create_engine(self._url)
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        if not self.path.exists():  # nothing recorded yet: read an empty database
+            engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+            METADATA.create_all(engine)
+            return engine
+        # WAL mode needs to create the -shm file beside the database; with no -wal file (the normal state
+        # after the last writer closed) every result is in the file itself and immutable=1 reads it as is.
+        wal = self.path.with_name(self.path.name + "-wal").exists()
+        uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro" + ("" if wal else "&immutable=1")
+        return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=60))
+
+    # -- errors ---------------------------------------------------------------------------
+    def _scrub(self, text: object) -> str:
+        """Driver text on one line, with the URL's password (which drivers may echo) masked."""
+        text = " ".join(str(text).split())
+        text = text.replace(self._url, self.url)
+        with contextlib.suppress(sa.exc.ArgumentError):
+            password = sa.engine.make_url(self._url).password
+            if password:
+                text = text.replace(str(password), "***")
+        return text
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn the driver's errors into one-line StoreErrors that name the database and what to do."""
         try:
-            METADATA.create_all(self.engine)
-        except sa.exc.SQLAlchemyError as err:
-            raise DiscolabError(f"cannot open the runs database {self.url!r}: {err}") from None
+            yield
+        except sa.exc.DBAPIError as err:
+            raise self._store_error(err.orig) from None
+        except OSError as err:
+            if isinstance(err.__cause__, sa.exc.DBAPIError):  # pandas wraps the driver's error in an OSError
+                raise self._store_error(err.__cause__.orig) from None
+            raise store_error(err, self.path or self.url, "the runs database") from None
+
+    def _store_error(self, error: BaseException) -> StoreError:
+        name = f"the runs database {self.path or self.url}"
+        code = getattr(error, "sqlite_errorcode", None)  # sqlite3's extended result code
+        primary = None if code is None else code & 0xFF
+        detail = self._scrub(error)
+        if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return StoreError(f"{name} is damaged ({detail}): move it aside or restore it from a backup")
+        if primary == sqlite3.SQLITE_FULL:
+            return StoreError(
+                f"no space left for {name} ({detail}): free some space and run the command again; "
+                "results recorded before are kept"
+            )
+        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN) and self.path:
+            return not_writable(self.path, "the runs database", detail)
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreError(f"{name} is locked by another process ({detail}): try again when it has finished")
+        fix = "check the file and its disk" if self.path else "check the URL and that the database server is up"
+        return StoreError(f"cannot use {name} ({detail}): {fix}")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._errors(), self.engine.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """A transaction: everything in it is written, or nothing."""
+        if self.readonly:
+            raise not_writable(self.path, "the runs database")
+        with self._errors(), self.engine.begin() as connection:
+            yield connection
 
     # -- writing --------------------------------------------------------------------------
     def record(
@@ -155,7 +267,7 @@ class RunsDB:
             }
             for row in rows
         ]
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             self._clear_cell(connection, experiment, key, seed)
             if values:
                 connection.execute(RESULTS.insert(), values)
@@ -180,7 +292,7 @@ class RunsDB:
     ) -> None:
         """Store that a cell failed, with its error; a rerun of the sweep tries it again."""
         key = config_hash(config)
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             self._clear_cell(connection, experiment, key, seed)
             connection.execute(
                 CELLS.insert(),
@@ -199,7 +311,7 @@ class RunsDB:
 
     def delete(self, experiment: str) -> int:
         """Remove every result and cell of ``experiment`` (so that its sweep runs afresh); returns the cells removed."""
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             connection.execute(RESULTS.delete().where(RESULTS.c.experiment == experiment))
             return connection.execute(CELLS.delete().where(CELLS.c.experiment == experiment)).rowcount
 
@@ -218,7 +330,7 @@ class RunsDB:
         query = sa.select(CELLS.c.config_hash, CELLS.c.seed).where(
             (CELLS.c.experiment == experiment) & (CELLS.c.status == "done")
         )
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return {(h, s) for h, s in connection.execute(query)}
 
     def cells(self, experiment: str | None = None) -> pd.DataFrame:
@@ -226,13 +338,13 @@ class RunsDB:
         query = sa.select(CELLS)
         if experiment is not None:
             query = query.where(CELLS.c.experiment == experiment)
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return pd.read_sql(query, connection)
 
     def results(self, experiment: str, expand: bool = True) -> pd.DataFrame:
         """All result rows of ``experiment``; with ``expand`` the setting's keys become columns."""
         query = sa.select(RESULTS).where(RESULTS.c.experiment == experiment).order_by(RESULTS.c.id)
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             frame = pd.read_sql(query, connection)
         if frame.empty:
             raise DiscolabError(f"no results for experiment {experiment!r} in {self.url}")
@@ -262,15 +374,18 @@ class RunsDB:
             sa.func.max(CELLS.c.created).label("last"),
         ).group_by(CELLS.c.experiment)
         rows = sa.select(RESULTS.c.experiment, sa.func.count().label("rows")).group_by(RESULTS.c.experiment)
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             summary = pd.read_sql(cells, connection).merge(pd.read_sql(rows, connection), on="experiment", how="left")
         summary["rows"] = summary["rows"].fillna(0).astype(int)
         summary["last"] = pd.to_datetime(summary["last"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
         return summary.sort_values("experiment").reset_index(drop=True)
 
     def export_csv(self, experiment: str, path: str | Path) -> int:
+        """Write the results of ``experiment`` to a CSV file, atomically (a failed export leaves no
+        half-written file); returns the number of rows."""
         frame = self.results(experiment)
-        frame.to_csv(path, index=False)
+        with atomic_write(path, "the CSV file") as temporary:
+            frame.to_csv(temporary, index=False)
         return len(frame)
 
 

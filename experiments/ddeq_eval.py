@@ -58,10 +58,10 @@ def model_path(name: str, seed: int) -> Path:
 
 
 def save_model(model, path: Path, config: dict, seed: int, metrics: dict) -> None:
-    import torch
+    from discolab.core.files import save_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
+    save_atomic(  # a reader (the dashboard) never sees half a file
         {
             "state": model.state_dict(),
             "config": model.config.__dict__,

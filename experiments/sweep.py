@@ -10,7 +10,8 @@ Executors: ``local`` (a process pool on this machine, the default) and ``ray`` (
 as Ray tasks on a cluster: ``address="auto"`` or ``"ray://host:10001"``; ``pip install
 'discolab[ray]'``). Workers compute; this process writes each finished cell to the database in
 one transaction, so a cluster needs no shared file system, and a killed sweep loses at most the
-cells in flight.
+cells in flight. Ctrl+C cancels the cells not started, stops the running ones, records those that
+had finished and raises :class:`SweepInterrupted` (a KeyboardInterrupt) saying how far it got.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -75,6 +77,19 @@ class SweepReport:
         )
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl+C during a sweep, after the finished cells were recorded; its message says how far it got."""
+
+    def __init__(self, report: SweepReport):
+        self.report = report
+        finished = report.done + report.failed
+        left = report.total - report.skipped - finished
+        super().__init__(
+            f"sweep {report.name} interrupted: {finished} cells finished and are recorded, {left} not run; "
+            "run the same command again to continue"
+        )
+
+
 def run_cell(function: Callable, config: dict, seed: int, threads: int | None = None) -> tuple[str, Any, float]:
     """Run one cell: ("done", metrics, seconds) or ("failed", traceback text, seconds)."""
     if threads:
@@ -106,8 +121,8 @@ def run_sweep(
     report = SweepReport(sweep.name, total=len(cells), skipped=len(cells) - len(todo))
     start = time.perf_counter()
     bar = tqdm(total=len(todo), desc=sweep.name, unit="cell", disable=not progress)
-    results = _run_ray(sweep, todo, address) if executor == "ray" else _run_local(sweep, todo, workers)
-    for (config, seed), (status, payload, seconds) in results:
+
+    def record(config: dict, seed: int, status: str, payload: Any, seconds: float) -> None:
         if status == "done":
             db.record(sweep.name, config, seed, payload, setting=sweep.setting(config), seconds=seconds)
             report.done += 1
@@ -115,45 +130,133 @@ def run_sweep(
             db.record_failure(sweep.name, config, seed, payload, seconds=seconds)
             report.failed += 1
             report.errors.append(f"{config} seed {seed}: {payload.strip().splitlines()[-1]}")
-        bar.update()
-        bar.set_postfix(failed=report.failed)
+
+    if executor == "ray":
+        runner: _Cells = _RayCells(sweep.function, todo, address)
+    elif (workers or 1) > 1:
+        runner = _PoolCells(sweep.function, todo, workers)
+    else:
+        runner = _Cells(sweep.function, todo)
+    with runner:
+        recording = []  # the cell being written, which Ctrl+C may cut short (writing it again replaces it)
+        try:
+            for (config, seed), outcome in runner:
+                recording = [((config, seed), outcome)]
+                record(config, seed, *outcome)
+                recording = []
+                bar.update()
+                bar.set_postfix(failed=report.failed)
+        except KeyboardInterrupt:
+            finished = recording + runner.finished()  # computed, but not yet written when Ctrl+C came
+            runner.stop()  # before recording: nothing else runs on while we write
+            for (config, seed), outcome in finished:
+                record(config, seed, *outcome)
+            bar.close()
+            raise SweepInterrupted(report) from None
     bar.close()
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _run_local(sweep: Sweep, todo: list, workers: int | None) -> Iterable:
-    workers = workers or 1
-    if workers == 1:  # in-process: simplest to debug, and shares loaded models between cells
-        for config, seed in todo:
-            yield (config, seed), run_cell(sweep.function, config, seed)
-        return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    # spawn, not fork: a forked copy of a process that has started torch threads can hang.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_cell, sweep.function, c, s, threads): (c, s) for c, s in todo}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+class _Cells:
+    """Runs cells and yields ``((config, seed), outcome)`` as each finishes; this base runs them in this
+    process, one after another (simplest to debug, and cells share loaded models). A context manager:
+    leaving it stops whatever still runs."""
+
+    def __init__(self, function: Callable, todo: list):
+        self.function, self.todo = function, todo
+
+    def __iter__(self) -> Iterator:
+        for config, seed in self.todo:
+            yield (config, seed), run_cell(self.function, config, seed)
+
+    def finished(self) -> list:
+        """Cells that finished but were not yielded yet (after an interrupt)."""
+        return []
+
+    def stop(self) -> None:
+        """Cancel the cells not started and end the running ones."""
+
+    def __enter__(self) -> _Cells:
+        return self
+
+    def __exit__(self, *error) -> None:
+        self.stop()
 
 
-def _run_ray(sweep: Sweep, todo: list, address: str | None) -> Iterable:
-    try:
-        import ray
-    except ImportError:
-        raise DiscolabError("the ray executor needs Ray: pip install 'discolab[ray]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    try:
+def _ignore_interrupts() -> None:
+    # Ctrl+C reaches every process of the terminal's group: the workers leave it to the sweep's
+    # process, which records what finished before it stops them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _PoolCells(_Cells):
+    """Cells on a local process pool."""
+
+    def __init__(self, function: Callable, todo: list, workers: int):
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        # spawn, not fork: a forked copy of a process that has started torch threads can hang.
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts)
+        self.pending = {self.pool.submit(run_cell, function, c, s, threads): (c, s) for c, s in todo}
+
+    def __iter__(self) -> Iterator:
+        for future in as_completed(list(self.pending)):
+            yield self.pending.pop(future), future.result()
+
+    def finished(self) -> list:
+        ready = [f for f in self.pending if f.done() and not f.cancelled() and f.exception() is None]
+        return [(self.pending.pop(f), f.result()) for f in ready]
+
+    def stop(self) -> None:
+        # The executor has no public way to end running workers (Python 3.14 adds one): ended through its
+        # process table, they make it see a broken pool, drop what was queued and reap them as it shuts down.
+        for process in list((self.pool._processes or {}).values()):
+            process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __exit__(self, *error) -> None:
+        if error[0] is None:
+            self.pool.shutdown()  # every cell finished: let the workers exit by themselves
+        else:
+            self.stop()
+
+
+class _RayCells(_Cells):
+    """Cells as Ray tasks, on a cluster or a local Ray."""
+
+    def __init__(self, function: Callable, todo: list, address: str | None):
+        try:
+            import ray
+        except ImportError:
+            raise DiscolabError("the ray executor needs Ray: pip install 'discolab[ray]'") from None
+        self.ray = ray
+        self.started_here = not ray.is_initialized()
+        if self.started_here:
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         remote = ray.remote(run_cell)
-        pending = {remote.remote(sweep.function, c, s): (c, s) for c, s in todo}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+        self.pending = {remote.remote(function, c, s): (c, s) for c, s in todo}
+
+    def __iter__(self) -> Iterator:
+        while self.pending:
+            ready, _ = self.ray.wait(list(self.pending), num_returns=1)
             for ref in ready:
-                yield pending.pop(ref), ray.get(ref)
-    finally:
-        if started_here:
-            ray.shutdown()
+                yield self.pending.pop(ref), self.ray.get(ref)
+
+    def finished(self) -> list:
+        if not self.pending:
+            return []
+        ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
+        return [(self.pending.pop(ref), self.ray.get(ref)) for ref in ready]
+
+    def stop(self) -> None:
+        for ref in self.pending:
+            self.ray.cancel(ref, force=True)
+        self.pending.clear()
+
+    def __exit__(self, *error) -> None:
+        self.stop()
+        if self.started_here:
+            self.ray.shutdown()
 
 
 def add_sweep_arguments(parser) -> None:

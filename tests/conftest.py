@@ -1,9 +1,22 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def without_root_powers() -> list[str]:
+    """A command prefix under which file permissions apply: root passes every permission check, unless it
+    drops the capabilities that grant that (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): a read-only folder cannot be made so")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 from discolab.core.errors import DiscolabError
+from discolab.core.files import load_cached, save_atomic
 from discolab.core.paths import data_path
 from discolab.core.runs import config_hash
 
@@ -122,8 +123,9 @@ def distill_subtask(config: dict, seed: int, progress: Callable[[str], None] | N
     classes = split_classes(data.n_classes, config["subtasks"])[config["subtask"]]
     layout = d3_layout(config, data)
     start = time.perf_counter()
-    if path.exists():
-        part = DistilledPart.from_dict(torch.load(path, weights_only=True))
+    cached = load_cached(path)  # None when missing, truncated or foreign: then distilled again
+    if cached is not None:
+        part = DistilledPart.from_dict(cached)
     else:
         sub = data.subset(classes) if config["subtasks"] > 1 else data
         checkpoints = train_expert(sub, seed, config["expert_train_epochs"], config["width"], progress)
@@ -139,9 +141,7 @@ def distill_subtask(config: dict, seed: int, progress: Callable[[str], None] | N
             classes=classes,
             progress=progress,
         )
-        temporary = path.with_suffix(".tmp")
-        torch.save(part.to_dict(), temporary)
-        temporary.replace(path)
+        save_atomic(part.to_dict(), path)
     return {
         "final_mmd": part.final_mmd,
         "classes": len(classes),

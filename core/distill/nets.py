@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from discolab.core.errors import DiscolabError
+from discolab.core.files import load_cached, save_atomic
 from discolab.core.paths import data_path
 from torch import nn
 
@@ -166,12 +167,9 @@ def train_expert(
 
     Returns ``{"states": [state_dict after epoch 1, ..., after epoch E], "test_accuracy": [...]}``."""
     path = expert_path(data, seed, epochs, width)
-    if path.exists():
-        try:
-            return torch.load(path, weights_only=True)
-        except Exception as err:  # a truncated or foreign file: retrain rather than fail the sweep
-            if progress:
-                progress(f"expert cache {path} unreadable ({err}); retraining")
+    cached = load_cached(path)  # None when missing, truncated or foreign: then trained again
+    if cached is not None:
+        return cached
     net = new_convnet(data.n_classes, data.image_shape, width, seed)
     states, test_accuracy = [], []
 
@@ -192,9 +190,7 @@ def train_expert(
         on_epoch=checkpoint,
     )
     result = {"states": states, "test_accuracy": test_accuracy}
-    temporary = path.with_suffix(".tmp")
-    torch.save(result, temporary)
-    temporary.replace(path)  # atomic: parallel cells never read a half-written file
+    save_atomic(result, path)  # parallel cells never read a half-written file
     return result
 
 

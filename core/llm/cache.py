@@ -1,56 +1,144 @@
 """A response cache in SQLite, so that reruns and sweeps cost no repeated LLM calls.
 
 Keys hash (backend identity, prompt, parameters); the identity never holds an API key.
+
+The cache is disposable, so its failures never stop a command: a damaged file is moved aside
+(``llm.sqlite.damaged-TIMESTAMP``) and a new one started; where the file cannot be written (a
+read-only data directory, a full disk) answers are kept for this process only. Each says so in a
+one-line warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import StoreError
+from ..files import warn
 from ..paths import data_path
 from .base import LLMBackend, Prompt, YesNo
+
+T = TypeVar("T")
+DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # sqlite's codes for a file that is not a sound database
+
+
+def _damaged(err: sqlite3.Error) -> bool:
+    return (getattr(err, "sqlite_errorcode", 0) & 0xFF) in DAMAGED
 
 
 class ResponseCache:
     """Key -> JSON value store, safe to share between threads and processes (WAL mode)."""
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else data_path("cache", "llm.sqlite")
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.hits = 0
         self.misses = 0
+        self._inode: int | None = None  # of the file opened: tells whether another process replaced it
+        self._failed = False  # a failed read or write was reported: report it once, not per call
+        try:
+            self.path = Path(path) if path else data_path("cache", "llm.sqlite")
+        except StoreError as err:  # a read-only data directory without a cache/ folder
+            warn(f"{err}; answers are kept in memory for this run only")
+            self.path = Path(":memory:")
+        self._db = self._open()
 
     @staticmethod
     def key(*parts: Any) -> str:
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        with self._lock:
+        def read(db: sqlite3.Connection) -> dict[str, Any]:
+            found: dict[str, Any] = {}
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk)
+                rows = db.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk)
                 found.update((k, json.loads(v)) for k, v in rows)
+            return found
+
+        found = self._run(read, {})
         self.hits += sum(k in found for k in keys)
         self.misses += sum(k not in found for k in keys)
         return found
 
     def put_many(self, items: dict[str, Any]) -> None:
-        with self._lock, self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in items.items()],
+        rows = [(k, json.dumps(v)) for k, v in items.items()]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:  # one transaction
+                db.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", rows)
+
+        self._run(write, None)
+
+    # -- keeping a disposable file usable ---------------------------------------------------
+    def _run(self, action: Callable[[sqlite3.Connection], T], otherwise: T) -> T:
+        """``action(connection)`` under the lock. A damaged file is replaced by a new one and the action
+        run again; any other failure (full disk, read-only file, locked too long) returns ``otherwise``:
+        the cache is then a miss, never an error."""
+        with self._lock:
+            try:
+                try:
+                    return action(self._db)
+                except sqlite3.DatabaseError as err:
+                    if not _damaged(err):
+                        raise
+                    self._db.close()
+                    self._move_aside(err)
+                    self._db = self._open()
+                    return action(self._db)
+            except sqlite3.OperationalError as err:
+                if not self._failed:
+                    warn(f"the response cache {self.path} failed ({err}); carrying on without it")
+                    self._failed = True
+                return otherwise
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            try:
+                return self._connect(self.path)
+            except sqlite3.DatabaseError as err:
+                if not _damaged(err):
+                    raise
+                self._move_aside(err)
+                return self._connect(self.path)
+        except (sqlite3.Error, OSError) as err:  # cannot open it or create its -wal file or table: read-only, full
+            warn(
+                f"the response cache {self.path} cannot be opened ({err}); answers are kept in memory for this run only"
             )
+            return self._connect(":memory:")
+
+    def _connect(self, target: Path | str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except sqlite3.Error:
+            db.close()
+            raise
+        self._inode = None if str(target) == ":memory:" else os.stat(target).st_ino
+        return db
+
+    def _move_aside(self, err: sqlite3.Error) -> None:
+        """Rename the damaged file (with its -wal and -shm) out of the way, unless another process that met
+        the same damage has already done so and started a new file, which is then used as it is."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return
+        if self._inode not in (None, current):
+            return
+        aside = f"{self.path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{self.path}{suffix}").exists():
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        warn(f"the response cache {self.path} is damaged ({err}); moved it to {aside} and started a new one")
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses}

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from ..files import save_atomic
 from ..paths import data_path
 from .data import protein_sequences, split_sequences
 from .model import S2T2LM, FreshTokenLM, SourceTokenLM, add_lora, load_body
@@ -173,8 +174,7 @@ def save_plan(model: S2T2LM, config: S2T2Config, seed: int, metrics: dict, folde
         "metrics": {k: v for k, v in metrics.items() if k != "losses"},
     }
     path = folder / "plan.pt"
-    torch.save(payload, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)  # atomic: a reader never sees half a file
+    save_atomic(payload, path)  # a reader never sees half a file
     return path
 
 
