@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import reprlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,18 +80,17 @@ def analyze(
     ``success`` is ``"threshold"`` (needs ``threshold``) or ``"mixture"`` (the default when no
     threshold is given): the high component of a 2-component mixture fitted to all runs.
     """
-    missing = [c for c in (scale, metric, seed) if c not in frame.columns]
-    if missing:
-        raise DiscolabError(
-            f"column(s) {', '.join(missing)} not in the table; it has: {', '.join(map(str, frame.columns))}"
-        )
+    check_columns(frame, scale=scale, metric=metric, seed=seed)
     success = success or ("threshold" if threshold is not None else "mixture")
     if success not in SUCCESS_RULES:
         raise DiscolabError(f"unknown success rule {success!r}; choose threshold or mixture")
     if success == "threshold" and threshold is None:
         raise DiscolabError("success by threshold needs --threshold")
+    if threshold is not None:
+        threshold = finite_threshold(threshold)
     runs = frame[[scale, seed, metric]].rename(columns={scale: "scale", seed: "seed", metric: "value"})
-    runs = runs.dropna(subset=["value"])
+    runs["value"] = numeric_values(runs["value"], metric)
+    runs = runs.dropna(subset=["scale", "seed", "value"])  # runs without the metric, or not placed on the scale
     if runs.empty:
         raise DiscolabError(f"no values of {metric!r} to analyse")
     if runs.duplicated(["scale", "seed"]).any():
@@ -127,20 +128,97 @@ def analyze(
 def select_rows(frame: pd.DataFrame, where: dict[str, str] | None = None, step: str | int = "last") -> pd.DataFrame:
     """Rows of a runs-database table (``RunsDB.wide``) to analyse: those matching ``where``
     (column = value, compared as text), at one ``step`` of each run's trajectory (``"last"``:
-    each run's final step; ``"all"``: every step, for the step itself as the scale)."""
+    each run's final step; ``"all"``: every step, for the step itself as the scale; a number:
+    that step, which needs a ``step`` column). A table without a ``step`` column is one row per
+    run already, and ``"last"`` keeps it as it is."""
+    step = parse_step(step)
     for column, value in (where or {}).items():
         if column not in frame.columns:
-            raise DiscolabError(f"no column {column!r} to filter on; the table has: {', '.join(frame.columns)}")
+            raise DiscolabError(f"no column {column!r} to filter on; the table has: {column_list(frame)}")
         frame = frame[frame[column].astype(str) == str(value)]
     if frame.empty:
         raise DiscolabError(f"no rows match {where}")
-    if "step" in frame.columns and step != "all":
-        if step == "last":
-            last = frame.groupby(["config_hash", "seed"])["step"].transform("max")
-            frame = frame[frame["step"] == last]
-        else:
-            frame = frame[frame["step"] == int(step)]
-    return frame
+    if step == "all" or ("step" not in frame.columns and step == "last"):
+        return frame
+    if "step" not in frame.columns:
+        raise DiscolabError(f"the table has no 'step' column to pick step {step} from")
+    if step == "last":
+        run = ["config_hash", "seed"]  # what tells one run's trajectory from another's
+        if not set(run) <= set(frame.columns):
+            raise DiscolabError(
+                "taking each run's last step needs config_hash and seed columns; give a step number or all"
+            )
+        last = frame.groupby(run)["step"].transform("max")
+        return frame[frame["step"] == last]
+    steps = pd.to_numeric(frame["step"], errors="coerce")
+    picked = frame[steps == step]
+    if picked.empty:
+        raise DiscolabError(f"no rows at step {step}; the table's steps run from {steps.min():g} to {steps.max():g}")
+    return picked
+
+
+def parse_step(step: str | int) -> str | int:
+    """``"last"``, ``"all"`` or a step number (an int, or a string of digits), else an error."""
+    if step in ("last", "all"):
+        return step
+    if isinstance(step, int) and not isinstance(step, bool) and step >= 0:
+        return step
+    if isinstance(step, str) and re.fullmatch(r"[0-9]{1,18}", step.strip()):
+        return int(step)
+    raise DiscolabError(f"step must be last, all or a step number, got {_short(step)}")
+
+
+def check_columns(frame: pd.DataFrame, **columns: str) -> None:
+    """Each role's column (``scale="size"``, ...) exists, and no two roles share a column."""
+    missing = [str(c) for c in columns.values() if c not in frame.columns]
+    if missing:
+        raise DiscolabError(f"column(s) {', '.join(missing)} not in the table; it has: {column_list(frame)}")
+    for role, column in columns.items():
+        shared = [other for other, c in columns.items() if c == column and other != role]
+        if shared:
+            raise DiscolabError(
+                f"the {role} and {shared[0]} columns are both {column!r}: each run needs its own value of each"
+            )
+
+
+def numeric_values(values: pd.Series, column: str) -> pd.Series:
+    """The column as floats (missing values stay NaN); text or infinite values are errors."""
+    try:
+        numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    except (TypeError, ValueError):  # e.g. lists or dicts in the column
+        numbers = pd.Series(math.nan, index=values.index)
+    text = values[numbers.isna() & values.notna()]
+    if len(text):
+        raise DiscolabError(
+            f"column {column!r} must hold numbers, but {len(text)} value(s) do not, e.g. {_short(text.iloc[0])}"
+        )
+    infinite = int(np.isinf(numbers).sum())
+    if infinite:
+        raise DiscolabError(f"column {column!r} holds {infinite} infinite value(s): fix or remove those runs")
+    return numbers
+
+
+def finite_threshold(threshold) -> float:
+    """The success threshold as a float; NaN would make every run a failure, +-inf all the same."""
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise DiscolabError(f"the success threshold must be a finite number, got {_short(threshold)}")
+    return value
+
+
+def column_list(frame: pd.DataFrame, shown: int = 20) -> str:
+    """The table's column names, the first ``shown`` of them and how many more."""
+    names = [str(c) for c in frame.columns]
+    more = f", and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _short(value) -> str:
+    """A value from the table for a message: its repr, cut to about 30 characters."""
+    return reprlib.repr(value)
 
 
 def curve_sharpness(runs: pd.DataFrame, settings: pd.DataFrame) -> dict:

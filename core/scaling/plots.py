@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
+from ..errors import DiscolabError
+from ..files import atomic_write
 from .analysis import ScalingReport
 from .success import logistic_curve
 
@@ -64,8 +67,29 @@ def report_figure(report: ScalingReport, title: str = ""):
 
 
 def save_report_figure(report: ScalingReport, path: str | Path, title: str = "") -> Path:
+    """Save the report's figure and return the path written: ``path``, with ``.png`` added when
+    it has no suffix (the suffix picks the image type). The folder must exist; the file is
+    written whole or not at all (a temporary file renamed into place)."""
+    path = figure_path(path)
     fig = report_figure(report, title)
+    with atomic_write(path, "the plot") as temporary:
+        fig.savefig(temporary, dpi=90, format=path.suffix[1:].lower())
+    return path
+
+
+def figure_path(path: str | Path) -> Path:
+    """Where a figure asked to go to ``path`` will be written, or a DiscolabError saying why it
+    cannot be: the path is a folder, its folder does not exist, or its suffix is no image type."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    if path.is_dir():
+        raise DiscolabError(f"{path} is a folder: give a file name for the plot, e.g. {path / 'scaling.png'}")
+    if not path.parent.is_dir():
+        raise DiscolabError(f"cannot save the plot as {path}: the folder {path.parent} does not exist")
+    if not path.suffix:  # what matplotlib would do anyway; done here so the caller knows the name
+        return path.with_name(path.name + ".png")
+    types = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix[1:].lower() not in types:
+        raise DiscolabError(
+            f"cannot save the plot as {path}: {path.suffix} is not an image type; use .png, .pdf or .svg"
+        )
     return path
