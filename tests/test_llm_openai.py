@@ -152,8 +152,9 @@ def test_discovery_stops_when_the_server_is_down_and_resumes_when_it_is_back(mon
     from discolab.agents.discovery import DiscoverySettings, resume_discovery, start_discovery
     from discolab.core.errors import DiscolabError
 
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     port = _free_port()
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # the key goes to the environment's server only
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     settings = DiscoverySettings(
         graph="cancer",
         prior="simulated:0.7",
@@ -181,8 +182,9 @@ def test_research_agent_against_a_real_server_reports_what_the_model_did(server,
     chat format, so it answers in plain text and the agent says it called no tool."""
     from discolab.agents.research import AgentSettings, ask_agent
 
-    monkeypatch.setenv("DISCOLAB_TEST_KEY", KEY)
-    settings = AgentSettings(base_url=server, model="smollm2", max_steps=2, api_key_env="DISCOLAB_TEST_KEY")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server)
+    settings = AgentSettings(base_url=server, model="smollm2", max_steps=2)
     answer = ask_agent("Which benchmark graphs are there?", settings)
     if answer.tool_calls:  # a model that can call tools: the calls ran against the real tools
         assert all(call["result"] for call in answer.tool_calls)

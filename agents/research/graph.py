@@ -20,4 +20,6 @@ def build_agent(chat_model, tools: list, max_steps: int = 8):
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", next_step, {"tools": "tools", "end": END})
     graph.add_edge("tools", "agent")
-    return graph.compile()
+    # ToolNode runs the tool calls of one message in a thread pool as wide as max_concurrency:
+    # one at a time, so a model cannot start several runs at once (heavy tools also take a lock).
+    return graph.compile().with_config(max_concurrency=1)

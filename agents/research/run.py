@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
-from discolab.core.errors import DiscolabError
+from discolab.core.errors import DiscolabError, LLMError
+from discolab.core.llm.credentials import client_api_key, default_base_url
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from .configuration import AgentSettings
@@ -25,18 +25,21 @@ class AgentAnswer:
 
 
 def chat_model(settings: AgentSettings):
-    """A tool-capable chat model behind an OpenAI-compatible endpoint."""
+    """A tool-capable chat model behind an OpenAI-compatible endpoint.
+
+    The URL and the key are always passed explicitly: left out, ChatOpenAI would read
+    OPENAI_BASE_URL and OPENAI_API_KEY itself and send the key to whatever URL it was given.
+    """
     from langchain_openai import ChatOpenAI
 
-    key = os.environ.get(settings.api_key_env) or ("not-needed" if settings.base_url else None)
-    if key is None:
-        raise DiscolabError(
-            f"the research agent needs a tool-capable OpenAI-compatible model: set {settings.api_key_env}, "
-            "or --base-url for a local server"
-        )
+    base_url = settings.base_url or default_base_url()
+    try:
+        key = client_api_key(base_url)
+    except LLMError as err:
+        raise DiscolabError(f"the research agent needs a tool-capable OpenAI-compatible model: {err}") from None
     return ChatOpenAI(
         model=settings.model,
-        base_url=settings.base_url,
+        base_url=base_url,
         api_key=key,
         temperature=settings.temperature,
         seed=settings.seed,

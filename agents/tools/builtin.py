@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, register
+from .registry import GraphChoice, Seed, ToolError, register
 
 
 class NoArguments(BaseModel):
@@ -30,7 +30,7 @@ def list_graphs() -> list[dict]:
 
 
 class GraphArguments(BaseModel):
-    graph: str = Field(description="benchmark name (optionally NAME-renamed) or a graph file path")
+    graph: GraphChoice = Field(description="benchmark name (optionally NAME-renamed) or an uploaded graph file")
 
 
 @register(
@@ -50,14 +50,14 @@ def describe_graph(graph: str) -> dict:
 
 
 class DiscoveryArguments(BaseModel):
-    graph: str = Field("asia", description="benchmark name or graph file")
+    graph: GraphChoice = Field("asia", description="benchmark name or an uploaded graph file")
     prior: str = Field("simulated:0.8", description="llm, pc, ges, or simulated:Q (a simulated expert of F1 Q)")
     strategy: Literal["uncertainty", "random", "confident", "bootstrap"] = "uncertainty"
     update: Literal["llm", "structural", "none"] = "structural"
     experimenter: str = Field("oracle", description="oracle, noisy:EPS or interventional[:N]")
     rounds: int = Field(4, ge=0, le=50)
     per_round: int = Field(2, ge=1, le=100)
-    seed: int = 0
+    seed: Seed = 0
 
 
 @register(
@@ -65,6 +65,7 @@ class DiscoveryArguments(BaseModel):
     "Run an IGDA discovery: prior, then rounds of experiments on the selected edges; returns the run id "
     "and precision, recall, F1 and SHD after every round.",
     DiscoveryArguments,
+    heavy=True,
 )
 def run_discovery(**settings) -> dict:
     from discolab.agents.discovery import DiscoverySettings, start_discovery
@@ -128,11 +129,14 @@ def analyse_distributions(experiment, scale, metric, threshold, where, step) -> 
 
 
 class CharEDArguments(BaseModel):
-    prompt: str = Field(description="the text to continue")
-    models: list[str] = Field(default_factory=lambda: ["smollm2", "gemma3-270m"], description="local models")
-    weights: list[float] | None = Field(None, description="one weight per model (default: equal)")
+    prompt: str = Field(description="the text to continue", max_length=4000)
+    # Only the embedded models by name: a model may not load files of its choosing, nor many models.
+    models: list[Literal["smollm2", "gemma3-270m"]] = Field(
+        default_factory=lambda: ["smollm2", "gemma3-270m"], min_length=1, max_length=4, description="local models"
+    )
+    weights: list[float] | None = Field(None, max_length=4, description="one weight per model (default: equal)")
     max_chars: int = Field(60, ge=1, le=400)
-    seed: int | None = Field(None, description="sample with this seed (default: greedy)")
+    seed: Seed | None = Field(None, description="sample with this seed (default: greedy)")
 
 
 @register(
@@ -140,6 +144,7 @@ class CharEDArguments(BaseModel):
     "Continue a prompt with CharED, a character-wise ensemble of local LLMs with different tokenizers; "
     "weights on the simplex (one per model).",
     CharEDArguments,
+    heavy=True,
 )
 def chared_generate(prompt, models, weights, max_chars, seed) -> dict:
     from discolab.core.chared.decode import CharEDModel, generate
@@ -154,14 +159,14 @@ def chared_generate(prompt, models, weights, max_chars, seed) -> dict:
 
 
 class InterpArguments(BaseModel):
-    prompt: str = Field(description="the instruction or text to respond to")
+    prompt: str = Field(description="the instruction or text to respond to", max_length=4000)
     alphas: dict[str, float] = Field(
         default_factory=dict,
         description="slider per attribute (sentiment, formality, simplicity); 0 = low pole, "
         "1 = high pole (positive, formal, simple), outside [0, 1] extrapolates; default 0.5",
     )
     lambdas: dict[str, float] | None = Field(None, description="mix of the attributes (default equal)")
-    seed: int | None = Field(None, description="sample with this seed (default: greedy)")
+    seed: Seed | None = Field(None, description="sample with this seed (default: greedy)")
     max_new_tokens: int = Field(60, ge=1, le=200)
 
 
@@ -170,6 +175,7 @@ class InterpArguments(BaseModel):
     "Generate with SmolLM2 steered by attribute sliders (LoRA anchors interpolated in weight space); "
     "returns the text and its attribute scores.",
     InterpArguments,
+    heavy=True,
 )
 def interp_generate(prompt, alphas, lambdas, seed, max_new_tokens) -> dict:
     from discolab.core.interp.interpolate import steer

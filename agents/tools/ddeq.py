@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, records, register, rounded
+from .registry import Seed, ToolError, records, register, rounded
 
 
 class DDEQTrainArguments(BaseModel):
@@ -20,7 +20,7 @@ class DDEQTrainArguments(BaseModel):
         "ddeq", description="DDEQ, its weight-tied unrolled ablation, or PointNet (~0.8M or ~85k parameters)"
     )
     epochs: int = Field(10, ge=1, le=60, description="training epochs (DDEQ: about 5-10 s each on a CPU)")
-    seed: int = 0
+    seed: Seed = 0
 
 
 @register(
@@ -29,6 +29,7 @@ class DDEQTrainArguments(BaseModel):
     "returns test accuracy, chance, parameter count, the largest logit change under shuffled input points, "
     "and for DDEQ the forward flow's steps and relative MMD residual to the fixed point.",
     DDEQTrainArguments,
+    heavy=True,
 )
 def ddeq_train(data, model, epochs, seed) -> dict:
     from discolab.core.ddeq.train import run

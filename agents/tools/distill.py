@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, records, register, rounded
+from .registry import Seed, ToolError, records, register, rounded
 
 
 class SoftLabelArguments(BaseModel):
@@ -25,7 +25,7 @@ class SoftLabelArguments(BaseModel):
     )
     temperature: float = Field(4.0, gt=0, le=100, description="soft label = softmax(expert logits / T)")
     expert_epoch: int = Field(10, ge=1, le=20, description="swap / topk: the expert checkpoint giving the labels")
-    seed: int = 0
+    seed: Seed = 0
 
 
 @register(
@@ -34,6 +34,7 @@ class SoftLabelArguments(BaseModel):
     "checkpoint's softmax, train a student from scratch; returns test accuracies of the hard-label control and "
     "of soft labels per expert epoch (or per k for the swap / top-k studies). 10-60 s on CPU.",
     SoftLabelArguments,
+    heavy=True,
 )
 def distill_softlabel(dataset, ipc, study, temperature, expert_epoch, seed) -> dict:
     import torch
@@ -54,7 +55,7 @@ class D3Arguments(BaseModel):
         "hard", description="soft labels from the full-data expert cost C floats each"
     )
     subtasks: int = Field(1, ge=1, le=5, description="D3: class subtasks distilled separately (federated)")
-    seed: int = 0
+    seed: Seed = 0
 
 
 @register(
@@ -63,6 +64,7 @@ class D3Arguments(BaseModel):
     "MMD on expert features), pixel prototypes or random real images; trains a student and returns its test "
     "accuracy with the storage account (latent, decoder and label floats, images-per-class equivalent). ~30 s.",
     D3Arguments,
+    heavy=True,
 )
 def distill_d3(budget_ipc, method, labels, subtasks, seed) -> dict:
     import torch

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, records, register, rounded
+from .registry import Seed, ToolError, records, register, rounded
 
 
 class MoETrainArguments(BaseModel):
@@ -22,7 +22,7 @@ class MoETrainArguments(BaseModel):
     d_model: int = Field(32, ge=8, le=128, description="model width (a multiple of 2)")
     n_entries: int = Field(500, ge=10, le=4096, description="phonebook: number of entries to memorize")
     steps: int = Field(600, ge=10, le=5000, description="training steps (batch 128); about 5-30 ms each")
-    seed: int = 0
+    seed: Seed = 0
 
 
 @register(
@@ -31,6 +31,7 @@ class MoETrainArguments(BaseModel):
     "graph shortest paths; returns test accuracy, chance, total and active parameters and expert-load "
     "statistics (entropy over log E, largest expert's share, dropped fraction).",
     MoETrainArguments,
+    heavy=True,
 )
 def moe_train(task, n_experts, d_model, n_entries, steps, seed) -> dict:
     from discolab.core.moe.train import run

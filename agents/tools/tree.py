@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .registry import ToolError, records, register, rounded
+from .registry import Seed, ToolError, records, register, rounded
 
 
 class TreeTrainArguments(BaseModel):
@@ -28,7 +28,7 @@ class TreeTrainArguments(BaseModel):
     steps: int = Field(1000, ge=10, le=20000, description="training steps (batch 64); about 10-50 ms each")
     d_model: int = Field(64, ge=8, le=256, description="model width (a multiple of 4)")
     n_layers: int = Field(2, ge=1, le=8)
-    seed: int = 0
+    seed: Seed = 0
 
 
 @register(
@@ -38,6 +38,7 @@ class TreeTrainArguments(BaseModel):
     "auxiliary); returns the fraction of test items answered by each rule, in-distribution accuracy and the "
     "trajectory of the hierarchical fraction over training.",
     TreeTrainArguments,
+    heavy=True,
 )
 def tree_train(task, center_share, n_templates, steps, d_model, n_layers, seed) -> dict:
     from discolab.core.tree.train import run

@@ -15,6 +15,7 @@ from .base import (
     yes_no_prompt,
 )
 from .cache import CachedBackend, ResponseCache
+from .credentials import api_key_for, set_api_key, trust_base_url
 
 BACKENDS = ("local", "openai")  # a CharED ensemble ("chared") is built by discolab.core.chared
 
@@ -57,7 +58,10 @@ __all__ = [
     "Prompt",
     "ResponseCache",
     "YesNo",
+    "api_key_for",
     "make_backend",
     "parse_yes_no",
+    "set_api_key",
+    "trust_base_url",
     "yes_no_prompt",
 ]

@@ -1,8 +1,10 @@
 """Any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server, ...) through ``openai``.
 
 Settings come from arguments or the usual environment variables: ``OPENAI_BASE_URL``,
-``OPENAI_API_KEY``, ``OPENAI_MODEL``. The key is passed to the client and nowhere else: it is
-never logged, stored, or part of :meth:`identity`.
+``OPENAI_API_KEY``, ``OPENAI_MODEL``. Without an explicit ``api_key`` the key follows the rule of
+:mod:`.credentials` (the environment's key only for the environment's server or a URL trusted on
+the command line). The key is passed to the client and nowhere else: it is never logged,
+stored, or part of :meth:`identity`.
 
 P(yes) comes from the first answer token's top log-probabilities where the server returns
 them (method ``logprobs``), else from the share of yes among ``samples`` sampled answers
@@ -25,9 +27,9 @@ import openai
 
 from ..errors import LLMError
 from .base import FALLBACK, LOGPROBS, SAMPLES, Prompt, YesNo, parse_yes_no
+from .credentials import client_api_key, default_base_url
 
 T = TypeVar("T")
-OFFICIAL_URL = "https://api.openai.com/v1"
 CONFIDENCE_MODES = ("auto", "logprobs", "samples")
 
 
@@ -49,12 +51,8 @@ class OpenAIBackend:
         self.model = model or os.environ.get("OPENAI_MODEL") or ""
         if not self.model:
             raise LLMError("no model name: pass --model or set OPENAI_MODEL")
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OFFICIAL_URL).rstrip("/")
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if self.base_url == OFFICIAL_URL:
-                raise LLMError("no API key: set OPENAI_API_KEY (or point OPENAI_BASE_URL at a local server)")
-            key = "not-needed"  # local servers usually accept any key
+        self.base_url = (base_url or default_base_url()).rstrip("/")
+        key = api_key or client_api_key(self.base_url)
         if confidence not in CONFIDENCE_MODES:
             raise LLMError(f"unknown confidence mode {confidence!r}; choose from {', '.join(CONFIDENCE_MODES)}")
         self.confidence = confidence
@@ -193,7 +191,10 @@ def _explain(err: openai.OpenAIError, backend: OpenAIBackend) -> LLMError:
     if isinstance(err, openai.APIConnectionError):
         return LLMError(f"cannot reach an OpenAI-compatible server at {where} (check OPENAI_BASE_URL)")
     if isinstance(err, openai.AuthenticationError):
-        return LLMError(f"the server at {where} rejected the API key (check OPENAI_API_KEY)")
+        return LLMError(
+            f"the server at {where} rejected the API key or wants one (OPENAI_API_KEY goes only to "
+            "OPENAI_BASE_URL or a --base-url given on the command line)"
+        )
     if isinstance(err, openai.NotFoundError):
         return LLMError(f"not found at {where}: model {backend.model!r} or the endpoint does not exist")
     if isinstance(err, openai.APIStatusError):

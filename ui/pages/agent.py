@@ -5,13 +5,20 @@ import json
 import streamlit as st
 from discolab.agents.research import AgentSettings, ask_agent
 from discolab.core.errors import DiscolabError
+from discolab.core.llm.credentials import default_base_url, set_api_key
 
 st.title("Research agent")
 st.caption(
     "A tool-calling LLM over the workbench (graphs, discovery runs, the runs database, distributions). "
     "It needs a tool-capable OpenAI-compatible model; the embedded model cannot call tools."
 )
-base_url = st.text_input("Base URL (blank: api.openai.com with OPENAI_API_KEY)", "") or None
+base_url = st.text_input("Base URL (blank: OPENAI_BASE_URL, else api.openai.com)", "") or None
+# A URL typed here never receives the environment's OPENAI_API_KEY (unless it is OPENAI_BASE_URL's own):
+# it gets the key typed below, kept in this process's memory only, or none.
+api_key = st.text_input(
+    "API key for this server (kept in memory only; blank: none, or OPENAI_API_KEY for OPENAI_BASE_URL)",
+    type="password",
+)
 model = st.text_input("Model", "gpt-4o-mini")
 history = st.session_state.setdefault("agent_history", [])
 for turn in history:
@@ -27,6 +34,7 @@ for turn in history:
         st.write(turn["answer"])
 question = st.chat_input("Ask, e.g. 'How does uncertainty selection do on asia with a 0.7 expert?'")
 if question:
+    set_api_key(base_url or default_base_url(), api_key)  # blank forgets a key typed before
     try:
         with st.spinner("thinking ..."):
             answer = ask_agent(question, AgentSettings(base_url=base_url, model=model))

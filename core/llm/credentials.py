@@ -1,0 +1,86 @@
+"""Which API key goes to which OpenAI-compatible server.
+
+The environment's key (``OPENAI_API_KEY``) is a credential for one server: the one named by
+``OPENAI_BASE_URL``, or the official API when that is unset. A base URL can also come from
+places the person running the process does not control (a dashboard field, a tool argument
+chosen by a model), and such a URL must not receive that key. So:
+
+- the environment's key goes to the environment's base URL, and to URLs the person running the
+  process trusted on the command line (:func:`trust_base_url`);
+- a key typed in the dashboard goes to the URL it was typed for (:func:`set_api_key`);
+- every other URL gets no key (local servers accept any).
+
+Both registries live in this process's memory only: nothing here is written, logged or shown.
+URLs are compared after :func:`normalise_url`; a different port or path is a different server.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import LLMError
+
+OFFICIAL_URL = "https://api.openai.com/v1"
+NO_KEY = "not-needed"  # what a keyless client sends: local servers usually accept any key
+
+_lock = threading.Lock()  # the dashboard's sessions run in threads of one process
+_trusted: set[str] = set()
+_typed: dict[str, str] = {}
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with its scheme and host lowercased and trailing slashes dropped; nothing else changes."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, parts.fragment))
+
+
+def default_base_url() -> str:
+    """The environment's server: ``OPENAI_BASE_URL``, else the official API."""
+    return (os.environ.get("OPENAI_BASE_URL") or OFFICIAL_URL).rstrip("/")
+
+
+def trust_base_url(url: str) -> None:
+    """Let the environment's key go to ``url`` too: for a URL given on the command line."""
+    with _lock:
+        _trusted.add(normalise_url(url))
+
+
+def set_api_key(url: str, key: str | None) -> None:
+    """Use ``key`` (typed in the dashboard) for ``url``; an empty key forgets the one set before."""
+    with _lock:
+        if key:
+            _typed[normalise_url(url)] = key
+        else:
+            _typed.pop(normalise_url(url), None)
+
+
+def api_key_for(base_url: str | None) -> str | None:
+    """The key that may be sent to ``base_url`` (None: the environment's server), or None."""
+    url = normalise_url(base_url or default_base_url())
+    with _lock:
+        typed, trusted = _typed.get(url), url in _trusted
+    if typed:
+        return typed
+    if trusted or url == normalise_url(default_base_url()):
+        return os.environ.get("OPENAI_API_KEY") or None
+    return None
+
+
+def client_api_key(base_url: str) -> str:
+    """What a client for ``base_url`` sends: its key, or a placeholder for servers that need none.
+
+    The official API always needs a key, so asking it without one fails here, plainly.
+    """
+    key = api_key_for(base_url)
+    if key:
+        return key
+    if normalise_url(base_url) == OFFICIAL_URL:
+        if os.environ.get("OPENAI_API_KEY"):  # set, but meant for the server OPENAI_BASE_URL names
+            raise LLMError(
+                f"no API key for {OFFICIAL_URL}: OPENAI_API_KEY goes only to OPENAI_BASE_URL "
+                f"({default_base_url()}) or a --base-url given on the command line"
+            )
+        raise LLMError(f"no API key for {OFFICIAL_URL}: set OPENAI_API_KEY, or point OPENAI_BASE_URL at a local server")
+    return NO_KEY
