@@ -126,14 +126,3 @@ def test_cli_errors_are_one_line():
         [sys.executable, "-m", "discolab.ui.cli", "discover", "--graph", "nowhere.json"], capture_output=True, text=True
     )
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "graph file not found" in out.stderr
-
-
-def test_a_failing_step_keeps_the_run_and_says_how_to_resume():
-    settings = DiscoverySettings(graph="asia", prior="simulated:0.7", experimenter="noisy:0.9", rounds=2)
-    with pytest.raises(DiscolabError, match=r"noisy experimenter needs 0 <= EPS <= 0.5.*discolab resume ") as err:
-        start_discovery(settings, run_id="fails-at-experiment")
-    assert "fails-at-experiment" in str(err.value)
-    from discolab.agents.discovery import load_run
-
-    stored = load_run("fails-at-experiment")
-    assert stored.history[0]["round"] == 0 and stored.values["selected"]  # prior and selection were kept

@@ -139,11 +139,13 @@ def test_a_failed_run_shows_its_error_and_the_page_keeps_running():
     app = page("discover")
     next(s for s in app.selectbox if s.label == "Prior").set_value("llm").run()
     next(s for s in app.selectbox if s.label == "LLM backend").set_value("openai")
-    app.text_input[0].set_value("http://127.0.0.1:9/v1")  # nothing listens there
-    app.text_input[1].set_value("some-model")
+    field = {t.label: t for t in app.text_input}
+    field["Base URL (openai backend)"].set_value("http://127.0.0.1:9/v1")  # nothing listens there
+    field["Model (blank: default)"].set_value("some-model")
     button(app, "Run").click().run()
     assert not app.exception
-    assert app.error and "127.0.0.1:9" in app.error[0].value
+    # Shown as text: every Markdown character escaped.
+    assert app.error and "127.0.0.1:9" in app.error[0].value.replace("\\", "")
 
 
 def test_chared_page_shows_the_ensemble_beside_each_model(local_fp32):
@@ -201,3 +203,45 @@ def test_distill_page_decodes_samples_from_d3_latents(discolab_home):
         torch.set_num_threads(threads)
     assert not app.exception, app.exception
     assert "latents per class" in app.caption[-1].value and "image" in kinds(app)
+
+
+def test_sigterm_to_discolab_ui_stops_the_streamlit_server_too(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DISCOLAB_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "discolab.ui.cli", "ui", "--port", str(port)]
+    ui = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = []
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        children = psutil.Process(ui.pid).children(recursive=True)
+        assert children, "the dashboard's server process was not found"
+        ui.send_signal(signal.SIGTERM)
+        ui.wait(timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"left running: {alive}"
+    finally:  # nothing outlives the test, whatever failed
+        if ui.poll() is None:
+            ui.kill()
+        for process in children:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass

@@ -1,17 +1,59 @@
 """The ``discolab`` command line: a thin layer over functions in core/, agents/ and experiments/.
 
-Errors caused by input or environment (:class:`DiscolabError`) print as one line and exit 2.
+Errors caused by input or environment (:class:`DiscolabError`, bad arguments, a full disk, a
+read-only directory) print as one line and exit 2. Anything else is a bug: it prints one line
+naming the error and how to see the traceback (``--debug`` or ``DISCOLAB_DEBUG=1``), exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from discolab.core.errors import DiscolabError
+from discolab.core.errors import DiscolabError, one_line
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"discolab: error: {one_line(f'{self.prog}: {message}')} (see {self.prog} --help)\n")
+
+
+def probability(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    value = _finite(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 # -- graphs -------------------------------------------------------------------------------------
@@ -217,7 +259,7 @@ def cmd_scaling_analyze(args: argparse.Namespace) -> int:
     report = analyze(table, args.scale, args.metric, args.seed_column, args.threshold, args.success)
     name = args.experiment or Path(args.csv).stem
     plot = Path(args.plot) if args.plot else data_path("results", f"scaling_{name}_{args.metric}.png")
-    save_report_figure(report, plot, f"{name}: {args.metric} against {args.scale}")
+    plot = save_report_figure(report, plot, f"{name}: {args.metric} against {args.scale}")
     if args.json:
         print(report.to_json())
         return 0
@@ -316,6 +358,7 @@ def cmd_s2t2_train(args: argparse.Namespace) -> int:
 
 # -- dashboard --------------------------------------------------------------------------------
 def cmd_ui(args: argparse.Namespace) -> int:
+    import signal
     import subprocess
 
     app = Path(__file__).with_name("app.py")
@@ -325,7 +368,30 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     print(f"discolab dashboard on http://{args.host}:{args.port} (Ctrl+C stops it)")
-    return subprocess.call(command)
+    server = subprocess.Popen(command)
+
+    def stop(signum, _frame):  # SIGTERM to us is SIGTERM to the server: nothing outlives `discolab ui`
+        server.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:  # the terminal sent SIGINT to the server too; give it time to close
+        try:
+            code = server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
 
 
 # -- agent ------------------------------------------------------------------------------------
@@ -373,9 +439,6 @@ def cmd_discover(args: argparse.Namespace) -> int:
         calibration=args.calibration,
         seed=args.seed,
     )
-    from discolab.core.graphs import resolve_graph
-
-    resolve_graph(settings.graph)  # a bad graph fails here, before any work
     return _drive_run(
         lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event), settings.rounds, args.json
     )
@@ -394,23 +457,27 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
     from discolab.agents.discovery import resume_discovery
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=rounds, desc="rounds", unit="round", disable=as_json, file=sys.stderr)
+    bars = []  # the bar appears with the run's first event: settings refused up front print one line only
 
     def on_event(event):
+        if not bars:
+            bars.append(tqdm(total=rounds, desc="rounds", unit="round", disable=as_json, file=sys.stderr))
         record = event.get("record")
         if record and record["round"] > 0:
-            bar.update(1)
+            bars[0].update(1)
         if record and record["f1"] is not None:
-            bar.set_postfix(experiments=record["experiments"], f1=f"{record['f1']:.3f}")
+            bars[0].set_postfix(experiments=record["experiments"], f1=f"{record['f1']:.3f}")
 
     try:
         run = step(on_event)
         while not run.done:
-            bar.clear()
+            if bars:
+                bars[0].clear()
             answer = _ask_person(run.question)
             run = resume_discovery(run.run_id, answer=answer, on_event=on_event)
     finally:
-        bar.close()
+        if bars:
+            bars[0].close()
     if as_json:
         print(json.dumps(run.as_dict(), indent=2))
         return 0
@@ -452,7 +519,8 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
 
 # -- wiring -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="discolab", description="Agent-driven interactive causal discovery.")
+    parser = OneLineParser(prog="discolab", description="Agent-driven interactive causal discovery.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     graphs = commands.add_parser("graphs", help="benchmark graphs and graph files")
@@ -482,9 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="prior: P(u -> v) for every pair (default); pairwise: one 3-way question per pair "
         "(Kiciman et al.); bfs: roots then one query per variable (Jiralerspong et al.)",
     )
-    predict.add_argument("--threshold", type=float, default=0.5, help="keep edges with P(u -> v) above this")
+    predict.add_argument("--threshold", type=probability, default=0.5, help="keep edges with P(u -> v) above this")
     predict.add_argument("--seed", type=int, default=0, help="seed of the variable order in the prompt")
-    predict.add_argument("--top", type=int, default=10, help="edges to list, by belief")
+    predict.add_argument("--top", type=positive_int, default=10, help="edges to list, by belief")
     add_calibration_argument(predict)
     add_backend_arguments(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
@@ -508,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="prior chared: one weight per model (default equal)",
     )
-    discover.add_argument("--samples", type=int, default=2000, help="observational samples for pc / ges / bootstrap")
+    discover.add_argument(
+        "--samples", type=positive_int, default=2000, help="observational samples for pc / ges / bootstrap"
+    )
     discover.add_argument(
         "--strategy",
         default="uncertainty",
@@ -519,8 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--experimenter", default="oracle", help="oracle (default), noisy:EPS, interventional[:N], human"
     )
     discover.add_argument("--rounds", type=int, default=4, help="rounds R (default 4)")
-    discover.add_argument("--per-round", type=int, default=2, help="experiments per round I (default 2)")
-    discover.add_argument("--threshold", type=float, default=0.5, help="belief above which an untested edge is kept")
+    discover.add_argument("--per-round", type=positive_int, default=2, help="experiments per round I (default 2)")
+    discover.add_argument(
+        "--threshold", type=probability, default=0.5, help="belief above which an untested edge is kept"
+    )
     discover.add_argument("--seed", type=int, default=0)
     add_calibration_argument(discover)
     discover.add_argument("--run-id", default=None, help="id for the new run (default: a random one)")
@@ -544,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     chared.set_defaults(run=cmd_chared)
 
     ui = commands.add_parser("ui", help="start the Streamlit dashboard (localhost only by default)")
-    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--port", type=positive_int, default=8501)
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     ui.set_defaults(run=cmd_ui)
 
@@ -583,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--scale", required=True, help="the setting / scale column")
     analyze.add_argument("--metric", required=True, help="the metric column")
     analyze.add_argument("--seed-column", default="seed", help="the seed column (default seed)")
-    analyze.add_argument("--threshold", type=float, default=None, help="success = metric >= T (default: mixture)")
+    analyze.add_argument("--threshold", type=_finite, default=None, help="success = metric >= T (default: mixture)")
     analyze.add_argument("--success", choices=("threshold", "mixture"), default=None, help="success rule")
     analyze.add_argument("--where", action="append", default=[], help="COLUMN=VALUE filter (repeatable)")
     analyze.add_argument("--step", default="last", help="trajectory step: last (default), a number, or all")
@@ -683,6 +755,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_chared_module.add_arguments(bench_chared)
     bench_chared.set_defaults(run=bench_chared_module.main)
+    bench_checkpoints = bench_actions.add_parser(
+        "checkpoints", help="bytes a discovery round adds to the checkpoint store, against SqliteSaver"
+    )
+    from discolab.experiments import bench_checkpoints as bench_checkpoints_module
+
+    bench_checkpoints_module.add_arguments(bench_checkpoints)
+    bench_checkpoints.set_defaults(run=bench_checkpoints_module.main)
     return parser
 
 
@@ -690,14 +769,46 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
+    debug = args.debug or os.environ.get("DISCOLAB_DEBUG", "") not in ("", "0")
+    if getattr(args, "base_url", None):  # typed by the person running us: the environment's key may go there
+        from discolab.core.llm.credentials import trust_base_url
+
+        trust_base_url(args.base_url)
     try:
         return run(args)
-    except DiscolabError as err:
-        print(f"discolab: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("discolab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a sweep says what it kept
+        print(f"discolab: interrupted: {one_line(err)}" if str(err) else "discolab: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if debug:
+            raise
+        code, message = describe_failure(err)
+        print(f"discolab: error: {one_line(message)}", file=sys.stderr)
+        return code
+
+
+def describe_failure(err: Exception) -> tuple[int, str]:
+    """The exit status and one-line message for an error that reached the top of the CLI: 2 for
+    input and environment (ours, a full disk, a directory that is not writable, a missing
+    file), 1 for a bug, with the way to see its traceback."""
+    if isinstance(err, DiscolabError):
+        return 2, str(err)
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return 2, f"no space left on the device{_where(err)}: free some space and run the command again"
+    if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return 2, f"not allowed to write{_where(err)}: {err.strerror} (is the data directory writable?)"
+    if isinstance(err, OSError) and err.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+        return 2, f"{err.strerror}{_where(err)}"
+    if isinstance(err, sqlite3.OperationalError) and "full" in str(err):
+        return 2, f"no space left for a database ({err}): free some space and run the command again"
+    return 1, (
+        f"unexpected {type(err).__name__}: {err} (a bug: rerun with --debug or DISCOLAB_DEBUG=1 for the traceback, "
+        "and please report it)"
+    )
+
+
+def _where(err: OSError) -> str:
+    return f" ({err.filename})" if err.filename else ""
 
 
 if __name__ == "__main__":

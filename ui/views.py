@@ -9,11 +9,20 @@
 
 from __future__ import annotations
 
+import re
+
 import networkx as nx
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+
+
+def plain(text: object) -> str:
+    """Text for Streamlit's Markdown elements (captions, warnings, errors) shown as typed: every
+    Markdown character escaped, so a name or message cannot become a link, an image that the
+    browser fetches from a remote server, or formatting."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$<>:])", r"\\\1", str(text))
 
 
 def _layout(names: list[str], edges: list[tuple[str, str]], seed: int = 0) -> dict:
@@ -26,11 +35,11 @@ def _layout(names: list[str], edges: list[tuple[str, str]], seed: int = 0) -> di
 def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3, title: str = ""):
     """Draw a run's state (``DiscoveryRun.values`` or one of ``round_states``) as a figure."""
     from discolab.agents.discovery.configuration import DiscoverySettings
-    from discolab.agents.discovery.nodes import graph_spec
+    from discolab.agents.discovery.nodes import current_beliefs, run_graph
 
     settings = DiscoverySettings.from_dict(values["settings"])
-    spec = graph_spec(settings.graph)
-    beliefs = {(u, v): p for (u, v), p in zip(values["pairs"], values["beliefs"])}
+    spec = run_graph(values)
+    beliefs = {(u, v): p for (u, v), p in zip(values["pairs"], current_beliefs(values))}
     results = {tuple(r["edge"]): r["present"] for r in values.get("results", [])}
     truth = set(spec.edges or ()) if show_truth else set()
     believed = [e for e, p in beliefs.items() if p >= min_belief and e not in results]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from discolab.core.errors import DiscolabError
+from discolab.core.errors import DiscolabError, summarize_problems
+from discolab.core.graphs import GraphSpec
+from discolab.core.graphs.benchmarks import benchmark_network
+from discolab.core.igda.experimenters import parse_experimenter
 from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
@@ -37,6 +40,10 @@ class DiscoverySettings:
         problems = []
         if not (self.prior in ("llm", "chared", "pc", "ges") or self.prior.startswith("simulated:")):
             problems.append(f"prior {self.prior!r}: choose llm, chared, pc, ges or simulated:Q")
+        elif self.prior.startswith("simulated:") and not 0.0 <= _number(self.prior.split(":", 1)[1]) <= 1.0:
+            problems.append(f"prior {self.prior!r}: a simulated expert's quality Q is an F1 in [0, 1]")
+        if self.samples < 10:
+            problems.append(f"samples {self.samples}: the data priors need at least 10 observational samples")
         if self.prior == "chared":
             try:
                 weights = [float(w) for w in self.ensemble_weights.split(",")]
@@ -54,21 +61,49 @@ class DiscoverySettings:
             problems.append(f"strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
         if self.update not in UPDATES:
             problems.append(f"update {self.update!r}: choose from {', '.join(UPDATES)}")
-        if not (
-            self.experimenter in ("oracle", "human", "interventional")
-            or self.experimenter.startswith(("noisy:", "interventional:"))
-        ):
-            problems.append(
-                f"experimenter {self.experimenter!r}: choose oracle, noisy:EPS, interventional[:N] or human"
-            )
+        if self.experimenter != "human":
+            try:  # the experimenter's own parser, on a graph-free stand-in: syntax and ranges only
+                parse_experimenter(self.experimenter)
+            except ValueError as err:
+                problems.append(str(err))
         if self.calibration not in CALIBRATIONS:
             problems.append(f"calibration {self.calibration!r}: choose from {', '.join(CALIBRATIONS)}")
         if self.rounds < 0 or self.per_round < 1:
             problems.append("rounds must be >= 0 and per-round >= 1")
-        if not 0.0 < self.threshold < 1.0:
+        if not 0.0 < self.threshold < 1.0:  # NaN fails this too
             problems.append("threshold must be in (0, 1)")
         if problems:
-            raise DiscolabError("invalid discovery settings: " + "; ".join(problems))
+            raise DiscolabError("invalid discovery settings: " + summarize_problems(problems))
+
+    def check_problem(self, spec: GraphSpec) -> None:
+        """Raise a :class:`DiscolabError` if these settings cannot run on ``spec``: a simulated
+        prior or an oracle without the true graph, a data prior, bootstrap selection or an
+        interventional experimenter without a network to sample. Called before a run is created,
+        so that no run is saved that could only fail."""
+        problems = []
+        if self.prior.startswith("simulated:") and not spec.has_truth:
+            problems.append(f"prior {self.prior!r} simulates an expert from the true graph, and {spec.name!r} has none")
+        needs_samples = [
+            what
+            for what, used in (
+                (f"prior {self.prior!r}", self.prior in ("pc", "ges")),
+                ("strategy 'bootstrap'", self.strategy == "bootstrap"),
+                (f"experimenter {self.experimenter!r}", self.experimenter.startswith("interventional")),
+            )
+            if used
+        ]
+        if needs_samples:
+            try:
+                benchmark_network(spec)
+            except DiscolabError as err:
+                problems.append(f"{' and '.join(needs_samples)} sample a Bayesian network: {err}")
+        if self.experimenter != "human" and not self.experimenter.startswith("interventional") and not spec.has_truth:
+            problems.append(
+                f"experimenter {self.experimenter!r} answers from the true graph, and {spec.name!r} has none "
+                "(use --experimenter human)"
+            )
+        if problems:
+            raise DiscolabError("invalid discovery settings: " + summarize_problems(problems))
 
     @property
     def uses_llm(self) -> bool:
@@ -81,3 +116,10 @@ class DiscoverySettings:
     def from_dict(cls, data: dict) -> DiscoverySettings:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")  # fails every range check

@@ -6,6 +6,7 @@ makes the same choices. The true graph reaches only the experimenter and the sco
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
@@ -24,7 +25,27 @@ from .state import DiscoveryState, ExperimentRecord, RoundRecord
 # -- resources built from settings, once per process -----------------------------------------
 @lru_cache(maxsize=8)
 def graph_spec(name: str) -> GraphSpec:
+    """A benchmark or graph file by name (what a new run starts from; a run reads its own copy)."""
     return resolve_graph(name)
+
+
+def stored_graph(spec: GraphSpec) -> str:
+    """The validated content of a run's graph, as the run state stores it: canonical JSON."""
+    return json.dumps({"spec": spec.to_dict(), "source": spec.source}, sort_keys=True)
+
+
+@lru_cache(maxsize=8)
+def _graph_from_store(content: str) -> GraphSpec:
+    data = json.loads(content)
+    return GraphSpec.from_dict(data["spec"], source=data["source"])
+
+
+def run_graph(state: DiscoveryState) -> GraphSpec:
+    """The graph a run works on: the copy in its state, so that editing, moving or deleting the
+    file it came from changes nothing (runs saved before the copy existed read the file)."""
+    if "graph" in state:
+        return _graph_from_store(state["graph"])
+    return graph_spec(DiscoverySettings.from_dict(state["settings"]).graph)
 
 
 @lru_cache(maxsize=8)
@@ -40,12 +61,12 @@ def chared_backend(models: str, weights: str) -> LLMBackend:
 
 @lru_cache(maxsize=8)
 def data_beliefs(graph: str, method: str, samples: int, seed: int) -> dict[Edge, float]:
-    return data_driven_beliefs(graph_spec(graph), method, samples, seed)
+    return data_driven_beliefs(_graph_from_store(graph), method, samples, seed)
 
 
 @lru_cache(maxsize=8)
 def bootstrap_frequencies(graph: str, samples: int, seed: int) -> dict[Edge, float]:
-    return bootstrap_edge_frequencies(graph_spec(graph), samples, seed=seed)
+    return bootstrap_edge_frequencies(_graph_from_store(graph), samples, seed=seed)
 
 
 def _settings(state: DiscoveryState) -> DiscoverySettings:
@@ -58,8 +79,22 @@ def _backend(settings: DiscoverySettings) -> LLMBackend:
     return llm_backend(settings.backend, settings.model, settings.base_url)
 
 
+def current_beliefs(values: DiscoveryState) -> list[float]:
+    """Every pair's belief now, aligned with ``pairs``: the prior with the updates' changes applied.
+
+    The state keeps the prior once and the changes apart, so that a round stores what changed
+    rather than all n(n-1) beliefs (runs saved before that keep the whole list in ``beliefs``).
+    """
+    if "beliefs" in values:
+        return values["beliefs"]
+    beliefs = list(values["prior_beliefs"])
+    for index, p in values.get("belief_changes", {}).items():
+        beliefs[int(index)] = p
+    return beliefs
+
+
 def _beliefs(state: DiscoveryState) -> dict[Edge, float]:
-    return {(u, v): p for (u, v), p in zip(state["pairs"], state["beliefs"])}
+    return {(u, v): p for (u, v), p in zip(state["pairs"], current_beliefs(state))}
 
 
 def _results(state: DiscoveryState) -> dict[Edge, bool]:
@@ -75,7 +110,7 @@ def predicted_edges(beliefs: dict[Edge, float], results: dict[Edge, bool], thres
 
 def round_record(state: DiscoveryState, round_number: int, tested: list[ExperimentRecord]) -> RoundRecord:
     settings = _settings(state)
-    spec = graph_spec(settings.graph)
+    spec = run_graph(state)
     results = _results(state)
     edges = predicted_edges(_beliefs(state), results, settings.threshold)
     metrics = score_graph(spec.edges, edges) if spec.has_truth else None
@@ -95,20 +130,20 @@ def round_record(state: DiscoveryState, round_number: int, tested: list[Experime
 def elicit_prior(state: DiscoveryState) -> dict:
     """P(u -> v) for every ordered pair from the prior source."""
     settings = _settings(state)
-    spec = graph_spec(settings.graph)
+    spec = run_graph(state)
     fallbacks: list[Edge] = []
     if settings.prior in ("llm", "chared"):
         beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
     elif settings.prior in DATA_PRIORS:
-        beliefs = data_beliefs(settings.graph, settings.prior, settings.samples, settings.seed)
+        beliefs = data_beliefs(stored_graph(spec), settings.prior, settings.samples, settings.seed)
     else:
         quality = float(settings.prior.split(":", 1)[1])
         beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
     pairs = sorted(beliefs)
     update = {
         "pairs": [list(e) for e in pairs],
-        "beliefs": [beliefs[e] for e in pairs],
         "prior_beliefs": [beliefs[e] for e in pairs],
+        "belief_changes": {},
         "fallbacks": [list(e) for e in fallbacks],
         "round": 0,
         "results": [],
@@ -124,7 +159,7 @@ def select(state: DiscoveryState) -> dict:
     seed = edge_rng(settings.seed, "select", state["round"]).randrange(2**31)
     scores = _beliefs(state)
     if settings.strategy == "bootstrap":
-        scores = bootstrap_frequencies(settings.graph, settings.samples, settings.seed)
+        scores = bootstrap_frequencies(stored_graph(run_graph(state)), settings.samples, settings.seed)
     chosen = select_edges(scores, _results(state), settings.per_round, settings.strategy, seed)
     return {"selected": [list(e) for e in chosen]}
 
@@ -132,7 +167,7 @@ def select(state: DiscoveryState) -> dict:
 def experiment(state: DiscoveryState) -> dict:
     """Answer each selected edge: the experimenter, or a person through an interrupt."""
     settings = _settings(state)
-    spec = graph_spec(settings.graph)
+    spec = run_graph(state)
     tested: list[ExperimentRecord] = []
     human = settings.experimenter == "human"
     experimenter = None if human else make_experimenter(spec, settings.experimenter, settings.seed)
@@ -159,12 +194,16 @@ def update(state: DiscoveryState) -> dict:
     beliefs, results = _beliefs(state), _results(state)
     fallbacks = state.get("fallbacks", [])
     if settings.update == "llm":
-        spec = graph_spec(settings.graph)
+        spec = run_graph(state)
         beliefs, failed = llm_update(spec, _backend(settings), beliefs, results, settings.seed, settings.calibration)
         fallbacks = fallbacks + [list(e) for e in failed]
     elif settings.update == "structural":
         beliefs = structural_update(beliefs, results)
-    return {"beliefs": [beliefs[tuple(e)] for e in state["pairs"]], "fallbacks": fallbacks}
+    now = [beliefs[tuple(e)] for e in state["pairs"]]
+    if "beliefs" in state:  # a run saved before changes were kept apart
+        return {"beliefs": now, "fallbacks": fallbacks}
+    changed = {str(i): p for i, (p, prior) in enumerate(zip(now, state["prior_beliefs"])) if p != prior}
+    return {"belief_changes": changed, "fallbacks": fallbacks}
 
 
 def score(state: DiscoveryState) -> dict:

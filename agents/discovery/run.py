@@ -1,27 +1,40 @@
 """Starting, streaming and resuming discovery runs.
 
 A run is a LangGraph thread whose id is the run id, checkpointed after every node in SQLite
-(``checkpoints.sqlite`` in the data directory): a run killed at any point resumes from its
-last completed node, and a paused human-in-the-loop run resumes with the person's answer.
+(``checkpoints.sqlite`` in the data directory; see :mod:`.checkpoints`): a run killed at any
+point resumes from its last completed node, and a paused human-in-the-loop run resumes with the
+person's answer. The run's state holds its settings and its graph's validated content, so a run
+id alone resumes it, wherever the graph file went. One process at a time drives a run: an
+exclusive lock on ``locks/RUN_ID.lock`` (released by the kernel if the process dies) refuses a
+second start or resume of the same id while the first is working.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import re
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from discolab.core.errors import DiscolabError
-from discolab.core.paths import data_path
+from discolab.core.errors import DiscolabError, StoreError
+from discolab.core.graphs import resolve_graph
+from discolab.core.paths import data_path, is_writable, not_writable, store_error
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from .checkpoints import PlainDataSerializer, RunCheckpointer, UnsafeCheckpointError
 from .configuration import DiscoverySettings
 from .graph import build_graph
+from .nodes import stored_graph
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 Event = dict[str, Any]
 
@@ -62,15 +75,78 @@ def compiled_graph():
 
 @lru_cache(maxsize=4)
 def _compiled_for(path: str):
-    connection = sqlite3.connect(path, check_same_thread=False, timeout=60)
-    connection.execute("PRAGMA journal_mode=WAL")  # the CLI, the dashboard and sweeps may share it
-    saver = SqliteSaver(connection)
+    with store_errors(path):
+        connection = _connect(path)
+        if is_writable(Path(path).parent):
+            connection.execute("PRAGMA journal_mode=WAL")  # the CLI, the dashboard and sweeps may share it
+        saver = RunCheckpointer(connection)
+        saver.setup()
     return build_graph().compile(checkpointer=saver)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    """The checkpoint store; read-only (and without SQLite's -wal and -shm files, which it could not
+    create) where the data directory is not writable, so that runs can still be listed and shown."""
+    if is_writable(Path(path).parent):
+        return sqlite3.connect(path, check_same_thread=False, timeout=60)
+    return sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+
+
+@contextmanager
+def store_errors(path: str, run_id: str | None = None) -> Iterator[None]:
+    """Turn a damaged, full, locked or read-only checkpoint store into one clear error."""
+    try:
+        yield
+    except UnsafeCheckpointError as err:
+        where = f"run {run_id!r} in {path}" if run_id else path
+        raise StoreError(
+            f"refused to load {where}: {err}. The file may have been tampered with; "
+            "move it aside and keep it only if you trust it"
+        ) from None
+    except sqlite3.DatabaseError as err:
+        text = str(err)
+        if "full" in text:
+            raise StoreError(f"no space left for {path}: free some space, then resume the run") from None
+        if "readonly" in text or "unable to open" in text:
+            raise StoreError(f"the data directory is not writable: cannot write {path} ({text})") from None
+        if "locked" in text or "busy" in text:
+            raise StoreError(f"{path} is locked by another process for too long ({text}); try again") from None
+        raise StoreError(
+            f"the checkpoint store {path} is damaged ({text}): move it aside to start a new one "
+            "(the runs in it cannot be resumed)"
+        ) from None
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names files (its lock): letters, digits, '.', '_' and '-' only."""
+    if not RUN_ID.fullmatch(run_id):
+        raise DiscolabError(f"run id {run_id[:80]!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    return run_id
+
+
+@contextmanager
+def run_lock(run_id: str) -> Iterator[None]:
+    """Hold the run's exclusive lock while driving it; refuse at once if another process has it."""
+    path = data_path("locks", f"{check_run_id(run_id)}.lock")
+    try:
+        handle = open(path, "a+")
+    except OSError as err:
+        raise store_error(err, path, f"the lock of run {run_id}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise DiscolabError(f"run {run_id} is being driven by another process right now") from None
+            raise
+        yield  # the lock goes with the file's closing
 
 
 def load_run(run_id: str) -> DiscoveryRun:
     """Where a stored run stands, without running anything."""
-    snapshot = compiled_graph().get_state(_config(run_id))
+    _check_store_exists(run_id)
+    with store_errors(str(data_path("checkpoints.sqlite")), run_id):
+        snapshot = compiled_graph().get_state(_config(run_id))
     if not snapshot.values:
         raise DiscolabError(f"no discovery run with id {run_id!r} in {data_path('checkpoints.sqlite')}")
     settings = DiscoverySettings.from_dict(snapshot.values["settings"])
@@ -80,33 +156,40 @@ def load_run(run_id: str) -> DiscoveryRun:
 def round_states(run_id: str) -> dict[int, dict]:
     """The run's values at the end of each completed round (0 = the prior), from its checkpoint
     history: what a round slider steps through."""
+    _check_store_exists(run_id)
     states: dict[int, dict] = {}
-    for snapshot in compiled_graph().get_state_history(_config(run_id)):  # newest first
-        values = snapshot.values
-        number = values.get("round") if values else None
-        if number is None or number in states:
-            continue
-        if snapshot.next in (("select",), ()):  # right after elicit_prior or score: the round is closed
-            states[number] = values
+    with store_errors(str(data_path("checkpoints.sqlite")), run_id):
+        for snapshot in compiled_graph().get_state_history(_config(run_id)):  # newest first
+            values = snapshot.values
+            number = values.get("round") if values else None
+            if number is None or number in states:
+                continue
+            if snapshot.next in (("select",), ()):  # right after elicit_prior or score: the round is closed
+                states[number] = values
     if not states:
         raise DiscolabError(f"no discovery run with id {run_id!r} in {data_path('checkpoints.sqlite')}")
     return dict(sorted(states.items()))
 
 
 def list_runs(limit: int = 50) -> list[dict]:
-    """Stored runs, newest first: id, graph, prior, strategy, rounds done, and whether it waits for an answer."""
+    """Stored runs, newest first: id, graph, prior, strategy, rounds done, and whether it waits for
+    an answer. A run that cannot be read is listed with its error, not skipped and not fatal."""
     path = data_path("checkpoints.sqlite")
     if not path.exists():
         return []
     compiled_graph()  # creates the tables on a fresh data directory
-    with sqlite3.connect(path, timeout=60) as connection:
+    with store_errors(str(path)), closing(_connect(str(path))) as connection:
         rows = connection.execute(
             "SELECT thread_id, MAX(rowid) AS last FROM checkpoints GROUP BY thread_id ORDER BY last DESC LIMIT ?",
             (limit,),
         ).fetchall()
     out = []
     for run_id, _ in rows:
-        run = load_run(run_id)
+        try:
+            run = load_run(run_id)
+        except DiscolabError as err:
+            out.append({"run_id": run_id, "error": str(err)})
+            continue
         out.append(
             {
                 "run_id": run_id,
@@ -130,24 +213,37 @@ def start_discovery(
 ) -> DiscoveryRun:
     """Run a discovery from the start until it ends or pauses for a human answer.
 
-    ``durable=False`` keeps the checkpoints in memory only (offline evaluations run thousands
-    of short runs whose results go to the runs database instead); such a run cannot be resumed.
+    The graph is read and every setting checked against it before anything is stored, so a
+    run that could only fail is never created. ``durable=False`` keeps the checkpoints in memory
+    only (offline evaluations run thousands of short runs whose results go to the runs database
+    instead); such a run cannot be resumed.
     """
-    run_id = run_id or uuid.uuid4().hex[:12]
+    run_id = check_run_id(run_id or uuid.uuid4().hex[:12])
+    spec = resolve_graph(settings.graph)  # read afresh: the file may have changed since the last run
+    settings.check_problem(spec)
+    start = {"settings": settings.as_dict(), "graph": stored_graph(spec)}
     if not durable:
-        return _drive(run_id, {"settings": settings.as_dict()}, on_event, build_graph().compile(InMemorySaver()))
-    if compiled_graph().get_state(_config(run_id)).values:
-        raise DiscolabError(f"a run with id {run_id!r} exists already; use `discolab resume {run_id}`")
-    return _drive(run_id, {"settings": settings.as_dict()}, on_event)
+        memory = build_graph().compile(InMemorySaver(serde=PlainDataSerializer()))
+        return _drive(run_id, start, on_event, memory)
+    path = data_path("checkpoints.sqlite")
+    if not is_writable(path.parent):  # say so before any work, not after the prior
+        raise not_writable(path, "the checkpoint store")
+    with run_lock(run_id):
+        with store_errors(str(path), run_id):
+            exists = bool(compiled_graph().get_state(_config(run_id)).values)
+        if exists:
+            raise DiscolabError(f"a run with id {run_id!r} exists already; use `discolab resume {run_id}`")
+        return _drive(run_id, start, on_event)
 
 
 def resume_discovery(run_id: str, answer: Any = None, on_event: Callable[[Event], None] | None = None) -> DiscoveryRun:
     """Continue a run from its last checkpoint; ``answer`` answers a pending human question."""
-    run = load_run(run_id)
-    if run.question is not None and answer is None:
-        return run  # paused: nothing to do without an answer
-    payload = Command(resume=answer) if run.question is not None else None
-    return _drive(run_id, payload, on_event)
+    with run_lock(run_id):
+        run = load_run(run_id)
+        if run.question is not None and answer is None:
+            return run  # paused: nothing to do without an answer
+        payload = Command(resume=answer) if run.question is not None else None
+        return _drive(run_id, payload, on_event)
 
 
 def _drive(run_id: str, payload: Any, on_event, graph=None) -> DiscoveryRun:
@@ -155,22 +251,29 @@ def _drive(run_id: str, payload: Any, on_event, graph=None) -> DiscoveryRun:
     config = _config(run_id)
     events: list[Event] = []
     try:
-        for update in graph.stream(payload, config, stream_mode="updates"):
-            for node, change in update.items():
-                if node == "__interrupt__":
-                    continue
-                event = {"run_id": run_id, "node": node}
-                if node in ("elicit_prior", "score") and change:
-                    event["record"] = change["history"][-1]
-                events.append(event)
-                if on_event:
-                    on_event(event)
+        with store_errors(str(data_path("checkpoints.sqlite")), run_id):
+            for update in graph.stream(payload, config, stream_mode="updates"):
+                for node, change in update.items():
+                    if node == "__interrupt__":
+                        continue
+                    event = {"run_id": run_id, "node": node}
+                    if node in ("elicit_prior", "score") and change:
+                        event["record"] = change["history"][-1]
+                    events.append(event)
+                    if on_event:
+                        on_event(event)
     except (DiscolabError, ValueError) as err:
         # Everything up to the last completed node is checkpointed: say how to go on.
         raise DiscolabError(f"{err} (run {run_id} is saved; continue it with `discolab resume {run_id}`)") from err
     snapshot = graph.get_state(config)
     settings = DiscoverySettings.from_dict(snapshot.values["settings"])
     return DiscoveryRun(run_id, settings, snapshot.values, _pending_question(snapshot), events)
+
+
+def _check_store_exists(run_id: str) -> None:
+    """Reading a run must not create an empty store where there was none."""
+    if not data_path("checkpoints.sqlite").exists():
+        raise DiscolabError(f"no discovery run with id {run_id!r}: {data_path('checkpoints.sqlite')} does not exist")
 
 
 def _pending_question(snapshot) -> dict | None:

@@ -1,6 +1,9 @@
 """The discovery loop's state: plain JSON-able values, so that every checkpoint serialises.
 
-Edges are ``[u, v]`` lists; ``beliefs`` is aligned with ``pairs`` (all ordered pairs).
+Edges are ``[u, v]`` lists; ``prior_beliefs`` is aligned with ``pairs`` (all ordered pairs), and
+``belief_changes`` holds, by pair index, every belief the updates moved away from the prior, so
+that a round's checkpoint grows with what changed (:func:`.nodes.current_beliefs` puts the two
+together).
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ class RoundRecord(TypedDict):
 
 class DiscoveryState(TypedDict, total=False):
     settings: dict
+    graph: str  # the validated graph (variables, descriptions, context, truth) as canonical JSON
     pairs: list[list[str]]
-    beliefs: list[float]
     prior_beliefs: list[float]
+    belief_changes: dict[str, float]  # pair index -> current belief, where it differs from the prior
+    beliefs: list[float]  # runs saved before belief_changes: every current belief
     fallbacks: list[list[str]]  # edges whose LLM answer was unusable (kept at 0.5 or old belief)
     round: int  # rounds completed
     selected: list[list[str]]  # edges chosen for this round's experiments

@@ -114,24 +114,37 @@ def _mechanism(spec: GraphSpec, variable: str) -> dict:
     return {"parents": parents, "states": states, "values": cpd.values}
 
 
+def parse_experimenter(name: str) -> tuple[str, float | int | None]:
+    """``oracle``, ``noisy:EPS`` (0 <= EPS <= 0.5) or ``interventional[:N]`` (N >= 20) as
+    (kind, parameter); a ``ValueError`` naming the problem otherwise."""
+    kind, _, value = name.partition(":")
+    if kind == "oracle" and not value:
+        return kind, None
+    if kind == "interventional":
+        if not value:
+            return kind, 500
+        if value.isdigit() and 20 <= int(value) <= 1_000_000:
+            return kind, int(value)
+        raise ValueError(f"experimenter {name!r}: interventional[:N] needs 20 <= N <= 1000000 samples")
+    if kind == "noisy":
+        try:
+            eps = float(value)
+        except ValueError:
+            eps = float("nan")
+        if 0.0 <= eps <= 0.5:
+            return kind, eps
+        raise ValueError(f"experimenter {name!r}: noisy:EPS needs a flip probability 0 <= EPS <= 0.5")
+    raise ValueError(f"experimenter {name!r}: choose oracle, noisy:EPS, interventional[:N] or human")
+
+
 def make_experimenter(spec: GraphSpec, name: str, seed: int = 0):
     """An experimenter from its CLI name: ``oracle``, ``noisy:EPS`` or ``interventional[:N]``."""
-    if name == "interventional" or name.startswith("interventional:"):
-        n = name.split(":", 1)[1] if ":" in name else "500"
-        if not n.isdigit() or int(n) < 20:
-            raise ValueError(f"interventional experimenter needs N >= 20 samples, got {name!r}")
-        return InterventionalExperimenter(spec, int(n), seed=seed)
+    kind, parameter = parse_experimenter(name)
+    if kind == "interventional":
+        return InterventionalExperimenter(spec, parameter, seed=seed)
     if not spec.has_truth:
         raise ValueError(f"experimenter {name!r} needs the true graph, and {spec.name!r} has no edges")
     truth = frozenset(spec.edges)
-    if name == "oracle":
+    if kind == "oracle":
         return OracleExperimenter(truth)
-    if name.startswith("noisy:"):
-        try:
-            eps = float(name.split(":", 1)[1])
-        except ValueError:
-            eps = -1.0
-        if not 0.0 <= eps <= 0.5:
-            raise ValueError(f"noisy experimenter needs 0 <= EPS <= 0.5, got {name!r}")
-        return NoisyOracleExperimenter(truth, eps, seed)
-    raise ValueError(f"unknown experimenter {name!r}; choose oracle, noisy:EPS, interventional[:N] or human")
+    return NoisyOracleExperimenter(truth, parameter, seed)

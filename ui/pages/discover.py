@@ -10,11 +10,12 @@ from discolab.agents.discovery import (
     start_discovery,
 )
 from discolab.core.errors import DiscolabError
-from discolab.core.graphs import BENCHMARKS, resolve_graph
+from discolab.core.graphs import BENCHMARKS
+from discolab.core.graphs.uploads import store_upload
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
-from discolab.core.paths import data_path
-from discolab.ui.views import graph_figure, metrics_chart
+from discolab.core.llm.credentials import default_base_url, set_api_key
+from discolab.ui.views import graph_figure, metrics_chart, plain
 
 st.title("Discover")
 
@@ -27,14 +28,14 @@ def graph_choice() -> str | None:
     upload = st.file_uploader("Graph file (JSON or YAML, see the README's format)", type=["json", "yaml", "yml"])
     if upload is None:
         return None
-    path = data_path("uploads", upload.name)
-    path.write_bytes(upload.getvalue())
-    try:
-        spec = resolve_graph(str(path))
+    try:  # kept under its content hash: the browser's file name is never a path
+        path, spec = store_upload(upload.name, upload.getvalue())
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))
         return None
-    st.caption(f"{spec.name}: {len(spec.variables)} variables" + (", true edges known" if spec.has_truth else ""))
+    st.caption(
+        plain(f"{spec.name}: {len(spec.variables)} variables" + (", true edges known" if spec.has_truth else ""))
+    )
     return str(path)
 
 
@@ -46,6 +47,15 @@ def settings_form(graph: str) -> DiscoverySettings | None:
             prior = f"simulated:{st.slider('Simulated expert quality (F1)', 0.5, 1.0, 0.7, 0.05)}"
         backend = st.selectbox("LLM backend", ["local", "openai"])
         base_url = st.text_input("Base URL (openai backend)", "") or None
+        api_key = st.text_input(
+            "API key for this base URL",
+            "",
+            type="password",
+            help="Kept in this dashboard's memory only. The environment's OPENAI_API_KEY goes only to the "
+            "environment's OPENAI_BASE_URL, never to a URL typed here.",
+        )
+        if backend == "openai":  # a blank key forgets one typed before
+            set_api_key(base_url or default_base_url(), api_key)
         model = st.text_input("Model (blank: default)", "") or None
     with columns[1]:
         strategy = st.selectbox("Strategy", STRATEGIES)
@@ -72,7 +82,7 @@ def settings_form(graph: str) -> DiscoverySettings | None:
             seed=int(seed),
         )
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))
         return None
 
 
@@ -88,7 +98,7 @@ def run_with_progress(settings: DiscoverySettings) -> None:
     try:
         run = start_discovery(settings, on_event=on_event)
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))
         return
     st.session_state["run_id"] = run.run_id
 
@@ -98,15 +108,16 @@ def human_question(run_id: str) -> bool:
     if run.question is None:
         return False
     question = run.question
-    st.warning(f"Experiment needed: **{question['question']}**")
-    st.markdown(f"- **{question['edge'][0]}**: {question['cause']}\n- **{question['edge'][1]}**: {question['effect']}")
+    st.warning("Experiment needed: " + plain(question["question"]))
+    # Names and descriptions come from the user's file: shown as text, never as Markdown.
+    st.text(f"{question['edge'][0]}: {question['cause']}\n{question['edge'][1]}: {question['effect']}")
     yes, no = st.columns(2)
     answer = True if yes.button("Yes", key="answer-yes") else False if no.button("No", key="answer-no") else None
     if answer is not None:
         try:
             resume_discovery(run_id, answer=answer)
         except DiscolabError as err:
-            st.error(str(err))
+            st.error(plain(err))
         st.rerun()
     return True
 
@@ -125,7 +136,7 @@ def show_run(run_id: str) -> None:
             try:
                 resume_discovery(run_id)
             except DiscolabError as err:
-                st.error(str(err))
+                st.error(plain(err))
         st.rerun()
     states = round_states(run_id)
     chosen = max(states)
@@ -149,11 +160,17 @@ with st.expander("New run", expanded=True):
     if st.button("Run", type="primary", disabled=settings is None) and settings is not None:
         run_with_progress(settings)
 
-past = list_runs()
+try:
+    past = list_runs()
+except DiscolabError as err:
+    st.error(plain(err))
+    past = []
 if past:
     ids = [r["run_id"] for r in past]
     labels = {
-        r["run_id"]: f"{r['run_id']}: {r['graph']}, {r['prior']}, {r['strategy']}, "
+        r["run_id"]: f"{r['run_id']}: cannot be read"
+        if "error" in r
+        else f"{r['run_id']}: {r['graph']}, {r['prior']}, {r['strategy']}, "
         f"{r['rounds_done']}/{r['rounds']} rounds" + (" (waiting)" if r["waiting"] else "")
         for r in past
     }
@@ -165,4 +182,4 @@ if "run_id" in st.session_state:
     try:
         show_run(st.session_state["run_id"])
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))

@@ -53,7 +53,7 @@ elif live or st.button("Generate", type="primary"):
         st.error(str(err))
     else:
         st.markdown("**Output**")
-        st.write(result["text"])
+        st.text(result["text"])  # model output as text: Markdown could fetch remote images
         bars = pd.DataFrame(
             {"score (0 = low pole, 1 = high pole)": {k: normalized(k, v) for k, v in result["scores"].items()}}
         )

@@ -1,0 +1,39 @@
+"""Graph files uploaded through the dashboard, kept in the data directory under their content hash.
+
+The name a browser sends is the user's to choose, so it is never used as a path: an upload is
+stored as ``uploads/<first 16 hex digits of its SHA-256><suffix>``. The same content lands on
+the same file, different content never overwrites a file that older runs came from, and a
+crafted name such as ``../../x.json`` or ``/etc/x.json`` writes nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import GraphFileError
+from ..files import atomic_write
+from ..paths import data_path
+from .spec import MAX_FILE_BYTES, GraphSpec, load_graph_file
+
+SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def store_upload(display_name: str, content: bytes) -> tuple[Path, GraphSpec]:
+    """Validate an uploaded graph file and keep it; returns its stored path and its graph.
+
+    ``display_name`` decides only the format (by its suffix). A file that is not a valid graph
+    is not kept.
+    """
+    suffix = Path(display_name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise GraphFileError(f"an uploaded graph file must end in {', '.join(SUFFIXES)}")
+    if len(content) > MAX_FILE_BYTES:  # refused before anything is written
+        raise GraphFileError(f"the uploaded file has {len(content):,} bytes; a graph file may have {MAX_FILE_BYTES:,}")
+    path = data_path("uploads", hashlib.sha256(content).hexdigest()[:16] + suffix)
+    if path.exists():
+        return path, load_graph_file(path)
+    with atomic_write(path, "the uploaded graph file") as temporary:
+        temporary.write_bytes(content)
+        load_graph_file(temporary)  # a file that is not a graph is not kept
+    return path, load_graph_file(path)
