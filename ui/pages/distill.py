@@ -3,6 +3,7 @@
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.views import plain
 
 st.title("Dataset distillation")
 st.caption(
@@ -16,7 +17,7 @@ try:
     db = RunsDB()
     present = set(db.experiments()["experiment"])
 except DiscolabError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 
 from discolab.experiments import distill_eval as ev  # noqa: E402  (after the database check, as the other pages)
@@ -55,7 +56,7 @@ if st.button("Decode (distils first if this setting is not on disk, ~30 s)", typ
         with st.spinner("distilling ..."):
             distilled = distributional_set(config, seed)
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         st.caption(
             f"{distilled.per_class} latents per class; each row (a class): the decoded latent means, then "

@@ -6,6 +6,7 @@ from discolab.core.runs import RunsDB
 from discolab.core.scaling import analyze
 from discolab.core.scaling.analysis import select_rows
 from discolab.core.scaling.plots import report_figure
+from discolab.ui.views import plain
 
 st.title("Distributions across seeds")
 
@@ -13,7 +14,7 @@ try:
     db = RunsDB()
     experiments = db.experiments()
 except DiscolabError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 if experiments.empty:
     st.info("The runs database is empty: run a sweep, e.g. `python -m discolab.experiments.count_task --quick`.")
@@ -40,7 +41,7 @@ with right:
 try:
     report = analyze(select_rows(wide, where, step), scale, metric, threshold=threshold)
 except DiscolabError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 st.pyplot(report_figure(report, f"{experiment}: {metric} against {scale}"), clear_figure=True)
 st.dataframe(report.settings, hide_index=True)

@@ -5,6 +5,7 @@ import streamlit as st
 from discolab.core.interp.anchors import AnchorConfig, anchors_dir, train_anchors
 from discolab.core.interp.scorers import ATTRIBUTES, normalized
 from discolab.core.paths import data_path
+from discolab.ui.views import plain
 
 st.title("Interpolation: attribute sliders")
 st.caption(
@@ -50,7 +51,7 @@ elif live or st.button("Generate", type="primary"):
                 prompt, alphas, lambdas, seed=seed or None, anchors_seed=anchors_seed, max_new_tokens=max_tokens
             )
     except (ValueError, FileNotFoundError) as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         st.markdown("**Output**")
         st.text(result["text"])  # model output as text: Markdown could fetch remote images

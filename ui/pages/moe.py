@@ -3,6 +3,7 @@
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.views import plain
 
 st.title("Mixture of experts: memorization vs reasoning")
 st.caption(
@@ -16,7 +17,7 @@ try:
     db = RunsDB()
     experiments = [e for e in db.experiments()["experiment"] if e.startswith("moe")]
 except DiscolabError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 
 if experiments:
@@ -60,7 +61,7 @@ if st.button("Train", type="primary"):
         with st.spinner("training ..."):
             metrics = run(config, seed)
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         st.metric("test accuracy", f"{metrics['accuracy']:.3f}", f"chance {metrics['chance']:.4f}", delta_color="off")
         st.json({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.views import plain
 
 st.title("S2T2: sparse Sinkhorn token translation to proteins")
 st.caption(
@@ -42,7 +43,7 @@ choice = st.selectbox("Plan", plans, format_func=lambda p: p.parent.name)
 try:
     payload = load_plan(choice)
 except ValueError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 plan = payload["plan"]
 nonzeros = (plan > 0).sum(1)
