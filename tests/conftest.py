@@ -1,10 +1,37 @@
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def launch_dashboard(home: Path, log=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """``discolab ui`` on a free port with ``home`` as its data directory, once it answers its health
+    check: the process and its URL. The caller stops it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DISCOLAB_HOME": str(home)}
+    command = [sys.executable, "-m", "discolab.ui.cli", "ui", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    server.wait()
+    pytest.fail(f"the dashboard did not come up on {url}")
 
 
 def without_root_powers() -> list[str]:

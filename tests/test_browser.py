@@ -7,14 +7,10 @@ missing browser is a failure, elsewhere a skip with the reason.
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
-from conftest import REPO
+from conftest import REPO, launch_dashboard
 
 pytestmark = pytest.mark.browser
 OUTPUT = REPO / "test-output" / "browser"
@@ -42,24 +38,8 @@ def browser_tools() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DISCOLAB_HOME": str(tmp_path_factory.mktemp("ui-home"))}
     log = open(tmp_path_factory.mktemp("ui-log") / "streamlit.log", "w")
-    command = [sys.executable, "-m", "discolab.ui.cli", "ui", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail(f"the dashboard did not come up on {url}")
+    server, url = launch_dashboard(tmp_path_factory.mktemp("ui-home"), log)
     yield url
     server.terminate()
     server.wait(20)

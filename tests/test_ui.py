@@ -228,32 +228,14 @@ def test_distill_page_decodes_samples_from_d3_latents(discolab_home):
 
 
 def test_sigterm_to_discolab_ui_stops_the_streamlit_server_too(tmp_path):
-    import os
     import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
 
     import psutil
+    from conftest import launch_dashboard
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DISCOLAB_HOME": str(tmp_path)}
-    command = [sys.executable, "-m", "discolab.ui.cli", "ui", "--port", str(port)]
-    ui = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    children = []
+    ui, _ = launch_dashboard(tmp_path)
+    children = psutil.Process(ui.pid).children(recursive=True)
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        children = psutil.Process(ui.pid).children(recursive=True)
         assert children, "the dashboard's server process was not found"
         ui.send_signal(signal.SIGTERM)
         ui.wait(timeout=30)
