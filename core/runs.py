@@ -28,7 +28,6 @@ import os
 import sqlite3
 import subprocess
 import time
-import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import sqlalchemy as sa
 from .errors import DiscolabError, StoreError
 from .files import atomic_write
 from .paths import data_home, is_writable, not_writable, store_error
+from .stores import readonly_uri, sqlite_error
 
 METADATA = sa.MetaData()
 RESULTS = sa.Table(
@@ -108,13 +108,27 @@ def default_url() -> str:
     return os.environ.get("DISCOLAB_RUNS_URL") or f"sqlite:///{data_home() / 'runs.sqlite'}"
 
 
+SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "sslpassword")  # libpq and drivers take these in the query too
+
+
 def masked_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``: the form that may be printed."""
+    """``url`` with its password, in the user part or the query, replaced by ``***``: the form that may be printed."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:  # not a URL SQLAlchemy can parse: hide everything before the host
         head, at, host = url.rpartition("@")
         return f"{head.split('//')[0]}//***@{host}" if at else url
+    query = {k: ("***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in parsed.query.items()}
+    return parsed.update_query_dict(query).render_as_string(hide_password=True)
+
+
+def _secrets(url: str) -> list[str]:
+    """The password values in ``url`` (user part and query), to scrub from a driver's messages."""
+    with contextlib.suppress(sa.exc.ArgumentError):
+        parsed = sa.engine.make_url(url)
+        values = [parsed.password] + [v for k, v in parsed.query.items() if k.lower() in SECRET_QUERY_KEYS]
+        return [str(v) for value in values if value for v in ([value] if isinstance(value, str) else value)]
+    return []
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -174,8 +188,7 @@ class RunsDB:
             return engine
         # WAL mode needs to create the -shm file beside the database; with no -wal file (the normal state
         # after the last writer closed) every result is in the file itself and immutable=1 reads it as is.
-        wal = self.path.with_name(self.path.name + "-wal").exists()
-        uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro" + ("" if wal else "&immutable=1")
+        uri = readonly_uri(self.path)
         return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=60))
 
     # -- errors ---------------------------------------------------------------------------
@@ -183,10 +196,8 @@ class RunsDB:
         """Driver text on one line, with the URL's password (which drivers may echo) masked."""
         text = " ".join(str(text).split())
         text = text.replace(self._url, self.url)
-        with contextlib.suppress(sa.exc.ArgumentError):
-            password = sa.engine.make_url(self._url).password
-            if password:
-                text = text.replace(str(password), "***")
+        for secret in _secrets(self._url):
+            text = text.replace(secret, "***")
         return text
 
     @contextlib.contextmanager
@@ -202,23 +213,12 @@ class RunsDB:
             raise store_error(err, self.path or self.url, "the runs database") from None
 
     def _store_error(self, error: BaseException) -> StoreError:
-        name = f"the runs database {self.path or self.url}"
-        code = getattr(error, "sqlite_errorcode", None)  # sqlite3's extended result code
-        primary = None if code is None else code & 0xFF
         detail = self._scrub(error)
-        if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-            return StoreError(f"{name} is damaged ({detail}): move it aside or restore it from a backup")
-        if primary == sqlite3.SQLITE_FULL:
-            return StoreError(
-                f"no space left for {name} ({detail}): free some space and run the command again; "
-                "results recorded before are kept"
-            )
-        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN) and self.path:
-            return not_writable(self.path, "the runs database", detail)
-        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            return StoreError(f"{name} is locked by another process ({detail}): try again when it has finished")
-        fix = "check the file and its disk" if self.path else "check the URL and that the database server is up"
-        return StoreError(f"cannot use {name} ({detail}): {fix}")
+        if self.path:
+            fix = "move it aside or restore it from a backup"
+            return sqlite_error(error, self.path, "the runs database", fix, detail)
+        fix = "check the URL and that the database server is up"
+        return StoreError(f"cannot use the runs database {self.url} ({detail}): {fix}")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:

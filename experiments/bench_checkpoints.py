@@ -26,6 +26,7 @@ from discolab.agents.discovery.checkpoints import PlainDataSerializer, RunCheckp
 from discolab.agents.discovery.configuration import DiscoverySettings
 from discolab.agents.discovery.graph import build_graph
 from discolab.agents.discovery.nodes import stored_graph
+from discolab.core.errors import DiscolabError
 from discolab.core.graphs import GraphSpec, Variable, resolve_graph
 from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -43,7 +44,13 @@ def random_dag(n: int, seed: int = 0, parents: float = 1.2) -> GraphSpec:
 
 
 def graph_for(name: str) -> GraphSpec:
-    return random_dag(int(name.split(":", 1)[1])) if name.startswith("random:") else resolve_graph(name)
+    """A benchmark or graph file by name, or ``random:N``."""
+    if not name.startswith("random:"):
+        return resolve_graph(name)
+    size = name.split(":", 1)[1]
+    if not size.isdigit() or not 2 <= int(size) <= 5000:
+        raise DiscolabError(f"graph {name!r}: random:N takes 2 <= N <= 5000 variables")
+    return random_dag(int(size))
 
 
 def store_bytes(path: Path) -> int:
@@ -105,12 +112,14 @@ def run(graphs: list[str], rounds: int = 3, per_round: int = 5) -> list[dict]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graphs", nargs="+", default=["asia", "alarm", "random:1000"], help="benchmarks or random:N")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--per-round", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds R >= 1 (default 3)")
+    parser.add_argument("--per-round", type=int, default=5, help="experiments per round >= 1 (default 5)")
     parser.add_argument("--json", action="store_true")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.rounds < 1 or args.per_round < 1:
+        raise DiscolabError("--rounds and --per-round must be at least 1")
     rows = run(args.graphs, args.rounds, args.per_round)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 
 import ormsgpack
 import pytest
@@ -197,23 +196,23 @@ def test_uploads_are_stored_by_content_never_by_their_name(tmp_path):
     assert sorted(uploads.iterdir()) == before  # nothing kept of a bad upload
 
 
-def test_concurrent_resumes_in_one_process_do_not_interleave():
+def test_a_resume_while_another_driver_holds_the_run_is_refused():
+    """Two tabs of the dashboard answering the same question: the second is refused, not interleaved."""
     start_discovery(DiscoverySettings(**{**QUICK, "experimenter": "human", "rounds": 1}), run_id="two-tabs")
-    outcomes = []
+    with run_lock("two-tabs"):
+        with pytest.raises(DiscolabError, match="being driven by another process"):
+            resume_discovery("two-tabs", answer=True)
+    assert resume_discovery("two-tabs", answer=True).history[-1]["experiments"] == 1
 
-    def answer():
-        try:
-            outcomes.append(resume_discovery("two-tabs", answer=True).history[-1]["experiments"])
-        except DiscolabError as err:
-            outcomes.append(str(err))
 
-    threads = [threading.Thread(target=answer) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert load_run("two-tabs").history[-1]["experiments"] == 1
-    assert all(o == 1 or "being driven" in str(o) or isinstance(o, int) for o in outcomes)
+def test_another_process_is_refused_while_a_run_is_driven(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISCOLAB_HOME", str(tmp_path))
+    command = [sys.executable, "-m", "discolab.ui.cli", "discover", "--graph", "cancer", "--prior", "simulated:0.7"]
+    command += ["--update", "none", "--rounds", "1", "--run-id", "held"]
+    with run_lock("held"):
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "being driven by another process" in refused.stderr
+    assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
 
 
 def test_a_read_only_data_directory_lists_and_shows_runs_and_refuses_new_ones(tmp_path):

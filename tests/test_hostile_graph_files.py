@@ -224,9 +224,13 @@ def test_descriptions_and_context_allow_newlines_but_no_other_control_characters
     assert spec.description("a") == "Line one.\nLine two.\tTabbed." and spec.context == "A\nB"
     refused(
         write(tmp_path, with_variable(description="Bold \x1b[1mtext")),
-        r"variable a: description contains the control character '\\x1b'",
+        r"variable a: description contains the control or invisible character '\\x1b'",
     )
-    refused(write(tmp_path, {**GOOD, "context": "over\rwritten"}), r"context contains the control character '\\r'")
+    refused(
+        write(tmp_path, {**GOOD, "context": "over\rwritten"}),
+        r"context contains the control or invisible character '\\r'",
+    )
+    refused(write(tmp_path, {**GOOD, "context": "reads \u202ebackwards"}), r"context contains the control or invisible")
     refused(write(tmp_path, with_variable(description="half \ud800 pair")), "lone surrogate")
 
 

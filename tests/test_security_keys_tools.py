@@ -132,6 +132,19 @@ def test_a_typed_key_goes_to_its_url_only_and_can_be_forgotten(servers):
     assert other.keys() == {"not-needed"}
 
 
+def test_a_discovery_run_sends_the_key_typed_now_not_one_typed_before(servers):
+    """The run's nodes build the server's client per use: a key changed or forgotten in the page
+    reaches the next run (a client kept from the first run would send the first key forever)."""
+    from discolab.agents.discovery.nodes import llm_backend
+
+    _, other = servers
+    for typed in ("first", "second", ""):
+        set_api_key(other.url, typed)
+        other.authorizations.clear()
+        llm_backend("openai", "m", other.url).chat([{"role": "user", "content": f"hi {typed}"}])  # not cached
+        assert other.keys() == {typed or "not-needed"}
+
+
 def test_urls_compare_as_servers_not_as_prefixes(servers):
     env, _ = servers
     port = env.url.split(":")[2].split("/")[0]

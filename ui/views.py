@@ -72,7 +72,9 @@ def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3,
         canvas, position, edgelist=ruled_out, width=1.5, edge_color="tab:red", style="dashed", ax=ax, **arrows
     )
     nx.draw_networkx_nodes(canvas, position, node_color="white", edgecolors="black", node_size=900, ax=ax)
-    nx.draw_networkx_labels(canvas, position, font_size=7, ax=ax)
+    # "$" would start matplotlib's maths mode: a name is drawn as typed
+    labels = {name: name.replace("$", r"\$") for name in spec.names}
+    nx.draw_networkx_labels(canvas, position, labels=labels, font_size=7, ax=ax)
     mappable = ScalarMappable(cmap=colormaps["viridis"], norm=Normalize(0, 1))
     fig.colorbar(mappable, ax=ax, shrink=0.6, label="P(u -> v)")
     label = "simulated expert" if settings.prior.startswith("simulated") else settings.prior

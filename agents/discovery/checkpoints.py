@@ -24,13 +24,22 @@ from typing import Any
 
 import ormsgpack
 from discolab.core.errors import StoreError
+from langgraph.checkpoint.serde import jsonplus
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 # The only non-plain types a discovery run's checkpoints hold: a pending human question.
 ALLOWED_TYPES = frozenset({("langgraph.types", "Interrupt")})
-_NAMED_TYPE_CODES = {0, 1, 2, 3, 4, 5}  # jsonplus's constructor, method and pydantic records: (module, name, ...)
-_DELTA_SNAPSHOT = 7  # a wrapper around a plain value (LangGraph's delta channels)
+# LangGraph's records that name a type or a function as (module, name, ...); a delta snapshot only wraps a value.
+_NAMED_TYPE_CODES = {
+    jsonplus.EXT_CONSTRUCTOR_SINGLE_ARG,
+    jsonplus.EXT_CONSTRUCTOR_POS_ARGS,
+    jsonplus.EXT_CONSTRUCTOR_KW_ARGS,
+    jsonplus.EXT_METHOD_SINGLE_ARG,
+    jsonplus.EXT_PYDANTIC_V1,
+    jsonplus.EXT_PYDANTIC_V2,
+}
+_DELTA_SNAPSHOT = jsonplus.EXT_DELTA_SNAPSHOT
 _PLAIN_ENCODINGS = ("null", "bytes", "bytearray", "msgpack")
 
 

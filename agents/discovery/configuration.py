@@ -14,6 +14,7 @@ from discolab.core.igda.updates import UPDATES
 from discolab.core.llm import BACKENDS
 
 PRIORS = ("llm", "chared", "pc", "ges", "simulated:Q")
+MAX_SAMPLES = 1_000_000  # observational rows sampled for a data prior: far past what PC needs, within memory
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,10 @@ class DiscoverySettings:
             problems.append(f"prior {self.prior!r}: choose llm, chared, pc, ges or simulated:Q")
         elif self.prior.startswith("simulated:") and not 0.0 <= _number(self.prior.split(":", 1)[1]) <= 1.0:
             problems.append(f"prior {self.prior!r}: a simulated expert's quality Q is an F1 in [0, 1]")
-        if self.samples < 10:
-            problems.append(f"samples {self.samples}: the data priors need at least 10 observational samples")
+        if not 10 <= self.samples <= MAX_SAMPLES:
+            problems.append(f"samples {self.samples}: the data priors take 10 to {MAX_SAMPLES:,} observational samples")
+        if not 0 <= self.seed < 2**32:  # what numpy's generators take
+            problems.append(f"seed {self.seed}: use 0 <= seed < 2**32")
         if self.prior == "chared":
             try:
                 weights = [float(w) for w in self.ensemble_weights.split(",")]

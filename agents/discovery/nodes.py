@@ -48,10 +48,18 @@ def run_graph(state: DiscoveryState) -> GraphSpec:
     return graph_spec(DiscoverySettings.from_dict(state["settings"]).graph)
 
 
-@lru_cache(maxsize=8)
 def llm_backend(kind: str, model: str | None, base_url: str | None) -> LLMBackend:
-    options = {"model": model} if kind == "local" else {"model": model, "base_url": base_url}
-    return make_backend(kind, **options)
+    """The LLM a run asks. A local model is loaded once per process; a server's client is built
+    per use, so that it sends the API key that applies now (a key typed in the dashboard may have
+    changed or been forgotten since)."""
+    if kind == "local":
+        return _local_backend(model)
+    return make_backend(kind, model=model, base_url=base_url)
+
+
+@lru_cache(maxsize=4)
+def _local_backend(model: str | None) -> LLMBackend:
+    return make_backend("local", model=model)
 
 
 @lru_cache(maxsize=8)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import re
 import sqlite3
 import uuid
@@ -26,6 +27,7 @@ from typing import Any
 from discolab.core.errors import DiscolabError, StoreError
 from discolab.core.graphs import resolve_graph
 from discolab.core.paths import data_path, is_writable, not_writable, store_error
+from discolab.core.stores import readonly_uri, sqlite_error
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -75,26 +77,26 @@ def compiled_graph():
 
 @lru_cache(maxsize=4)
 def _compiled_for(path: str):
+    store = Path(path)
     with store_errors(path):
-        connection = _connect(path)
-        if is_writable(Path(path).parent):
+        if is_writable(store.parent):
+            connection = sqlite3.connect(path, check_same_thread=False, timeout=60)
             connection.execute("PRAGMA journal_mode=WAL")  # the CLI, the dashboard and sweeps may share it
-        saver = RunCheckpointer(connection)
-        saver.setup()
+            saver = RunCheckpointer(connection)
+            saver.setup()
+        else:  # a read-only data directory: runs can still be listed and shown, as they are
+            saver = RunCheckpointer(_read_only(store))
+            saver.is_setup = True  # creating tables would be a write
     return build_graph().compile(checkpointer=saver)
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    """The checkpoint store; read-only (and without SQLite's -wal and -shm files, which it could not
-    create) where the data directory is not writable, so that runs can still be listed and shown."""
-    if is_writable(Path(path).parent):
-        return sqlite3.connect(path, check_same_thread=False, timeout=60)
-    return sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+def _read_only(store: Path) -> sqlite3.Connection:
+    return sqlite3.connect(readonly_uri(store), uri=True, check_same_thread=False)
 
 
 @contextmanager
 def store_errors(path: str, run_id: str | None = None) -> Iterator[None]:
-    """Turn a damaged, full, locked or read-only checkpoint store into one clear error."""
+    """Turn a damaged, full, locked or read-only checkpoint store, or a refused checkpoint, into one line."""
     try:
         yield
     except UnsafeCheckpointError as err:
@@ -103,22 +105,13 @@ def store_errors(path: str, run_id: str | None = None) -> Iterator[None]:
             f"refused to load {where}: {err}. The file may have been tampered with; "
             "move it aside and keep it only if you trust it"
         ) from None
-    except sqlite3.DatabaseError as err:
-        text = str(err)
-        if "full" in text:
-            raise StoreError(f"no space left for {path}: free some space, then resume the run") from None
-        if "readonly" in text or "unable to open" in text:
-            raise StoreError(f"the data directory is not writable: cannot write {path} ({text})") from None
-        if "locked" in text or "busy" in text:
-            raise StoreError(f"{path} is locked by another process for too long ({text}); try again") from None
-        raise StoreError(
-            f"the checkpoint store {path} is damaged ({text}): move it aside to start a new one "
-            "(the runs in it cannot be resumed)"
-        ) from None
+    except sqlite3.Error as err:
+        fix = "move it aside to start a new one (the runs in it cannot be resumed)"
+        raise sqlite_error(err, Path(path), "the checkpoint store", fix) from None
 
 
 def check_run_id(run_id: str) -> str:
-    """A run id names files (its lock): letters, digits, '.', '_' and '-' only."""
+    """A new run's id: letters, digits, '.', '_' and '-' (it is typed in shells and shown in pages)."""
     if not RUN_ID.fullmatch(run_id):
         raise DiscolabError(f"run id {run_id[:80]!r}: use 1-64 letters, digits, '.', '_' or '-'")
     return run_id
@@ -127,7 +120,8 @@ def check_run_id(run_id: str) -> str:
 @contextmanager
 def run_lock(run_id: str) -> Iterator[None]:
     """Hold the run's exclusive lock while driving it; refuse at once if another process has it."""
-    path = data_path("locks", f"{check_run_id(run_id)}.lock")
+    name = hashlib.sha256(run_id.encode()).hexdigest()[:32]  # any id, even one from before ids were checked
+    path = data_path("locks", f"{name}.lock")
     try:
         handle = open(path, "a+")
     except OSError as err:
@@ -178,7 +172,8 @@ def list_runs(limit: int = 50) -> list[dict]:
     if not path.exists():
         return []
     compiled_graph()  # creates the tables on a fresh data directory
-    with store_errors(str(path)), closing(_connect(str(path))) as connection:
+    connect = sqlite3.connect(path, timeout=60) if is_writable(path.parent) else _read_only(path)
+    with store_errors(str(path)), closing(connect) as connection:
         rows = connection.execute(
             "SELECT thread_id, MAX(rowid) AS last FROM checkpoints GROUP BY thread_id ORDER BY last DESC LIMIT ?",
             (limit,),
@@ -262,6 +257,8 @@ def _drive(run_id: str, payload: Any, on_event, graph=None) -> DiscoveryRun:
                     events.append(event)
                     if on_event:
                         on_event(event)
+    except StoreError:
+        raise  # the store itself failed: its message says what to do
     except (DiscolabError, ValueError) as err:
         # Everything up to the last completed node is checkpointed: say how to go on.
         raise DiscolabError(f"{err} (run {run_id} is saved; continue it with `discolab resume {run_id}`)") from err

@@ -28,7 +28,9 @@ def s2t2_results() -> dict:
 
 
 class PlanArguments(BaseModel):
-    tokens: list[str] = Field(description="protein tokens (residue strings, e.g. 'L', 'AA', 'GKT')", min_length=1)
+    tokens: list[str] = Field(
+        description="protein tokens (residue strings, e.g. 'L', 'AA', 'GKT')", min_length=1, max_length=100
+    )
     top: int = Field(5, ge=1, le=50, description="source tokens per protein token")
 
 

@@ -65,7 +65,12 @@ SHOWN_CHARS = 30  # how much of a name or value from the file an error message q
 # Control characters (Unicode category Cc) other than tab and newline: they can rewrite the
 # terminal (ANSI escapes, carriage return) or hide text, and have no place in a description.
 # Lone surrogates (from JSON/YAML escapes like "\ud800") cannot even be printed or encoded.
-_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters but newline and tab, lone surrogates, the bidi embeddings, overrides and isolates that
+# make text read differently from how it is stored, line and paragraph separators (line breaks to
+# splitlines) and a byte-order mark inside the text. Joiners (ZWJ, ZWNJ) stay: scripts and emoji need them.
+_FORBIDDEN_IN_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
+)
 
 # A short repr of a value from the file: a 1 MB name or a huge structure is quoted in part.
 _SHORT = reprlib.Repr()
@@ -505,7 +510,7 @@ def _text_problem(text: str) -> str | None:
         return f"is {len(text):,} characters long (at most {MAX_TEXT_CHARS:,})"
     bad = _FORBIDDEN_IN_TEXT.search(text)
     if bad:
-        kind = "lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "control character"
+        kind = "lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "control or invisible character"
         return f"contains the {kind} {bad.group()!r} at position {bad.start()}"
     return None
 

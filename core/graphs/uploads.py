@@ -1,7 +1,7 @@
 """Graph files uploaded through the dashboard, kept in the data directory under their content hash.
 
 The name a browser sends is the user's to choose, so it is never used as a path: an upload is
-stored as ``uploads/<first 16 hex digits of its SHA-256><suffix>``. The same content lands on
+stored as ``uploads/<its SHA-256 in hex><suffix>``. The same content lands on
 the same file, different content never overwrites a file that older runs came from, and a
 crafted name such as ``../../x.json`` or ``/etc/x.json`` writes nowhere else.
 """
@@ -9,6 +9,7 @@ crafted name such as ``../../x.json`` or ``/etc/x.json`` writes nowhere else.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import GraphFileError
@@ -30,13 +31,13 @@ def store_upload(display_name: str, content: bytes) -> tuple[Path, GraphSpec]:
         raise GraphFileError(f"an uploaded graph file must end in {', '.join(SUFFIXES)}")
     if len(content) > MAX_FILE_BYTES:  # refused before anything is written
         raise GraphFileError(f"the uploaded file has {len(content):,} bytes; a graph file may have {MAX_FILE_BYTES:,}")
-    path = data_path("uploads", hashlib.sha256(content).hexdigest()[:16] + suffix)
-    if path.exists():
+    path = data_path("uploads", hashlib.sha256(content).hexdigest() + suffix)
+    if path.exists():  # the same content, uploaded before
         return path, load_graph_file(path)
     try:
         with atomic_write(path, "the uploaded graph file") as temporary:
             temporary.write_bytes(content)
-            load_graph_file(temporary)  # a file that is not a graph is not kept
+            spec = load_graph_file(temporary)  # a file that is not a graph is not kept
     except GraphFileError as err:  # named as the user knows it, not by its temporary path
         raise GraphFileError(str(err).replace(str(temporary), display_name)) from None
-    return path, load_graph_file(path)
+    return path, replace(spec, source=str(path))

@@ -23,14 +23,18 @@ from typing import Any, TypeVar
 from ..errors import StoreError
 from ..files import warn
 from ..paths import data_path
+from ..stores import is_damaged
 from .base import LLMBackend, Prompt, YesNo
 
 T = TypeVar("T")
-DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # sqlite's codes for a file that is not a sound database
 
 
-def _damaged(err: sqlite3.Error) -> bool:
-    return (getattr(err, "sqlite_errorcode", 0) & 0xFF) in DAMAGED
+def _usable(db: sqlite3.Connection) -> bool:
+    try:
+        db.execute("SELECT 1")
+        return True
+    except sqlite3.Error:
+        return False
 
 
 class ResponseCache:
@@ -87,16 +91,18 @@ class ResponseCache:
                 try:
                     return action(self._db)
                 except sqlite3.DatabaseError as err:
-                    if not _damaged(err):
+                    if not is_damaged(err):
                         raise
                     self._db.close()
                     self._move_aside(err)
                     self._db = self._open()
                     return action(self._db)
-            except sqlite3.OperationalError as err:
+            except (sqlite3.Error, OSError, ValueError) as err:  # ValueError: a value that is not JSON
                 if not self._failed:
                     warn(f"the response cache {self.path} failed ({err}); carrying on without it")
                     self._failed = True
+                if not _usable(self._db):  # closed when moving it aside failed: go on in memory
+                    self._db = self._connect(":memory:")
                 return otherwise
 
     def _open(self) -> sqlite3.Connection:
@@ -104,7 +110,7 @@ class ResponseCache:
             try:
                 return self._connect(self.path)
             except sqlite3.DatabaseError as err:
-                if not _damaged(err):
+                if not is_damaged(err):
                     raise
                 self._move_aside(err)
                 return self._connect(self.path)

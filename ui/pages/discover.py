@@ -54,8 +54,7 @@ def settings_form(graph: str) -> DiscoverySettings | None:
             help="Kept in this dashboard's memory only. The environment's OPENAI_API_KEY goes only to the "
             "environment's OPENAI_BASE_URL, never to a URL typed here.",
         )
-        if backend == "openai":  # a blank key forgets one typed before
-            set_api_key(base_url or default_base_url(), api_key)
+        st.session_state["typed_key"] = (base_url or default_base_url(), api_key)  # given to the server on Run
         model = st.text_input("Model (blank: default)", "") or None
     with columns[1]:
         strategy = st.selectbox("Strategy", STRATEGIES)
@@ -158,6 +157,8 @@ with st.expander("New run", expanded=True):
     graph = graph_choice()
     settings = settings_form(graph) if graph else None
     if st.button("Run", type="primary", disabled=settings is None) and settings is not None:
+        if settings.backend == "openai":  # a blank key forgets one typed before
+            set_api_key(*st.session_state["typed_key"])
         run_with_progress(settings)
 
 try:

@@ -3,6 +3,7 @@
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.views import plain
 
 st.title("Hierarchical vs linear generalization")
 st.caption(
@@ -17,7 +18,7 @@ try:
     db = RunsDB()
     experiments = [e for e in db.experiments()["experiment"] if e.startswith("tree")]
 except DiscolabError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
 
 if experiments:
@@ -79,7 +80,7 @@ if st.button("Train", type="primary"):
         with st.spinner("training ..."):
             rows = run(config, seed)
     except DiscolabError as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         final = {row["metric"]: row["value"] for row in rows if row["step"] == steps}
         a, b, c = st.columns(3)
