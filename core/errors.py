@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
+from typing import Any
 
 MAX_MESSAGE_CHARS = 600  # the longest one-line error the CLI prints; longer ones are cut with a marker
+SHOWN_CHARS = 30  # how much of a value from a file or a table a message quotes
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = SHOWN_CHARS
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxlevel = 2
 
 
 class DiscolabError(Exception):
@@ -36,3 +44,12 @@ def one_line(message: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     (newlines, ANSI escapes, NUL) become visible escapes, and a long message is cut."""
     text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(message))
     return text if len(text) <= limit else text[: limit - 25] + f" ... ({len(text) - limit + 25} more chars)"
+
+
+def short_repr(value: Any) -> str:
+    """A value quoted in a message: its repr, cut to about ``SHOWN_CHARS`` characters (a 1 MB name
+    or a huge structure is shown in part)."""
+    try:
+        return _SHORT.repr(value)
+    except ValueError:  # e.g. an int too long to print
+        return f"<{type(value).__name__}>"

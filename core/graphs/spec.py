@@ -35,7 +35,6 @@ import math
 import os
 import random
 import re
-import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from yaml.composer import Composer, ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.resolver import Resolver
 
-from ..errors import DiscolabError, GraphFileError, summarize_problems
+from ..errors import SHOWN_CHARS, DiscolabError, GraphFileError, one_line, short_repr, summarize_problems
 
 Edge = tuple[str, str]
 
@@ -60,7 +59,6 @@ MAX_ALIAS_NODES = 10_000  # YAML nodes that aliases may add by repeating anchore
 # variables take 10,000 nodes, leaving room for 30,000 edges; larger graphs can be JSON.
 MAX_YAML_NODES = 100_000
 MAX_NUMBER_CHARS = 100  # numbers play no part in the format; long ones only cost time
-SHOWN_CHARS = 30  # how much of a name or value from the file an error message quotes
 
 # Control characters (Unicode category Cc) other than tab and newline: they can rewrite the
 # terminal (ANSI escapes, carriage return) or hide text, and have no place in a description.
@@ -71,12 +69,6 @@ SHOWN_CHARS = 30  # how much of a name or value from the file an error message q
 _FORBIDDEN_IN_TEXT = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
 )
-
-# A short repr of a value from the file: a 1 MB name or a huge structure is quoted in part.
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxother = SHOWN_CHARS
-_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
-_SHORT.maxlevel = 2
 
 
 @dataclass(frozen=True)
@@ -168,7 +160,7 @@ class GraphSpec:
             raise GraphFileError(f"invalid graph{where}: top level must be an object, got {_kind(data)}")
         unknown = sorted(set(data) - {"name", "context", "variables", "edges"}, key=str)
         if unknown:
-            shown = ", ".join(_short(key) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            shown = ", ".join(short_repr(key) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
             raise GraphFileError(f"invalid graph{where}: unknown field(s) [{shown}]")
         limit = variable_limit(max_variables)
         problems = []
@@ -208,7 +200,7 @@ class GraphSpec:
                 edges = []
                 for i, e in enumerate(raw_edges):
                     if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(x, str) for x in e)):
-                        problems.append(f"edges[{i}] must be a [cause, effect] pair of names, got {_short(e)}")
+                        problems.append(f"edges[{i}] must be a [cause, effect] pair of names, got {short_repr(e)}")
                         continue
                     edges.append((e[0].strip(), e[1].strip()))
                 edges = tuple(edges)
@@ -226,7 +218,7 @@ def variable_limit(max_variables: int | None = None) -> int:
     if not raw:
         return MAX_VARIABLES
     if not raw.isdigit() or int(raw) < 1:
-        raise DiscolabError(f"DISCOLAB_MAX_VARIABLES must be a positive whole number, got {_short(raw)}")
+        raise DiscolabError(f"DISCOLAB_MAX_VARIABLES must be a positive whole number, got {short_repr(raw)}")
     return int(raw)
 
 
@@ -292,7 +284,7 @@ def _parse(text: str, path: Path) -> Any:
         problem = str(err)
     except RecursionError:  # the last resort; the depth limits normally stop well before
         problem = f"nested deeper than {MAX_DEPTH} levels"
-    raise GraphFileError(f"cannot parse {path}: {_clip(problem)}")
+    raise GraphFileError(f"cannot parse {path}: {one_line(problem, 200)}")
 
 
 def _load_json(text: str) -> Any:
@@ -414,7 +406,9 @@ class _GuardedYamlLoader(Composer, _YamlParser, SafeConstructor, Resolver):
         try:
             return super().construct_object(node, deep)
         except (ValueError, TypeError, OverflowError) as err:
-            raise ConstructorError(None, None, f"cannot read {_short(node.value)}: {err}", node.start_mark) from None
+            raise ConstructorError(
+                None, None, f"cannot read {short_repr(node.value)}: {err}", node.start_mark
+            ) from None
 
     def construct_bounded_number(self, node):
         if len(node.value) > MAX_NUMBER_CHARS:
@@ -463,7 +457,7 @@ def _problems(spec: GraphSpec) -> list[str]:
         if not v.name:
             problems.append(f"variables[{i}] has an empty name")
         elif v.name in seen:
-            problems.append(f"duplicate variable name {_short(v.name)}")
+            problems.append(f"duplicate variable name {short_repr(v.name)}")
         elif problem := _name_problem(v.name):
             problems.append(f"variables[{i}] name {problem}")
         seen.add(v.name)
@@ -475,7 +469,7 @@ def _problems(spec: GraphSpec) -> list[str]:
         for u, v in spec.edges:
             for end in (u, v):
                 if end not in seen:
-                    problems.append(f"edge {_label(u)} -> {_label(v)} names unknown variable {_short(end)}")
+                    problems.append(f"edge {_label(u)} -> {_label(v)} names unknown variable {short_repr(end)}")
             if u == v:
                 problems.append(f"self-loop {_label(u)} -> {_label(v)}")
         if len(set(spec.edges)) != len(spec.edges):
@@ -497,10 +491,10 @@ def _name_problem(name: str) -> str | None:
     if not name.strip():
         return "is empty"
     if len(name) > MAX_NAME_CHARS:
-        return f"{_short(name)} is {len(name):,} characters long (at most {MAX_NAME_CHARS})"
+        return f"{short_repr(name)} is {len(name):,} characters long (at most {MAX_NAME_CHARS})"
     if not name.isprintable():
         bad = next(ch for ch in name if not ch.isprintable())
-        return f"{_short(name)} contains the non-printable character {bad!r}"
+        return f"{short_repr(name)} contains the non-printable character {bad!r}"
     return None
 
 
@@ -515,21 +509,9 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _short(value: Any) -> str:
-    """A repr of a value from a file, cut to about SHOWN_CHARS characters."""
-    try:
-        return _SHORT.repr(value)
-    except ValueError:  # e.g. an int too long to print
-        return f"<{_kind(value)}>"
-
-
 def _label(name: Any) -> str:
     """A name as written when it is short and printable (``a -> b``), else its short repr."""
-    return name if isinstance(name, str) and name.isprintable() and len(name) <= SHOWN_CHARS else _short(name)
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+    return name if isinstance(name, str) and name.isprintable() and len(name) <= SHOWN_CHARS else short_repr(name)
 
 
 def _where(source: str) -> str:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import reprlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DiscolabError
+from ..errors import DiscolabError, short_repr
 from .distribution import bimodality
 from .sharpness import breakthroughness, linearity
 from .success import logistic_fit, success_mask, wilson_interval
@@ -165,7 +164,7 @@ def parse_step(step: str | int) -> str | int:
         return step
     if isinstance(step, str) and re.fullmatch(r"[0-9]{1,18}", step.strip()):
         return int(step)
-    raise DiscolabError(f"step must be last, all or a step number, got {_short(step)}")
+    raise DiscolabError(f"step must be last, all or a step number, got {short_repr(step)}")
 
 
 def check_columns(frame: pd.DataFrame, **columns: str) -> None:
@@ -190,7 +189,7 @@ def numeric_values(values: pd.Series, column: str) -> pd.Series:
     text = values[numbers.isna() & values.notna()]
     if len(text):
         raise DiscolabError(
-            f"column {column!r} must hold numbers, but {len(text)} value(s) do not, e.g. {_short(text.iloc[0])}"
+            f"column {column!r} must hold numbers, but {len(text)} value(s) do not, e.g. {short_repr(text.iloc[0])}"
         )
     infinite = int(np.isinf(numbers).sum())
     if infinite:
@@ -205,7 +204,7 @@ def finite_threshold(threshold) -> float:
     except (TypeError, ValueError):
         value = math.nan
     if not math.isfinite(value):
-        raise DiscolabError(f"the success threshold must be a finite number, got {_short(threshold)}")
+        raise DiscolabError(f"the success threshold must be a finite number, got {short_repr(threshold)}")
     return value
 
 
@@ -214,11 +213,6 @@ def column_list(frame: pd.DataFrame, shown: int = 20) -> str:
     names = [str(c) for c in frame.columns]
     more = f", and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
-
-
-def _short(value) -> str:
-    """A value from the table for a message: its repr, cut to about 30 characters."""
-    return reprlib.repr(value)
 
 
 def curve_sharpness(runs: pd.DataFrame, settings: pd.DataFrame) -> dict:
