@@ -510,6 +510,22 @@ def _ask_person(question: dict) -> bool:
             return reply.startswith("y")
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from discolab.agents.discovery.results import export_run
+    from discolab.core.files import atomic_write
+
+    text, summary = export_run(args.run_id, args.format, args.round, args.acyclic)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with atomic_write(args.out, f"the {args.format} file") as temporary:
+            temporary.write_text(text, encoding="utf-8")
+    dropped = f", {summary['dropped']} dropped to make it acyclic" if args.acyclic else ""
+    where = "" if args.out == "-" else f" to {args.out}"
+    print(f"run {args.run_id}, round {summary['round']}: {summary['edges']} edges{dropped}{where}", file=sys.stderr)
+    return 0
+
+
 # -- bench --------------------------------------------------------------------------------------
 def cmd_bench_llm(args: argparse.Namespace) -> int:
     from discolab.experiments import bench_llm
@@ -604,6 +620,16 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true", help="print the run as JSON")
     resume.set_defaults(run=cmd_resume)
+
+    from discolab.core.graphs.export import FORMATS
+
+    export_graph = commands.add_parser("export", help="a run's graph as JSON (with provenance), DOT, GraphML, ...")
+    export_graph.add_argument("run_id")
+    export_graph.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
+    export_graph.add_argument("--round", type=int, default=None, help="the graph after this round (default: last)")
+    export_graph.add_argument("--acyclic", action="store_true", help="drop the weakest untested edges closing cycles")
+    export_graph.add_argument("--out", required=True, help="output file, or - for standard output")
+    export_graph.set_defaults(run=cmd_export)
 
     chared = commands.add_parser("chared", help="character-wise ensemble decoding (CharED) across tokenizers")
     chared.add_argument("prompt")

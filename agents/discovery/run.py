@@ -59,6 +59,13 @@ class DiscoveryRun:
     def history(self) -> list[dict]:
         return self.values.get("history", [])
 
+    def to_networkx(self, round: int | None = None, acyclic: bool = False):
+        """The predicted graph after ``round`` (default: the last) as a networkx DiGraph: node
+        descriptions; edge belief, status and provenance (see :mod:`.results`)."""
+        from .results import result_graph
+
+        return result_graph(self.run_id, round, acyclic)[0]
+
     def as_dict(self) -> dict:
         return {
             "run_id": self.run_id,

@@ -9,8 +9,10 @@ from discolab.agents.discovery import (
     round_states,
     start_discovery,
 )
+from discolab.agents.discovery.results import export_run
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import BENCHMARKS
+from discolab.core.graphs.export import FORMATS
 from discolab.core.graphs.uploads import store_upload
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
@@ -151,6 +153,19 @@ def show_run(run_id: str) -> None:
             [{k: r[k] for k in ("round", "experiments", "precision", "recall", "f1", "shd")} for r in run.history],
             hide_index=True,
         )
+        export_download(run_id, chosen)
+
+
+def export_download(run_id: str, round_number: int) -> None:
+    """The graph shown, in a format other tools read (JSON keeps every edge's provenance)."""
+    fmt = st.selectbox("Export the graph as", FORMATS, key="export-format")
+    acyclic = st.checkbox("drop the weakest untested edges that close cycles", key="export-acyclic")
+    try:
+        text, _ = export_run(run_id, fmt, round_number, acyclic)
+    except DiscolabError as err:
+        st.warning(plain(err))
+        return
+    st.download_button(f"Download {fmt}", text, file_name=f"{run_id}-round-{round_number}.{fmt}")
 
 
 with st.expander("New run", expanded=True):

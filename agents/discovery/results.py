@@ -1,0 +1,108 @@
+"""A run's result as a graph: the predicted edges at a round, each with where it came from.
+
+Provenance is read from the run's checkpointed history (:func:`.run.round_states`), so nothing
+extra is stored while the run goes: the prior's source and belief, every round whose update
+moved the edge's belief (old and new), and the experiment that tested it (round, experimenter,
+answer).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+from discolab.core.errors import DiscolabError
+from discolab.core.graphs import Edge
+from discolab.core.graphs.export import export_graph
+from discolab.core.igda.data_prior import observational_samples
+
+from .configuration import DiscoverySettings
+from .nodes import current_beliefs, predicted_edges, run_graph
+from .run import round_states
+
+
+def result_graph(run_id: str, round: int | None = None, acyclic: bool = False) -> tuple[nx.DiGraph, dict]:
+    """The predicted graph of run ``run_id`` after ``round`` (default: the last closed round) as a
+    DiGraph with node descriptions and edge ``belief``, ``status`` and ``provenance``; and a summary
+    (round, edges, edges dropped to make it acyclic)."""
+    return _result_graph(run_id, round_states(run_id), round, acyclic)
+
+
+def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acyclic: bool) -> tuple[nx.DiGraph, dict]:
+    last = max(states)
+    chosen = last if round is None else round
+    if chosen not in states:
+        raise DiscolabError(f"run {run_id} has rounds 0 to {last}, not {chosen}")
+    values = states[chosen]
+    settings = DiscoverySettings.from_dict(values["settings"])
+    spec = run_graph(values)
+    pairs = [tuple(p) for p in values["pairs"]]
+    history = [current_beliefs(states[r]) for r in range(chosen + 1)]
+    beliefs = dict(zip(pairs, history[-1]))
+    tested = {tuple(r["edge"]): r for r in values.get("results", [])}
+    present = {edge: record["present"] for edge, record in tested.items()}
+    simulated = settings.prior.startswith("simulated:")
+    source = f"simulated expert of F1 {settings.prior.split(':', 1)[1]}" if simulated else settings.prior
+
+    graph = nx.DiGraph()
+    for variable in spec.variables:
+        graph.add_node(variable.name, description=variable.description)
+    index = {pair: i for i, pair in enumerate(pairs)}
+    for edge in predicted_edges(beliefs, present, settings.threshold):
+        i = index[edge]
+        provenance = [{"kind": "prior", "source": source, "belief": history[0][i]}]
+        provenance += [
+            {"kind": "update", "update": settings.update, "round": r, "old": history[r - 1][i], "new": history[r][i]}
+            for r in range(1, chosen + 1)
+            if history[r][i] != history[r - 1][i]
+        ]
+        status = "predicted"
+        if edge in tested:
+            record = tested[edge]
+            experiment = {"round": record["round"], "experimenter": settings.experimenter, "answer": record["present"]}
+            provenance.append({"kind": "experiment", **experiment})
+            status = "confirmed"
+        belief = 1.0 if status == "confirmed" else beliefs[edge]
+        graph.add_edge(*edge, belief=belief, status=status, provenance=provenance)
+    dropped = make_acyclic(graph) if acyclic else []
+    summary = {"run_id": run_id, "round": chosen, "edges": graph.number_of_edges(), "dropped": len(dropped)}
+    return graph, summary
+
+
+def make_acyclic(graph: nx.DiGraph) -> list[Edge]:
+    """Drop, weakest first, the untested edges that close a cycle; never a confirmed one.
+
+    Confirmed edges go in first, then the others by decreasing belief, each kept only if it closes
+    no directed cycle with those kept before (a greedy maximum-weight acyclic subgraph). Returns
+    the dropped edges; raises if the confirmed edges alone form a cycle (a noisy experimenter can
+    confirm one), since no edge may then be dropped to break it.
+    """
+    edges = sorted(graph.edges(data=True), key=lambda e: (e[2]["status"] != "confirmed", -e[2]["belief"]))
+    kept = nx.DiGraph()
+    kept.add_nodes_from(graph.nodes)
+    dropped = []
+    for u, v, attributes in edges:
+        if nx.has_path(kept, v, u):
+            if attributes["status"] == "confirmed":
+                raise DiscolabError(f"the confirmed edges form a cycle through {u} -> {v}: no DAG keeps them all")
+            dropped.append((u, v))
+        else:
+            kept.add_edge(u, v)
+    graph.remove_edges_from(dropped)
+    return dropped
+
+
+def export_run(run_id: str, fmt: str, round: int | None = None, acyclic: bool = False) -> tuple[str, dict]:
+    """The text of run ``run_id``'s graph in format ``fmt`` (see :mod:`discolab.core.graphs.export`),
+    and the summary of :func:`result_graph`. BIF's tables are fitted on the run's discrete data:
+    for a benchmark, the observational rows its data priors sample (same size and seed)."""
+    states = round_states(run_id)
+    graph, summary = _result_graph(run_id, states, round, acyclic)
+    values = states[summary["round"]]
+    spec = run_graph(values)
+    data = None
+    if fmt == "bif":
+        settings = DiscoverySettings.from_dict(values["settings"])
+        try:
+            data = observational_samples(spec, settings.samples, settings.seed)
+        except DiscolabError:
+            data = None  # a graph file with no network behind it: export_graph says what is missing
+    return export_graph(graph, fmt, data, name=spec.name), summary
