@@ -4,13 +4,20 @@ import pytest
 from discolab.agents.discovery import DiscoverySettings, start_discovery
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import GraphSpec, load_benchmark, score_graph
-from discolab.core.igda.data_prior import ABSENT, DIRECTED, REVERSED, UNDIRECTED, data_driven_beliefs
+from discolab.core.igda.data_prior import (
+    ABSENT,
+    DIRECTED,
+    REVERSED,
+    UNDIRECTED,
+    benchmark_observations,
+    data_driven_beliefs,
+)
 
 
 @pytest.mark.parametrize("method", ["pc", "ges"])
 def test_cpdag_marks_become_beliefs_that_find_the_graph(method):
     spec = load_benchmark("sachs")
-    beliefs = data_driven_beliefs(spec, method, n_samples=3000, seed=0)
+    beliefs = data_driven_beliefs(benchmark_observations(spec, 3000, seed=0), method)
     assert set(beliefs.values()) <= {DIRECTED, REVERSED, UNDIRECTED, ABSENT}
     for (u, v), p in beliefs.items():  # a CPDAG's marks are consistent in both directions
         assert (p, beliefs[(v, u)]) in {
@@ -24,13 +31,14 @@ def test_cpdag_marks_become_beliefs_that_find_the_graph(method):
 
 
 def test_renamed_benchmark_samples_under_the_codes():
-    beliefs = data_driven_beliefs(load_benchmark("asia-renamed"), "pc", n_samples=1000)
+    beliefs = data_driven_beliefs(benchmark_observations(load_benchmark("asia-renamed"), 1000), "pc")
     assert all(u.startswith("V") and v.startswith("V") for u, v in beliefs)
 
 
 def test_samples_are_seeded():
     spec = load_benchmark("child")
-    assert data_driven_beliefs(spec, "pc", 500, seed=1) == data_driven_beliefs(spec, "pc", 500, seed=1)
+    first, second = (data_driven_beliefs(benchmark_observations(spec, 500, seed=1), "pc") for _ in range(2))
+    assert first == second
 
 
 def test_user_graph_without_a_network_is_refused():
@@ -38,7 +46,7 @@ def test_user_graph_without_a_network_is_refused():
         {"name": "g", "variables": [{"name": "a", "description": "x"}, {"name": "b", "description": "y"}]}
     )
     with pytest.raises(DiscolabError, match="needs a benchmark network"):
-        data_driven_beliefs(spec, "pc")
+        benchmark_observations(spec, 100)
 
 
 def test_experiments_orient_what_the_data_left_undirected():
@@ -51,7 +59,7 @@ def test_bootstrap_frequencies_and_strategy():
     from discolab.core.igda.data_prior import bootstrap_edge_frequencies
 
     spec = load_benchmark("sachs")
-    freq = bootstrap_edge_frequencies(spec, n_samples=1000, n_boot=8, seed=0)
+    freq = bootstrap_edge_frequencies(benchmark_observations(spec, 1000), n_boot=8, seed=0)
     assert all(0.0 <= f <= 1.0 for f in freq.values())
     for u, v in freq:  # at most one full edge per pair and boot
         assert freq[(u, v)] + freq[(v, u)] <= 1.0 + 1e-9
@@ -66,4 +74,4 @@ def test_bootstrap_frequencies_and_strategy():
 def test_a_user_graph_named_like_a_benchmark_is_not_sampled_from_it():
     spec = GraphSpec.from_dict({"name": "asia", "variables": [{"name": "a", "description": "x"}]})
     with pytest.raises(DiscolabError, match="'asia' is not a benchmark"):
-        data_driven_beliefs(spec, "pc")
+        benchmark_observations(spec, 100)

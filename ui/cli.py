@@ -427,6 +427,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         ensemble=",".join(args.ensemble),
         ensemble_weights=",".join(str(w) for w in (args.ensemble_weights or [1.0] * len(args.ensemble))),
         samples=args.samples,
+        data=str(Path(args.data).resolve()) if args.data else None,
+        ignore_columns=tuple(args.ignore_columns),
+        column_types=tuple(_column_type(item) for item in args.column_type),
         backend=args.backend,
         model=args.model,
         base_url=args.base_url,
@@ -442,6 +445,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return _drive_run(
         lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event), settings.rounds, args.json
     )
+
+
+def _column_type(item: str) -> tuple[str, str]:
+    name, sep, kind = item.rpartition("=")
+    if not sep or kind not in ("discrete", "continuous"):
+        raise DiscolabError(f"--column-type takes NAME=discrete or NAME=continuous, got {item!r}")
+    return name, kind
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -486,6 +496,8 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
         f"run {run.run_id}: {run.settings.graph}{label}, strategy {run.settings.strategy}, "
         f"update {run.settings.update}, experimenter {run.settings.experimenter}"
     )
+    if run.values.get("data"):
+        print(f"data: {run.values['data']['path']}: {run.values['data']['summary']}")
     print(f"{'round':>5}{'exps':>6}{'edges':>7}{'prec':>8}{'recall':>8}{'F1':>8}{'SHD':>6}")
     for h in run.history:
         if h["f1"] is None:
@@ -593,7 +605,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="prior chared: one weight per model (default equal)",
     )
     discover.add_argument(
-        "--samples", type=positive_int, default=2000, help="observational samples for pc / ges / bootstrap"
+        "--samples", type=positive_int, default=2000, help="rows sampled from a benchmark for pc / ges / bootstrap"
+    )
+    discover.add_argument(
+        "--data", default=None, help="your observational data (CSV or Parquet) for pc / ges / bootstrap"
+    )
+    discover.add_argument("--ignore-columns", nargs="+", default=[], help="columns of --data that are no variable")
+    discover.add_argument(
+        "--column-type",
+        action="append",
+        default=[],
+        metavar="NAME=discrete|continuous",
+        help="override a column's detected type (repeatable)",
     )
     discover.add_argument(
         "--strategy",

@@ -21,7 +21,12 @@ MAX_SAMPLES = 1_000_000  # observational rows sampled for a data prior: far past
 class DiscoverySettings:
     graph: str = "asia"
     prior: str = "llm"  # llm | chared | pc | ges | simulated:Q
-    samples: int = 2000  # observational samples for the pc / ges priors
+    samples: int = 2000  # observational samples for the pc / ges priors, drawn from a benchmark's network
+    # the user's observational data (CSV or Parquet) for pc / ges / bootstrap, instead of samples;
+    # a graph file's own `data:` is used when this is None
+    data: str | None = None
+    ignore_columns: tuple[str, ...] = ()  # columns of the data that are no variable
+    column_types: tuple[tuple[str, str], ...] = ()  # (variable, discrete | continuous) overrides
     backend: str = "local"  # for the LLM prior and the LLM update
     model: str | None = None
     base_url: str | None = None
@@ -86,20 +91,18 @@ class DiscoverySettings:
         problems = []
         if self.prior.startswith("simulated:") and not spec.has_truth:
             problems.append(f"prior {self.prior!r} simulates an expert from the true graph, and {spec.name!r} has none")
-        needs_samples = [
-            what
-            for what, used in (
-                (f"prior {self.prior!r}", self.prior in ("pc", "ges")),
-                ("strategy 'bootstrap'", self.strategy == "bootstrap"),
-                (f"experimenter {self.experimenter!r}", self.experimenter.startswith("interventional")),
-            )
-            if used
-        ]
-        if needs_samples:
+        needs_data = [f"prior {self.prior!r}"] if self.prior in ("pc", "ges") else []
+        needs_data += ["strategy 'bootstrap'"] if self.strategy == "bootstrap" else []
+        interventional = self.experimenter.startswith("interventional")
+        needs_network = [f"experimenter {self.experimenter!r}"] if interventional else []
+        if needs_data and not self.data_file(spec):
+            needs_network = needs_data + needs_network
+        if needs_network:
             try:
                 benchmark_network(spec)
             except DiscolabError as err:
-                problems.append(f"{' and '.join(needs_samples)} sample a Bayesian network: {err}")
+                more = " (or give observational data: --data FILE)" if needs_data else ""
+                problems.append(f"{' and '.join(needs_network)} sample a Bayesian network: {err}{more}")
         if self.experimenter != "human" and not self.experimenter.startswith("interventional") and not spec.has_truth:
             problems.append(
                 f"experimenter {self.experimenter!r} answers from the true graph, and {spec.name!r} has none "
@@ -107,6 +110,10 @@ class DiscoverySettings:
             )
         if problems:
             raise DiscolabError("invalid discovery settings: " + summarize_problems(problems))
+
+    def data_file(self, spec: GraphSpec) -> str | None:
+        """The observational data this run reads: ``data``, else the graph file's own."""
+        return self.data or spec.data
 
     @property
     def uses_llm(self) -> bool:
@@ -118,7 +125,11 @@ class DiscoverySettings:
     @classmethod
     def from_dict(cls, data: dict) -> DiscoverySettings:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        # stored as JSON lists: back to the tuples the frozen settings hold
+        values["ignore_columns"] = tuple(values.get("ignore_columns", ()))
+        values["column_types"] = tuple(tuple(pair) for pair in values.get("column_types", ()))
+        return cls(**values)
 
 
 def _number(text: str) -> float:

@@ -7,11 +7,20 @@ makes the same choices. The true graph reaches only the experimenter and the sco
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 
+from discolab.core.errors import DiscolabError
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
-from discolab.core.igda.data_prior import DATA_PRIORS, bootstrap_edge_frequencies, data_driven_beliefs
+from discolab.core.igda.data_prior import (
+    DATA_PRIORS,
+    benchmark_observations,
+    bootstrap_edge_frequencies,
+    data_driven_beliefs,
+)
 from discolab.core.igda.experimenters import edge_rng, make_experimenter
+from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import llm_edge_beliefs, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges
 from discolab.core.igda.updates import llm_update, structural_update
@@ -30,14 +39,16 @@ def graph_spec(name: str) -> GraphSpec:
 
 
 def stored_graph(spec: GraphSpec) -> str:
-    """The validated content of a run's graph, as the run state stores it: canonical JSON."""
-    return json.dumps({"spec": spec.to_dict(), "source": spec.source}, sort_keys=True)
+    """The validated content of a run's graph, as the run state stores it: canonical JSON (the data
+    file apart, as the resolved path it already is)."""
+    content = {key: value for key, value in spec.to_dict().items() if key != "data"}
+    return json.dumps({"spec": content, "source": spec.source, "data": spec.data}, sort_keys=True)
 
 
 @lru_cache(maxsize=8)
 def _graph_from_store(content: str) -> GraphSpec:
     data = json.loads(content)
-    return GraphSpec.from_dict(data["spec"], source=data["source"])
+    return replace(GraphSpec.from_dict(data["spec"], source=data["source"]), data=data.get("data"))
 
 
 def run_graph(state: DiscoveryState) -> GraphSpec:
@@ -67,14 +78,44 @@ def chared_backend(models: str, weights: str) -> LLMBackend:
     return make_backend("chared", models=models.split(","), weights=[float(w) for w in weights.split(",")])
 
 
-@lru_cache(maxsize=8)
-def data_beliefs(graph: str, method: str, samples: int, seed: int) -> dict[Edge, float]:
-    return data_driven_beliefs(_graph_from_store(graph), method, samples, seed)
+def observations_key(state: DiscoveryState) -> tuple:
+    """What a run's observational data is made from: the user's file (whose content must be what
+    the run started on) or the benchmark sample (graph, size, seed)."""
+    settings = _settings(state)
+    graph = state["graph"] if "graph" in state else stored_graph(run_graph(state))
+    stored = state.get("data")
+    if not stored:
+        return (graph, None, None, (), (), settings.samples, settings.seed)
+    check_data(state)
+    return (graph, stored["path"], stored["sha256"], settings.ignore_columns, settings.column_types, 0, 0)
+
+
+def check_data(state: DiscoveryState) -> None:
+    """Refuse to go on with a run whose data file is gone or changed since it started."""
+    stored = state.get("data")
+    if stored and (not Path(stored["path"]).is_file() or file_digest(stored["path"]) != stored["sha256"]):
+        raise DiscolabError(
+            f"data {stored['path']} is not the file this run started on (its SHA-256 was {stored['sha256'][:12]}...): "
+            "restore it, or start a new run"
+        )
+
+
+@lru_cache(maxsize=4)
+def observations(graph: str, path: str | None, digest: str | None, ignore, kinds, samples: int, seed: int):
+    spec = _graph_from_store(graph)
+    if path is None:
+        return benchmark_observations(spec, samples, seed)
+    return load_observations(path, spec, ignore, dict(kinds))
 
 
 @lru_cache(maxsize=8)
-def bootstrap_frequencies(graph: str, samples: int, seed: int) -> dict[Edge, float]:
-    return bootstrap_edge_frequencies(_graph_from_store(graph), samples, seed=seed)
+def data_beliefs(key: tuple, method: str) -> dict[Edge, float]:
+    return data_driven_beliefs(observations(*key), method)
+
+
+@lru_cache(maxsize=8)
+def bootstrap_frequencies(key: tuple, seed: int) -> dict[Edge, float]:
+    return bootstrap_edge_frequencies(observations(*key), seed=seed)
 
 
 def _settings(state: DiscoveryState) -> DiscoverySettings:
@@ -143,7 +184,7 @@ def elicit_prior(state: DiscoveryState) -> dict:
     if settings.prior in ("llm", "chared"):
         beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
     elif settings.prior in DATA_PRIORS:
-        beliefs = data_beliefs(stored_graph(spec), settings.prior, settings.samples, settings.seed)
+        beliefs = data_beliefs(observations_key(state), settings.prior)
     else:
         quality = float(settings.prior.split(":", 1)[1])
         beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
@@ -167,7 +208,7 @@ def select(state: DiscoveryState) -> dict:
     seed = edge_rng(settings.seed, "select", state["round"]).randrange(2**31)
     scores = _beliefs(state)
     if settings.strategy == "bootstrap":
-        scores = bootstrap_frequencies(stored_graph(run_graph(state)), settings.samples, settings.seed)
+        scores = bootstrap_frequencies(observations_key(state), settings.seed)
     chosen = select_edges(scores, _results(state), settings.per_round, settings.strategy, seed)
     return {"selected": [list(e) for e in chosen]}
 

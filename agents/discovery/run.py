@@ -26,6 +26,8 @@ from typing import Any
 
 from discolab.core.errors import DiscolabError, StoreError
 from discolab.core.graphs import resolve_graph
+from discolab.core.igda.data_prior import DATA_PRIORS
+from discolab.core.igda.observations import load_observations
 from discolab.core.paths import data_path, is_writable, not_writable, store_error
 from discolab.core.stores import readonly_uri, sqlite_error
 from langgraph.checkpoint.memory import InMemorySaver
@@ -34,7 +36,7 @@ from langgraph.types import Command
 from .checkpoints import PlainDataSerializer, RunCheckpointer, UnsafeCheckpointError
 from .configuration import DiscoverySettings
 from .graph import build_graph
-from .nodes import stored_graph
+from .nodes import check_data, stored_graph
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -71,6 +73,7 @@ class DiscoveryRun:
             "run_id": self.run_id,
             "settings": self.settings.as_dict(),
             "simulated_prior": self.settings.prior.startswith("simulated"),
+            "data": self.values.get("data"),
             "done": self.done,
             "question": self.question,
             "rounds": self.history,
@@ -224,6 +227,11 @@ def start_discovery(
     spec = resolve_graph(settings.graph)  # read afresh: the file may have changed since the last run
     settings.check_problem(spec)
     start = {"settings": settings.as_dict(), "graph": stored_graph(spec)}
+    data = settings.data_file(spec)
+    if data and (settings.prior in DATA_PRIORS or settings.strategy == "bootstrap"):
+        # read and checked now, so that a bad table creates no run; its hash ties the run to it
+        found = load_observations(data, spec, settings.ignore_columns, dict(settings.column_types))
+        start["data"] = {"path": str(Path(data).resolve()), "sha256": found.digest, "summary": found.describe()}
     if not durable:
         memory = build_graph().compile(InMemorySaver(serde=PlainDataSerializer()))
         return _drive(run_id, start, on_event, memory)
@@ -244,6 +252,7 @@ def resume_discovery(run_id: str, answer: Any = None, on_event: Callable[[Event]
         run = load_run(run_id)
         if run.question is not None and answer is None:
             return run  # paused: nothing to do without an answer
+        check_data(run.values)
         payload = Command(resume=answer) if run.question is not None else None
         return _drive(run_id, payload, on_event)
 

@@ -86,6 +86,7 @@ class GraphSpec:
     variables: tuple[Variable, ...]
     edges: tuple[Edge, ...] | None = None
     source: str = field(default="", compare=False)
+    data: str | None = None  # observational data for this problem: a CSV or Parquet file, as an absolute path
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -145,6 +146,8 @@ class GraphSpec:
         }
         if self.edges is not None:
             data["edges"] = [list(e) for e in self.edges]
+        if self.data is not None:
+            data["data"] = self.data
         return data
 
     @classmethod
@@ -158,7 +161,7 @@ class GraphSpec:
         where = _where(source)
         if not isinstance(data, dict):
             raise GraphFileError(f"invalid graph{where}: top level must be an object, got {_kind(data)}")
-        unknown = sorted(set(data) - {"name", "context", "variables", "edges"}, key=str)
+        unknown = sorted(set(data) - {"name", "context", "variables", "edges", "data"}, key=str)
         if unknown:
             shown = ", ".join(short_repr(key) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
             raise GraphFileError(f"invalid graph{where}: unknown field(s) [{shown}]")
@@ -204,9 +207,27 @@ class GraphSpec:
                         continue
                     edges.append((e[0].strip(), e[1].strip()))
                 edges = tuple(edges)
+        data_file = _data_file(data.get("data"), source, problems)
         if problems:
             raise GraphFileError(f"invalid graph{where}: {summarize_problems(problems)}")
-        return cls(name.strip(), context.strip(), tuple(variables), edges, source)
+        return cls(name.strip(), context.strip(), tuple(variables), edges, source, data_file)
+
+
+def _data_file(value: Any, source: str, problems: list[str]) -> str | None:
+    """The graph file's ``data``, as an absolute path: a file in the graph file's folder or below
+    it, named relative to that folder, so that a shared or uploaded graph file cannot make
+    discolab read files elsewhere (``--data`` on the command line can name any file)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"'data' must be the name of a CSV or Parquet file, got {short_repr(value)}")
+        return None
+    folder = Path(source).resolve().parent if Path(source).is_file() else Path.cwd()
+    resolved = (folder / value.strip()).resolve()
+    if Path(value.strip()).is_absolute() or not resolved.is_relative_to(folder):
+        problems.append(f"'data' {short_repr(value)} must name a file in the graph file's folder (a relative path)")
+        return None
+    return str(resolved)
 
 
 def variable_limit(max_variables: int | None = None) -> int:

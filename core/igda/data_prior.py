@@ -1,8 +1,9 @@
-"""Data-driven priors: causal-learn's PC and GES on observational samples of the benchmark network.
+"""Data-driven priors: causal-learn's PC and GES on observational data.
 
-Samples are drawn from the benchmark's Bayesian network with pgmpy (forward sampling, seeded).
-PC (chi-square tests, level ``alpha``) or GES (BDeu score) returns a CPDAG; its marks become
-beliefs:
+The data is the user's table (:mod:`.observations`: the test and score follow the column types)
+or rows forward-sampled from a benchmark's Bayesian network with pgmpy (seeded; all discrete).
+PC (chi-square or Fisher-z tests, level ``alpha``) or GES (BDeu or BIC score) returns a CPDAG;
+its marks become beliefs:
 
     directed i -> j:   P(i -> j) = 0.9,  P(j -> i) = 0.1
     undirected i - j:  P(i -> j) = P(j -> i) = 0.5   (the data cannot orient it)
@@ -23,6 +24,7 @@ import pandas as pd
 from ..errors import DiscolabError, GraphFileError
 from ..graphs import GraphSpec
 from ..graphs.benchmarks import benchmark_network
+from .observations import Observations, sampled_observations
 from .prior import Beliefs
 
 DATA_PRIORS = ("pc", "ges")
@@ -42,30 +44,26 @@ def observational_samples(spec: GraphSpec, n_samples: int, seed: int = 0) -> pd.
     return frame[spec.names]
 
 
-def _state_codes(frame: pd.DataFrame) -> np.ndarray:
-    """Each column's states as integer codes, in the float matrix causal-learn takes."""
-    return np.column_stack([frame[c].astype("category").cat.codes.to_numpy() for c in frame.columns]).astype(float)
+def benchmark_observations(spec: GraphSpec, n_samples: int, seed: int = 0) -> Observations:
+    """``n_samples`` rows sampled from the benchmark's network, as :class:`Observations`."""
+    frame = observational_samples(spec, n_samples, seed)
+    return sampled_observations(spec, frame, f"{spec.name}: {n_samples} rows sampled from its network (seed {seed})")
 
 
-def data_driven_beliefs(
-    spec: GraphSpec, method: str = "pc", n_samples: int = 2000, seed: int = 0, alpha: float = 0.05
-) -> Beliefs:
-    """Beliefs from the CPDAG that PC or GES finds on observational samples."""
+def data_driven_beliefs(observations: Observations, method: str = "pc", alpha: float = 0.05) -> Beliefs:
+    """Beliefs from the CPDAG that PC or GES finds on the observations."""
     if method not in DATA_PRIORS:
         raise ValueError(f"unknown data-driven prior {method!r}; choose from {', '.join(DATA_PRIORS)}")
-    if n_samples < 10:
-        raise DiscolabError(f"a data-driven prior needs at least 10 samples, got {n_samples}")
-    frame = observational_samples(spec, n_samples, seed)
-    codes = _state_codes(frame)
+    matrix = observations.matrix()
     if method == "pc":
         from causallearn.search.ConstraintBased.PC import pc
 
-        marks = pc(codes, alpha, "chisq", show_progress=False).G.graph
+        marks = pc(matrix, alpha, observations.test, show_progress=False).G.graph
     else:
         from causallearn.search.ScoreBased.GES import ges
 
-        marks = ges(codes, score_func="local_score_BDeu")["G"].graph
-    names = list(frame.columns)
+        marks = ges(matrix, score_func=observations.score)["G"].graph
+    names = list(observations.frame.columns)
     beliefs: Beliefs = {}
     for i, u in enumerate(names):
         for j, v in enumerate(names):
@@ -84,7 +82,7 @@ def data_driven_beliefs(
 
 
 def bootstrap_edge_frequencies(
-    spec: GraphSpec, n_samples: int = 2000, n_boot: int = 20, seed: int = 0, alpha: float = 0.05
+    observations: Observations, n_boot: int = 20, seed: int = 0, alpha: float = 0.05
 ) -> Beliefs:
     """How often PC finds u -> v across random halves of the observational data.
 
@@ -97,14 +95,13 @@ def bootstrap_edge_frequencies(
     """
     from causallearn.search.ConstraintBased.PC import pc
 
-    frame = observational_samples(spec, n_samples, seed)
-    codes = _state_codes(frame)
+    matrix = observations.matrix()
     rng = np.random.default_rng(seed)
-    names = list(frame.columns)
+    names = list(observations.frame.columns)
     counts = np.zeros((len(names), len(names)))
     for _ in range(n_boot):
-        rows = rng.choice(len(codes), size=len(codes) // 2, replace=False)
-        marks = pc(codes[rows], alpha, "chisq", show_progress=False).G.graph
+        rows = rng.choice(len(matrix), size=len(matrix) // 2, replace=False)
+        marks = pc(matrix[rows], alpha, observations.test, show_progress=False).G.graph
         directed = (marks == -1) & (marks.T == 1)
         undirected = (marks == -1) & (marks.T == -1)
         counts += directed + 0.5 * undirected

@@ -8,10 +8,26 @@ stored, or part of :meth:`identity`.
 
 P(yes) comes from the first answer token's top log-probabilities where the server returns
 them (method ``logprobs``), else from the share of yes among ``samples`` sampled answers
-(method ``samples``). Requests run concurrently (at most ``concurrency`` at a time); the
-client retries connection errors, 429s and 5xxs with exponential backoff, each try bounded by
-``timeout`` seconds. An answer that cannot be parsed is retried, then recorded as a flagged
+(method ``samples``). An answer that cannot be parsed is retried, then recorded as a flagged
 0.5 (method ``fallback``), never dropped.
+
+``timeout`` (seconds per request), ``concurrency`` (the most requests in flight), ``samples`` and
+``confidence`` (auto | logprobs | samples) are arguments, or else the environment variables
+``DISCOLAB_OPENAI_TIMEOUT``, ``DISCOLAB_OPENAI_CONCURRENCY``, ``DISCOLAB_OPENAI_SAMPLES`` and
+``DISCOLAB_OPENAI_CONFIDENCE``, or else 60, 8, 5 and auto (:func:`resolve_server_settings`).
+
+Requests surviving a slow server. ``concurrency`` is a maximum: an :class:`AdaptiveLimit` keeps
+the number of requests in flight (HTTP requests, so a prompt's ``samples`` count each) under a
+limit that it halves when a request times out (AIMD: at most once per round of requests, down to
+1) and raises by one after a run of successes, back towards the maximum. A request that timed
+out while others were in flight waited in the server's queue, which is not the server's fault:
+it is tried again without using up its retries. A request that timed out alone, connection
+errors, 408, 409, 429 and 5xx answers are retried ``max_retries`` times with exponential
+backoff (a 429 also halves the limit); only a request that timed out alone that often gives the
+one-line "did not answer within" error. After a timeout new requests wait half a timeout, since
+a server that keeps working on abandoned requests is busy with them for a while. The limit
+learned for a server (base URL, model, timeout) is remembered for the rest of the process, so
+the next backend built for it (each round of a discovery run builds one) starts there.
 """
 
 from __future__ import annotations
@@ -19,8 +35,13 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import random
 import threading
-from collections.abc import Awaitable, Sequence
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import openai
@@ -31,6 +52,160 @@ from .credentials import client_api_key, default_base_url
 
 T = TypeVar("T")
 CONFIDENCE_MODES = ("auto", "logprobs", "samples")
+DEFAULTS: dict[str, Any] = {"timeout": 60.0, "concurrency": 8, "samples": 5, "confidence": "auto"}
+ENV_VARS = {name: f"DISCOLAB_OPENAI_{name.upper()}" for name in DEFAULTS}
+INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, MAX_RETRY_AFTER = 0.5, 8.0, 60.0  # seconds, as the openai client
+GROWTH = 4  # the limit grows by one after GROWTH x limit successes in a row
+
+
+def resolve_server_settings(
+    timeout: float | str | None = None,
+    concurrency: int | str | None = None,
+    samples: int | str | None = None,
+    confidence: str | None = None,
+) -> dict[str, Any]:
+    """``timeout``, ``concurrency``, ``samples`` and ``confidence`` as the backend will use them:
+    each argument that is not ``None``, else its ``DISCOLAB_OPENAI_*`` environment variable, else
+    the default; checked (an :class:`LLMError` names the argument or variable at fault)."""
+    given = {"timeout": timeout, "concurrency": concurrency, "samples": samples, "confidence": confidence}
+    settings = {}
+    for name, value in given.items():
+        source = name
+        if value is None:
+            env = os.environ.get(ENV_VARS[name], "").strip()
+            value, source = (env, f"{ENV_VARS[name]}={env!r}") if env else (DEFAULTS[name], name)
+        settings[name] = _check(name, value, source)
+    return settings
+
+
+def _check(name: str, value: Any, source: str) -> Any:
+    if name == "confidence":
+        mode = str(value).strip().lower()
+        if mode not in CONFIDENCE_MODES:
+            raise LLMError(f"{source}: unknown confidence mode; choose from {', '.join(CONFIDENCE_MODES)}")
+        return mode
+    if name == "timeout":
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
+            raise LLMError(f"{source}: the timeout is a number of seconds > 0")
+        return seconds
+    try:  # concurrency, samples: whole numbers >= 1 ("8" from the environment, not 2.5 or True)
+        number = int(value) if isinstance(value, str) else value.__index__()
+    except (AttributeError, TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        what = "requests in flight" if name == "concurrency" else "sampled answers per question"
+        raise LLMError(f"{source}: the {name} is a whole number >= 1 ({what})")
+    return number
+
+
+# -- adaptive concurrency -------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Slot:
+    epoch: int  # the limiter's epoch when the request started: only a current one moves the limit
+    shared: bool = False  # another request was in flight at some time while this one was
+
+
+@dataclass(eq=False)
+class _LoopState:  # what belongs to one event loop: the requests in flight and those waiting
+    in_flight: int = 0
+    active: set = field(default_factory=set)
+    waiters: deque = field(default_factory=deque)
+
+
+_LEARNED: dict[tuple, int] = {}  # limit learned per (base URL, model, timeout), for this process
+
+
+class AdaptiveLimit:
+    """At most ``limit`` requests in flight, ``limit`` moving between 1 and ``maximum`` (AIMD).
+
+    ``acquire()`` a slot before a request and ``release(slot, outcome)`` it after, with outcome
+    ``"ok"``, ``"timeout"``, ``"overload"`` (a 429) or ``"error"``. A timeout or an overload of a
+    request started since the last backoff halves the limit; ``GROWTH * limit`` successes in a
+    row raise it by one. After a timeout new requests wait ``pause`` seconds. The limit and its
+    counts are shared by every event loop that uses the limiter; the requests in flight are
+    counted per loop (each ``asyncio.run`` of a backend call has its own)."""
+
+    def __init__(self, maximum: int, start: int | None = None, pause: float = 0.0, on_change=None):
+        self.maximum = maximum
+        self.limit = max(1, min(start or maximum, maximum))
+        self.pause = pause
+        self.backoffs = 0  # how often the limit was halved
+        self.timeouts = 0  # requests that timed out (each is tried again or reported)
+        self._epoch = 0
+        self._streak = 0
+        self._resume_at = 0.0  # time.monotonic() before which no request starts
+        self._on_change = on_change
+        self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        if loop not in self._loops:
+            self._loops[loop] = _LoopState()
+        return self._loops[loop]
+
+    async def acquire(self) -> _Slot:
+        state = self._state()
+        while True:
+            wait = self._resume_at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            if state.in_flight < self.limit:
+                break
+            waiter = asyncio.get_running_loop().create_future()
+            state.waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in state.waiters:
+                    state.waiters.remove(waiter)
+                else:  # woken, then cancelled: pass the turn on
+                    self._wake(state)
+                raise
+        state.in_flight += 1
+        slot = _Slot(self._epoch, shared=bool(state.active))
+        for other in state.active:
+            other.shared = True
+        state.active.add(slot)
+        self._wake(state)  # room for more: the next in line need not wait for a release
+        return slot
+
+    def release(self, slot: _Slot, outcome: str) -> None:
+        state = self._state()
+        state.in_flight -= 1
+        state.active.discard(slot)
+        current = slot.epoch == self._epoch
+        if outcome == "ok" and current:
+            self._streak += 1
+            if self._streak >= GROWTH * self.limit and self.limit < self.maximum:
+                self._set(self.limit + 1)
+        elif outcome in ("timeout", "overload"):
+            self._streak = 0
+            if outcome == "timeout":
+                self.timeouts += 1
+                self._resume_at = max(self._resume_at, time.monotonic() + self.pause)
+            if current and self.limit > 1:
+                self.backoffs += 1
+                self._epoch += 1
+                self._set(max(1, self.limit // 2))
+        self._wake(state)
+
+    def _set(self, limit: int) -> None:
+        self.limit, self._streak = limit, 0
+        if self._on_change:
+            self._on_change(limit)
+
+    def _wake(self, state: _LoopState) -> None:
+        room = self.limit - state.in_flight
+        while room > 0 and state.waiters:
+            waiter = state.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
 
 
 class OpenAIBackend:
@@ -41,34 +216,61 @@ class OpenAIBackend:
         model: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
-        confidence: str = "auto",
-        samples: int = 5,
-        concurrency: int = 8,
-        timeout: float = 60.0,
+        confidence: str | None = None,
+        samples: int | None = None,
+        concurrency: int | None = None,
+        timeout: float | None = None,
         max_retries: int = 3,
         parse_retries: int = 2,
     ):
         self.model = model or os.environ.get("OPENAI_MODEL") or ""
         if not self.model:
             raise LLMError("no model name: pass --model or set OPENAI_MODEL")
+        settings = resolve_server_settings(timeout, concurrency, samples, confidence)
+        for name, value in (("max_retries", max_retries), ("parse_retries", parse_retries)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise LLMError(f"{name}: a whole number >= 0")
         self.base_url = (base_url or default_base_url()).rstrip("/")
         key = api_key or client_api_key(self.base_url)
-        if confidence not in CONFIDENCE_MODES:
-            raise LLMError(f"unknown confidence mode {confidence!r}; choose from {', '.join(CONFIDENCE_MODES)}")
-        self.confidence = confidence
-        self.samples = samples
-        self.concurrency = concurrency
-        self.timeout = timeout
+        self.confidence: str = settings["confidence"]
+        self.samples: int = settings["samples"]
+        self.concurrency: int = settings["concurrency"]  # the most requests in flight
+        self.timeout: float = settings["timeout"]
+        self.max_retries = max_retries
         self.parse_retries = parse_retries
-        self._client_args = {"base_url": self.base_url, "api_key": key, "timeout": timeout, "max_retries": max_retries}
+        # The client neither retries nor queues: _request does both, so that it sees every timeout.
+        self._client_args = {"base_url": self.base_url, "api_key": key, "timeout": self.timeout, "max_retries": 0}
+        learned = (self.base_url, self.model, self.timeout)
+        self.limiter = AdaptiveLimit(
+            self.concurrency,
+            start=_LEARNED.get(learned),
+            pause=self.timeout / 2,
+            on_change=lambda limit: _LEARNED.__setitem__(learned, limit),
+        )
         self._checked_model = False
         self._server_logprobs = True
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
 
+    @property
+    def concurrency_now(self) -> int:
+        """The number of requests allowed in flight now (between 1 and ``concurrency``)."""
+        return self.limiter.limit
+
+    @property
+    def backoffs(self) -> int:
+        """How often this backend halved its concurrency after a timeout or a 429."""
+        return self.limiter.backoffs
+
     def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "model": self.model, "base_url": self.base_url, "confidence": self.confidence}
+        """What decides the answers. Not the timeout or the concurrency; ``samples`` only where
+        sampled answers can be used and it differs from the default 5, so that answers cached
+        before it could be set keep their keys."""
+        identity = {"kind": self.kind, "model": self.model, "base_url": self.base_url, "confidence": self.confidence}
+        if self.confidence != "logprobs" and self.samples != DEFAULTS["samples"]:
+            identity["samples"] = self.samples
+        return identity
 
     # -- protocol ---------------------------------------------------------------------------
     def score_yes_no(self, prompts: Sequence[Prompt], progress: bool = False) -> list[YesNo]:
@@ -79,7 +281,7 @@ class OpenAIBackend:
             async with self._client() as client:
                 await self._check_model(client)
                 reply = await self._call(
-                    client.chat.completions.create(
+                    lambda: client.chat.completions.create(
                         model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature, seed=seed
                     )
                 )
@@ -94,6 +296,7 @@ class OpenAIBackend:
     async def _score_all(self, prompts: list[Prompt], progress: bool) -> list[YesNo]:
         from tqdm.auto import tqdm
 
+        # Prompts started at a time (bounds the coroutines waiting); the limiter bounds the requests.
         gate = asyncio.Semaphore(self.concurrency)
         bar = tqdm(total=len(prompts), desc="scoring", unit="q", disable=not progress, leave=False)
         async with self._client() as client:
@@ -122,7 +325,7 @@ class OpenAIBackend:
 
     async def _score_logprobs(self, client, prompt: Prompt) -> YesNo | None:
         reply = await self._call(
-            client.chat.completions.create(
+            lambda: client.chat.completions.create(
                 model=self.model, messages=prompt, max_tokens=1, temperature=0, logprobs=True, top_logprobs=20
             )
         )
@@ -146,12 +349,8 @@ class OpenAIBackend:
             replies = await asyncio.gather(
                 *(
                     self._call(
-                        client.chat.completions.create(
-                            model=self.model,
-                            messages=prompt,
-                            max_tokens=4,
-                            temperature=1.0,
-                            seed=attempt * self.samples + i,
+                        lambda seed=attempt * self.samples + i: client.chat.completions.create(
+                            model=self.model, messages=prompt, max_tokens=4, temperature=1.0, seed=seed
                         )
                     )
                     for i in range(self.samples)
@@ -167,7 +366,8 @@ class OpenAIBackend:
         if self._checked_model:
             return
         try:
-            listed = [m.id async for m in client.models.list()]
+            page = await self._request(lambda: client.models.list())
+            listed = [m.id for m in page.data]
         except (openai.NotFoundError, openai.BadRequestError):
             listed = []  # the server cannot list models; the first request will tell
         except openai.OpenAIError as err:
@@ -176,18 +376,71 @@ class OpenAIBackend:
             raise LLMError(f"model {self.model!r} is not served at {self.base_url}; it serves: {', '.join(listed)}")
         self._checked_model = True
 
-    async def _call(self, request: Awaitable[T]) -> T:
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await request
+            return await self._request(request)
         except openai.OpenAIError as err:
             raise _explain(err, self) from None
+
+    async def _request(self, request: Callable[[], Awaitable[T]]) -> T:
+        """``request()`` in a slot of the limiter, tried again as the module's docstring says."""
+        retries = 0
+        while True:
+            slot = await self.limiter.acquire()
+            outcome = "error"
+            try:
+                result = await request()
+                outcome = "ok"
+                return result
+            except openai.APITimeoutError:
+                outcome = "timeout"
+                if slot.shared:  # it waited behind others: the limiter backs off; try again as it was
+                    continue
+                if retries >= self.max_retries:
+                    raise
+            except (openai.APIConnectionError, openai.APIStatusError) as err:
+                if isinstance(err, openai.RateLimitError):
+                    outcome = "overload"
+                if retries >= self.max_retries or not _retryable(err):
+                    raise
+                delay = _retry_delay(retries, err)
+            finally:
+                self.limiter.release(slot, outcome)
+            retries += 1
+            if outcome != "timeout":  # after a timeout the limiter pauses
+                await asyncio.sleep(delay)
+
+
+def _retryable(err: openai.APIConnectionError | openai.APIStatusError) -> bool:
+    """What the openai client retries: connection errors, 408, 409, 429 and 5xx, unless the server
+    says otherwise."""
+    if not isinstance(err, openai.APIStatusError):
+        return True
+    header = err.response.headers.get("x-should-retry")
+    if header in ("true", "false"):
+        return header == "true"
+    return err.status_code in (408, 409, 429) or err.status_code >= 500
+
+
+def _retry_delay(retries: int, err: Exception) -> float:
+    response = getattr(err, "response", None)
+    try:
+        after = float(response.headers.get("retry-after", "")) if response is not None else math.nan
+    except ValueError:
+        after = math.nan
+    if 0 < after <= MAX_RETRY_AFTER:
+        return after
+    return min(INITIAL_RETRY_DELAY * 2.0**retries, MAX_RETRY_DELAY) * (1 - 0.25 * random.random())
 
 
 def _explain(err: openai.OpenAIError, backend: OpenAIBackend) -> LLMError:
     """A one-line, key-free explanation of a client error."""
     where = backend.base_url
     if isinstance(err, openai.APITimeoutError):
-        return LLMError(f"the server at {where} did not answer within {backend.timeout:g} s (after retries)")
+        return LLMError(
+            f"the server at {where} did not answer within {backend.timeout:g} s (after retries, one request at a "
+            f"time); allow it longer with --timeout or {ENV_VARS['timeout']}"
+        )
     if isinstance(err, openai.APIConnectionError):
         return LLMError(f"cannot reach an OpenAI-compatible server at {where} (check OPENAI_BASE_URL)")
     if isinstance(err, openai.AuthenticationError):
