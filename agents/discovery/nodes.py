@@ -21,7 +21,7 @@ from discolab.core.igda.data_prior import (
 )
 from discolab.core.igda.experimenters import edge_rng, make_experimenter
 from discolab.core.igda.observations import file_digest, load_observations
-from discolab.core.igda.prior import llm_edge_beliefs, simulated_expert_beliefs
+from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges
 from discolab.core.igda.updates import llm_update, structural_update
 from discolab.core.llm import LLMBackend, make_backend
@@ -110,12 +110,22 @@ def observations(graph: str, path: str | None, digest: str | None, ignore, kinds
 
 @lru_cache(maxsize=8)
 def data_beliefs(key: tuple, method: str) -> dict[Edge, float]:
-    return data_driven_beliefs(observations(*key), method)
+    return data_driven_beliefs(observations(*key), method, known=known_pairs(_graph_from_store(key[0])))
 
 
 @lru_cache(maxsize=8)
 def bootstrap_frequencies(key: tuple, seed: int) -> dict[Edge, float]:
-    return bootstrap_edge_frequencies(observations(*key), seed=seed)
+    return bootstrap_edge_frequencies(observations(*key), seed=seed, known=known_pairs(_graph_from_store(key[0])))
+
+
+def known_pairs(spec: GraphSpec) -> dict[Edge, bool]:
+    """The pairs the problem's background knowledge decides (True: required, False: forbidden)."""
+    return spec.knowledge.known(spec.names) if spec.knowledge else {}
+
+
+def with_knowledge(beliefs: dict[Edge, float], known: dict[Edge, bool]) -> dict[Edge, float]:
+    """Beliefs with every known pair fixed at 1 or 0, whatever a source or an update said."""
+    return {**beliefs, **{edge: 1.0 if present else 0.0 for edge, present in known.items()}}
 
 
 def _settings(state: DiscoveryState) -> DiscoverySettings:
@@ -181,13 +191,18 @@ def elicit_prior(state: DiscoveryState) -> dict:
     settings = _settings(state)
     spec = run_graph(state)
     fallbacks: list[Edge] = []
-    if settings.prior in ("llm", "chared"):
-        beliefs, fallbacks = llm_edge_beliefs(spec, _backend(settings), settings.seed, settings.calibration)
+    known = known_pairs(spec)
+    if settings.prior in ("llm", "chared"):  # known pairs are not asked
+        unknown = [e for e in spec.ordered_pairs() if e not in known]
+        beliefs, fallbacks = ask_edges(
+            spec, _backend(settings), unknown, seed=settings.seed, calibration=settings.calibration
+        )
     elif settings.prior in DATA_PRIORS:
         beliefs = data_beliefs(observations_key(state), settings.prior)
     else:
         quality = float(settings.prior.split(":", 1)[1])
         beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
+    beliefs = with_knowledge(beliefs, known)
     pairs = sorted(beliefs)
     update = {
         "pairs": [list(e) for e in pairs],
@@ -209,7 +224,8 @@ def select(state: DiscoveryState) -> dict:
     scores = _beliefs(state)
     if settings.strategy == "bootstrap":
         scores = bootstrap_frequencies(observations_key(state), settings.seed)
-    chosen = select_edges(scores, _results(state), settings.per_round, settings.strategy, seed)
+    settled = set(_results(state)) | set(known_pairs(run_graph(state)))  # tested, or known: never tested
+    chosen = select_edges(scores, settled, settings.per_round, settings.strategy, seed)
     return {"selected": [list(e) for e in chosen]}
 
 
@@ -240,14 +256,18 @@ def experiment(state: DiscoveryState) -> dict:
 def update(state: DiscoveryState) -> dict:
     """Re-predict untested edges near the tested ones (LLM), or apply structure, or nothing."""
     settings = _settings(state)
-    beliefs, results = _beliefs(state), _results(state)
+    spec = run_graph(state)
+    beliefs, results, known = _beliefs(state), _results(state), known_pairs(spec)
     fallbacks = state.get("fallbacks", [])
-    if settings.update == "llm":
-        spec = run_graph(state)
-        beliefs, failed = llm_update(spec, _backend(settings), beliefs, results, settings.seed, settings.calibration)
+    if settings.update == "llm":  # known pairs are not asked again
+        unknown = {e: p for e, p in beliefs.items() if e not in known}
+        fresh, failed = llm_update(spec, _backend(settings), unknown, results, settings.seed, settings.calibration)
+        beliefs = {**beliefs, **fresh}
         fallbacks = fallbacks + [list(e) for e in failed]
-    elif settings.update == "structural":
-        beliefs = structural_update(beliefs, results)
+    elif settings.update == "structural":  # a required edge constrains like a confirmed one
+        required = {e: True for e, present in known.items() if present}
+        beliefs = structural_update(beliefs, {**results, **required})
+    beliefs = with_knowledge(beliefs, known)
     now = [beliefs[tuple(e)] for e in state["pairs"]]
     if "beliefs" in state:  # a run saved before changes were kept apart
         return {"beliefs": now, "fallbacks": fallbacks}
@@ -264,7 +284,8 @@ def score(state: DiscoveryState) -> dict:
 
 def should_continue(state: DiscoveryState) -> str:
     settings = _settings(state)
-    untested = len(state["pairs"]) - len(state.get("results", []))
+    settled = set(_results(state)) | set(known_pairs(run_graph(state)))
+    untested = len(state["pairs"]) - len(settled)
     return "select" if state["round"] < settings.rounds and untested > 0 else "end"
 
 

@@ -15,8 +15,10 @@ from discolab.core.graphs.export import export_graph
 from discolab.core.igda.data_prior import observational_samples
 
 from .configuration import DiscoverySettings
-from .nodes import current_beliefs, predicted_edges, run_graph
+from .nodes import current_beliefs, known_pairs, predicted_edges, run_graph
 from .run import round_states
+
+FIXED = ("confirmed", "known")  # an experiment's answer or background knowledge: never dropped
 
 
 def result_graph(run_id: str, round: int | None = None, acyclic: bool = False) -> tuple[nx.DiGraph, dict]:
@@ -46,6 +48,7 @@ def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acycl
     for variable in spec.variables:
         graph.add_node(variable.name, description=variable.description)
     index = {pair: i for i, pair in enumerate(pairs)}
+    known = known_pairs(spec)
     for edge in predicted_edges(beliefs, present, settings.threshold):
         i = index[edge]
         provenance = [{"kind": "prior", "source": source, "belief": history[0][i]}]
@@ -55,12 +58,15 @@ def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acycl
             if history[r][i] != history[r - 1][i]
         ]
         status = "predicted"
-        if edge in tested:
+        if known.get(edge):
+            provenance.append({"kind": "knowledge", "required": True})
+            status = "known"
+        elif edge in tested:
             record = tested[edge]
             experiment = {"round": record["round"], "experimenter": settings.experimenter, "answer": record["present"]}
             provenance.append({"kind": "experiment", **experiment})
             status = "confirmed"
-        belief = 1.0 if status == "confirmed" else beliefs[edge]
+        belief = 1.0 if status in FIXED else beliefs[edge]
         graph.add_edge(*edge, belief=belief, status=status, provenance=provenance)
     dropped = make_acyclic(graph) if acyclic else []
     summary = {"run_id": run_id, "round": chosen, "edges": graph.number_of_edges(), "dropped": len(dropped)}
@@ -68,20 +74,20 @@ def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acycl
 
 
 def make_acyclic(graph: nx.DiGraph) -> list[Edge]:
-    """Drop, weakest first, the untested edges that close a cycle; never a confirmed one.
+    """Drop, weakest first, the untested edges that close a cycle; never a confirmed or known one.
 
-    Confirmed edges go in first, then the others by decreasing belief, each kept only if it closes
-    no directed cycle with those kept before (a greedy maximum-weight acyclic subgraph). Returns
-    the dropped edges; raises if the confirmed edges alone form a cycle (a noisy experimenter can
-    confirm one), since no edge may then be dropped to break it.
+    Confirmed and known edges go in first, then the others by decreasing belief, each kept only if
+    it closes no directed cycle with those kept before (a greedy maximum-weight acyclic subgraph).
+    Returns the dropped edges; raises if the fixed edges alone form a cycle (a noisy experimenter
+    can confirm one), since no edge may then be dropped to break it.
     """
-    edges = sorted(graph.edges(data=True), key=lambda e: (e[2]["status"] != "confirmed", -e[2]["belief"]))
+    edges = sorted(graph.edges(data=True), key=lambda e: (e[2]["status"] not in FIXED, -e[2]["belief"]))
     kept = nx.DiGraph()
     kept.add_nodes_from(graph.nodes)
     dropped = []
     for u, v, attributes in edges:
         if nx.has_path(kept, v, u):
-            if attributes["status"] == "confirmed":
+            if attributes["status"] in FIXED:
                 raise DiscolabError(f"the confirmed edges form a cycle through {u} -> {v}: no DAG keeps them all")
             dropped.append((u, v))
         else:

@@ -2,7 +2,8 @@
 
 The graph is a ``networkx.DiGraph`` whose nodes carry ``description`` and whose edges carry
 ``belief`` (the probability the run holds for the edge; 1 once an experiment confirmed it),
-``status`` (``confirmed`` by an experiment, or ``predicted`` above the threshold) and, optionally,
+``status`` (``confirmed`` by an experiment, ``known`` from background knowledge, or ``predicted``
+above the threshold) and, optionally,
 ``provenance`` (a list of plain records; kept in JSON only, as the other formats hold scalars).
 
 - JSON: nodes and edges with every attribute, provenance included.

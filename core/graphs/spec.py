@@ -46,6 +46,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.resolver import Resolver
 
 from ..errors import SHOWN_CHARS, DiscolabError, GraphFileError, one_line, short_repr, summarize_problems
+from .knowledge import Knowledge, knowledge_from_dict
 
 Edge = tuple[str, str]
 
@@ -87,6 +88,7 @@ class GraphSpec:
     edges: tuple[Edge, ...] | None = None
     source: str = field(default="", compare=False)
     data: str | None = None  # observational data for this problem: a CSV or Parquet file, as an absolute path
+    knowledge: Knowledge | None = None  # edges known present or absent, tiers of time order
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -148,6 +150,8 @@ class GraphSpec:
             data["edges"] = [list(e) for e in self.edges]
         if self.data is not None:
             data["data"] = self.data
+        if self.knowledge:
+            data["knowledge"] = self.knowledge.to_dict()
         return data
 
     @classmethod
@@ -161,7 +165,7 @@ class GraphSpec:
         where = _where(source)
         if not isinstance(data, dict):
             raise GraphFileError(f"invalid graph{where}: top level must be an object, got {_kind(data)}")
-        unknown = sorted(set(data) - {"name", "context", "variables", "edges", "data"}, key=str)
+        unknown = sorted(set(data) - {"name", "context", "variables", "edges", "data", "knowledge"}, key=str)
         if unknown:
             shown = ", ".join(short_repr(key) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
             raise GraphFileError(f"invalid graph{where}: unknown field(s) [{shown}]")
@@ -208,9 +212,10 @@ class GraphSpec:
                     edges.append((e[0].strip(), e[1].strip()))
                 edges = tuple(edges)
         data_file = _data_file(data.get("data"), source, problems)
+        knowledge = knowledge_from_dict(data.get("knowledge"), problems)
         if problems:
             raise GraphFileError(f"invalid graph{where}: {summarize_problems(problems)}")
-        return cls(name.strip(), context.strip(), tuple(variables), edges, source, data_file)
+        return cls(name.strip(), context.strip(), tuple(variables), edges, source, data_file, knowledge)
 
 
 def _data_file(value: Any, source: str, problems: list[str]) -> str | None:
@@ -504,6 +509,8 @@ def _problems(spec: GraphSpec) -> list[str]:
                 problems.append(f"the true graph must be acyclic, found cycle {path}")
             except nx.NetworkXNoCycle:
                 pass
+    if spec.knowledge:
+        problems += spec.knowledge.problems(spec.names)
     return problems
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DiscolabError, GraphFileError
-from ..graphs import GraphSpec
+from ..graphs import Edge, GraphSpec
 from ..graphs.benchmarks import benchmark_network
 from .observations import Observations, sampled_observations
 from .prior import Beliefs
@@ -50,20 +50,25 @@ def benchmark_observations(spec: GraphSpec, n_samples: int, seed: int = 0) -> Ob
     return sampled_observations(spec, frame, f"{spec.name}: {n_samples} rows sampled from its network (seed {seed})")
 
 
-def data_driven_beliefs(observations: Observations, method: str = "pc", alpha: float = 0.05) -> Beliefs:
-    """Beliefs from the CPDAG that PC or GES finds on the observations."""
+def data_driven_beliefs(
+    observations: Observations, method: str = "pc", alpha: float = 0.05, known: dict[Edge, bool] | None = None
+) -> Beliefs:
+    """Beliefs from the CPDAG that PC or GES finds on the observations. ``known`` pairs (True:
+    required, False: forbidden) constrain PC's search as causal-learn's background knowledge;
+    GES has no such input in causal-learn, and the caller fixes those beliefs afterwards."""
     if method not in DATA_PRIORS:
         raise ValueError(f"unknown data-driven prior {method!r}; choose from {', '.join(DATA_PRIORS)}")
     matrix = observations.matrix()
+    names = list(observations.frame.columns)
     if method == "pc":
         from causallearn.search.ConstraintBased.PC import pc
 
-        marks = pc(matrix, alpha, observations.test, show_progress=False).G.graph
+        knowledge = background_knowledge(names, known or {})
+        marks = pc(matrix, alpha, observations.test, background_knowledge=knowledge, show_progress=False).G.graph
     else:
         from causallearn.search.ScoreBased.GES import ges
 
         marks = ges(matrix, score_func=observations.score)["G"].graph
-    names = list(observations.frame.columns)
     beliefs: Beliefs = {}
     for i, u in enumerate(names):
         for j, v in enumerate(names):
@@ -81,8 +86,25 @@ def data_driven_beliefs(observations: Observations, method: str = "pc", alpha: f
     return beliefs
 
 
+def background_knowledge(names: list[str], known: dict[Edge, bool]):
+    """causal-learn's BackgroundKnowledge for ``known`` pairs, over PC's nodes X1..Xn; None if none."""
+    if not known:
+        return None
+    from causallearn.graph.GraphNode import GraphNode
+    from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
+
+    node = {name: GraphNode(f"X{i + 1}") for i, name in enumerate(names)}
+    knowledge = BackgroundKnowledge()
+    for (u, v), present in known.items():
+        if present:
+            knowledge.add_required_by_node(node[u], node[v])
+        else:
+            knowledge.add_forbidden_by_node(node[u], node[v])
+    return knowledge
+
+
 def bootstrap_edge_frequencies(
-    observations: Observations, n_boot: int = 20, seed: int = 0, alpha: float = 0.05
+    observations: Observations, n_boot: int = 20, seed: int = 0, alpha: float = 0.05, known: dict | None = None
 ) -> Beliefs:
     """How often PC finds u -> v across random halves of the observational data.
 
@@ -96,12 +118,13 @@ def bootstrap_edge_frequencies(
     from causallearn.search.ConstraintBased.PC import pc
 
     matrix = observations.matrix()
+    knowledge = background_knowledge(list(observations.frame.columns), known or {})
     rng = np.random.default_rng(seed)
     names = list(observations.frame.columns)
     counts = np.zeros((len(names), len(names)))
     for _ in range(n_boot):
         rows = rng.choice(len(matrix), size=len(matrix) // 2, replace=False)
-        marks = pc(matrix[rows], alpha, observations.test, show_progress=False).G.graph
+        marks = pc(matrix[rows], alpha, observations.test, background_knowledge=knowledge, show_progress=False).G.graph
         directed = (marks == -1) & (marks.T == 1)
         undirected = (marks == -1) & (marks.T == -1)
         counts += directed + 0.5 * undirected
