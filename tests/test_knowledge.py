@@ -96,3 +96,18 @@ def test_pc_searches_within_the_knowledge(tmp_path):
     # the tiers orient the chain; the true smoking -> cough is forbidden, so PC goes without it
     assert prior[("smoking", "tar")] == prior[("tar", "cancer")] == prior[("cancer", "cough")] == 0.9
     assert prior[("smoking", "cough")] == 0.0 and prior[("cough", "cancer")] == 0.0
+
+
+def test_knowledge_from_the_command_line(capsys):
+    from discolab.ui.cli import main
+
+    base = ["discover", "--graph", "cancer", "--prior", "simulated:0.7", "--update", "none"]
+    assert main([*base, "--require", "Cancer", "Smoker", "--forbid", "Cancer", "Smoker"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "both required and forbidden" in err
+    assert (
+        main([*base, "--require", "Pollution", "Cancer", "--forbid", "Smoker", "Xray", "--rounds", "0", "--json"]) == 0
+    )
+    run = json.loads(capsys.readouterr().out)
+    assert run["settings"]["required"] == [["Pollution", "Cancer"]]
+    assert run["rounds"][0]["predicted_edges"] >= 1

@@ -56,6 +56,24 @@ def test_discover_runs_a_simulated_discovery_and_draws_it():
     assert not app.exception and not app.warning and "download_button" in kinds(app)  # asia has data
 
 
+def test_knowledge_added_in_the_page_reaches_the_run():
+    from discolab.agents.discovery import load_run
+    from discolab.core.graphs import load_benchmark
+
+    app = page("discover")
+    app.selectbox[0].set_value("cancer")
+    pairs = load_benchmark("cancer").ordered_pairs()
+    present = next(m for m in app.multiselect if m.label == "Edges known present")
+    present.set_value([pairs.index(("Pollution", "Cancer"))])
+    next(m for m in app.multiselect if m.label == "Edges known absent").set_value([pairs.index(("Cancer", "Smoker"))])
+    button(app, "Run").click().run()
+    assert not app.exception and not app.error
+    run = load_run(app.session_state["run_id"])
+    assert run.settings.required == (("Pollution", "Cancer"),) and run.settings.forbidden == (("Cancer", "Smoker"),)
+    prior = dict(zip(map(tuple, run.values["pairs"]), run.values["prior_beliefs"]))
+    assert prior[("Pollution", "Cancer")] == 1.0 and prior[("Cancer", "Smoker")] == 0.0
+
+
 def test_human_in_the_loop_question_is_answered_in_the_page():
     app = page("discover")
     experimenter = next(s for s in app.selectbox if s.label == "Experimenter")

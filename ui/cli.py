@@ -430,6 +430,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         data=str(Path(args.data).resolve()) if args.data else None,
         ignore_columns=tuple(args.ignore_columns),
         column_types=tuple(_column_type(item) for item in args.column_type),
+        required=tuple(map(tuple, args.require)),
+        forbidden=tuple(map(tuple, args.forbid)),
         backend=args.backend,
         model=args.model,
         base_url=args.base_url,
@@ -611,6 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", default=None, help="your observational data (CSV or Parquet) for pc / ges / bootstrap"
     )
     discover.add_argument("--ignore-columns", nargs="+", default=[], help="columns of --data that are no variable")
+    discover.add_argument(
+        "--require", nargs=2, action="append", default=[], metavar=("CAUSE", "EFFECT"), help="an edge known present"
+    )
+    discover.add_argument(
+        "--forbid", nargs=2, action="append", default=[], metavar=("CAUSE", "EFFECT"), help="an edge known absent"
+    )
     discover.add_argument(
         "--column-type",
         action="append",

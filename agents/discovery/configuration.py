@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
-from discolab.core.errors import DiscolabError, summarize_problems
+from discolab.core.errors import DiscolabError, GraphFileError, summarize_problems
 from discolab.core.graphs import GraphSpec
 from discolab.core.graphs.benchmarks import benchmark_network
+from discolab.core.graphs.knowledge import Knowledge
 from discolab.core.igda.experimenters import parse_experimenter
 from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
@@ -27,6 +28,9 @@ class DiscoverySettings:
     data: str | None = None
     ignore_columns: tuple[str, ...] = ()  # columns of the data that are no variable
     column_types: tuple[tuple[str, str], ...] = ()  # (variable, discrete | continuous) overrides
+    # background knowledge added to the graph file's own: edges known present, edges known absent
+    required: tuple[tuple[str, str], ...] = ()
+    forbidden: tuple[tuple[str, str], ...] = ()
     backend: str = "local"  # for the LLM prior and the LLM update
     model: str | None = None
     base_url: str | None = None
@@ -111,6 +115,22 @@ class DiscoverySettings:
         if problems:
             raise DiscolabError("invalid discovery settings: " + summarize_problems(problems))
 
+    def with_knowledge(self, spec: GraphSpec) -> GraphSpec:
+        """``spec`` with these settings' required and forbidden edges added to its knowledge
+        (checked with the rest: an unknown name or a contradiction is an error)."""
+        if not (self.required or self.forbidden):
+            return spec
+        base = spec.knowledge or Knowledge()
+        merged = Knowledge(
+            tuple(dict.fromkeys(base.required + self.required)),
+            tuple(dict.fromkeys(base.forbidden + self.forbidden)),
+            base.tiers,
+        )
+        try:
+            return replace(spec, knowledge=merged)
+        except GraphFileError as err:
+            raise DiscolabError(f"invalid discovery settings: {err}") from None
+
     def data_file(self, spec: GraphSpec) -> str | None:
         """The observational data this run reads: ``data``, else the graph file's own."""
         return self.data or spec.data
@@ -128,7 +148,8 @@ class DiscoverySettings:
         values = {k: v for k, v in data.items() if k in names}
         # stored as JSON lists: back to the tuples the frozen settings hold
         values["ignore_columns"] = tuple(values.get("ignore_columns", ()))
-        values["column_types"] = tuple(tuple(pair) for pair in values.get("column_types", ()))
+        for key in ("column_types", "required", "forbidden"):
+            values[key] = tuple(tuple(pair) for pair in values.get(key, ()))
         return cls(**values)
 
 

@@ -224,7 +224,7 @@ def start_discovery(
     instead); such a run cannot be resumed.
     """
     run_id = check_run_id(run_id or uuid.uuid4().hex[:12])
-    spec = resolve_graph(settings.graph)  # read afresh: the file may have changed since the last run
+    spec = settings.with_knowledge(resolve_graph(settings.graph))  # read afresh: the file may have changed
     settings.check_problem(spec)
     start = {"settings": settings.as_dict(), "graph": stored_graph(spec)}
     data = settings.data_file(spec)

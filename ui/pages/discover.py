@@ -11,7 +11,7 @@ from discolab.agents.discovery import (
 )
 from discolab.agents.discovery.results import export_run
 from discolab.core.errors import DiscolabError
-from discolab.core.graphs import BENCHMARKS
+from discolab.core.graphs import BENCHMARKS, resolve_graph
 from discolab.core.graphs.export import FORMATS
 from discolab.core.graphs.uploads import store_upload
 from discolab.core.igda.selection import STRATEGIES
@@ -39,6 +39,23 @@ def graph_choice() -> str | None:
         plain(f"{spec.name}: {len(spec.variables)} variables" + (", true edges known" if spec.has_truth else ""))
     )
     return str(path)
+
+
+def knowledge_form(graph: str) -> tuple[tuple, tuple]:
+    """Edges known present or absent, added to the graph file's own knowledge for this run."""
+    spec = resolve_graph(graph)
+    pairs = spec.ordered_pairs()
+    options = list(range(len(pairs)))  # by index: a widget's options are best plain values
+
+    def label(i: int) -> str:
+        return f"{pairs[i][0]} -> {pairs[i][1]}"
+
+    with st.expander("Background knowledge (known edges are never asked, tested or dropped)"):
+        if spec.knowledge:
+            st.text(f"from the graph file: {len(spec.knowledge.known(spec.names))} pairs known")
+        required = st.multiselect("Edges known present", options, format_func=label, key="required")
+        forbidden = st.multiselect("Edges known absent", options, format_func=label, key="forbidden")
+    return tuple(pairs[i] for i in required), tuple(pairs[i] for i in forbidden)
 
 
 def settings_form(graph: str) -> DiscoverySettings | None:
@@ -69,8 +86,11 @@ def settings_form(graph: str) -> DiscoverySettings | None:
         rounds = st.number_input("Rounds (R)", 0, 50, 4)
         seed = st.number_input("Seed", 0, 10_000, 0)
     try:
+        required, forbidden = knowledge_form(graph)
         return DiscoverySettings(
             graph=graph,
+            required=required,
+            forbidden=forbidden,
             prior=prior,
             backend=backend,
             base_url=base_url,
