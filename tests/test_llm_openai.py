@@ -1,18 +1,22 @@
 """The OpenAI-compatible backend against a real server: llama.cpp's server on localhost,
 serving the embedded model's GGUF file."""
 
+import asyncio
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from discolab.core.errors import LLMError
 from discolab.core.llm import LOGPROBS, SAMPLES, CachedBackend, ResponseCache, yes_no_prompt
-from discolab.core.llm.openai_backend import OpenAIBackend
+from discolab.core.llm.openai_backend import GROWTH, AdaptiveLimit, OpenAIBackend
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is in the dev extra")
 
@@ -190,3 +194,202 @@ def test_research_agent_against_a_real_server_reports_what_the_model_did(server,
         assert all(call["result"] for call in answer.tool_calls)
     else:
         assert answer.note == "the model answered without calling any tool" and answer.answer
+
+
+# -- a slow server ----------------------------------------------------------------------------------
+class SlowServer:
+    """An OpenAI-compatible server on a free local port that answers one request at a time, each
+    after ``delay`` seconds: by forwarding it to ``upstream`` (the llama.cpp server) or with a
+    canned "Yes". Like llama-cpp-python's server it finishes requests whose client has given up, so
+    timed-out requests keep it busy: the worst case for a client that times out."""
+
+    def __init__(self, delay: float, upstream: str | None = None):
+        self.delay, self.upstream = delay, upstream
+        self.served = self.abandoned = 0
+        self.closed = threading.Event()
+        turn = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # the model list the backend checks first
+                self._answer(200, {"object": "list", "data": [{"id": "smollm2", "object": "model", "owned_by": "x"}]})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with turn:
+                    if outer.closed.is_set():
+                        return
+                    time.sleep(outer.delay)
+                    if outer.upstream:
+                        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+                        reply = httpx.post(f"{outer.upstream}/chat/completions", content=body, headers=headers, timeout=60)
+                        status, payload = reply.status_code, reply.json()
+                    else:
+                        status, payload = 200, _canned(json.loads(body))
+                    outer.served += 1
+                self._answer(status, payload)
+
+            def _answer(self, status, payload):
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up waiting
+                    outer.abandoned += 1
+
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = False  # so that server_close() joins the request threads
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever)
+        self.thread.start()
+
+    def one_request_s(self, tries: int = 3) -> float:
+        """The longest of ``tries`` single requests (new questions: no prompt cache), after one to warm up."""
+        times = []
+        for i in range(tries + 1):
+            start = time.perf_counter()
+            question = yes_no_prompt(f"Is the number {1000 + i} larger than {i} squared?")
+            reply = httpx.post(
+                f"{self.url}/chat/completions",
+                json={"model": "smollm2", "messages": question, "max_tokens": 1, "logprobs": True, "top_logprobs": 20},
+                timeout=60,
+            )
+            reply.raise_for_status()
+            times.append(time.perf_counter() - start)
+        return max(times[1:])
+
+    def close(self):
+        self.closed.set()  # requests still queued end without an answer
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+def _canned(request: dict) -> dict:
+    choice = {"index": 0, "message": {"role": "assistant", "content": "Yes"}, "finish_reason": "stop"}
+    if request.get("logprobs"):
+        top = [{"token": "Yes", "logprob": -0.2, "bytes": None}, {"token": "No", "logprob": -1.8, "bytes": None}]
+        choice["logprobs"] = {"content": [{"token": "Yes", "logprob": -0.2, "bytes": None, "top_logprobs": top}]}
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": "smollm2", "choices": [choice]}
+
+
+def test_a_slow_server_gets_fewer_requests_at_a_time(server):
+    """Eight requests queued on a server that answers one at a time, each timed out at about 2.5
+    times what one request takes: the backend backs off until requests stop timing out, tries
+    the timed-out ones again, and every answer is the server's own."""
+    slow = SlowServer(0.3, upstream=server)
+    try:
+        one = slow.one_request_s()
+        timeout = 2.5 * one
+        assert 8 * one > 2 * timeout  # eight queued requests cannot all meet it; one alone does
+        prompts = [yes_no_prompt(f"Does {a} cause {b}?") for a, b in zip("ABCDEFGHIJKL", "MNOPQRSTUVWX")]
+        backend = OpenAIBackend(model="smollm2", base_url=slow.url, api_key="k", concurrency=8, timeout=timeout)
+        answers = backend.score_yes_no(prompts)
+        assert 1 <= backend.concurrency_now < 8 and backend.backoffs >= 1 and slow.abandoned >= 1
+        # Retried, not dropped or guessed: the answers the server gives directly.
+        direct = OpenAIBackend(model="smollm2", base_url=server, api_key=KEY).score_yes_no(prompts)
+        assert [a.method for a in answers] == [LOGPROBS] * len(prompts)
+        assert [a.p_yes for a in answers] == pytest.approx([a.p_yes for a in direct], abs=1e-6)
+        # The next backend for this server (each discovery round builds one) starts where this one is.
+        again = OpenAIBackend(model="smollm2", base_url=slow.url, api_key="k", concurrency=8, timeout=timeout)
+        assert again.concurrency_now == backend.concurrency_now
+    finally:
+        slow.close()
+
+
+def test_a_server_too_slow_even_for_one_request_is_reported():
+    slow = SlowServer(0.4)
+    try:
+        backend = OpenAIBackend(model="smollm2", base_url=slow.url, api_key="k", concurrency=4, timeout=0.15)
+        start = time.perf_counter()
+        with pytest.raises(LLMError, match=r"did not answer within 0\.15 s \(after retries, one request at a time\)"):
+            backend.score_yes_no([yes_no_prompt(f"q{i}?") for i in range(4)])
+        assert backend.concurrency_now == 1 and backend.backoffs == 2  # 4, 2, 1; then 4 tries alone
+        assert time.perf_counter() - start < 10
+    finally:
+        slow.close()
+
+
+def test_the_limit_halves_once_per_round_and_grows_back():
+    async def scenario():
+        limit = AdaptiveLimit(8)
+        slots = [await limit.acquire() for _ in range(8)]
+        assert all(s.shared for s in slots)
+        for slot in slots[:4]:  # four of one round time out: one backoff
+            limit.release(slot, "timeout")
+        assert (limit.limit, limit.backoffs) == (4, 1)
+        for slot in slots[4:]:  # successes of the old round do not count towards growth
+            limit.release(slot, "ok")
+        for _ in range(GROWTH * 4):
+            limit.release(await limit.acquire(), "ok")
+        assert limit.limit == 5
+        waiting = [asyncio.ensure_future(limit.acquire()) for _ in range(6)]
+        await asyncio.sleep(0)
+        assert sum(w.done() for w in waiting) == 5  # the sixth waits for a slot
+        limit.release(waiting[0].result(), "overload")  # a 429: back off too
+        assert limit.limit == 2 and not waiting[5].done()
+        for w in waiting[1:5]:
+            limit.release(w.result(), "ok")
+        await asyncio.sleep(0)
+        assert waiting[5].done() and not waiting[5].result().shared
+        limit.release(waiting[5].result(), "timeout")
+        assert limit.lone_timeouts == 1
+
+    asyncio.run(scenario())
+
+
+def test_settings_from_arguments_and_environment(monkeypatch):
+    def backend(**options):
+        return OpenAIBackend(model="m", base_url="http://127.0.0.1:9/v1", api_key="k", **options)
+
+    for name in ("TIMEOUT", "CONCURRENCY", "SAMPLES", "CONFIDENCE"):
+        monkeypatch.delenv(f"DISCOLAB_OPENAI_{name}", raising=False)
+    default = backend()
+    assert (default.timeout, default.concurrency, default.samples, default.confidence) == (60.0, 8, 5, "auto")
+    # Answers cached before these settings existed keep their keys.
+    assert default.identity() == {"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "confidence": "auto"}
+
+    monkeypatch.setenv("DISCOLAB_OPENAI_TIMEOUT", "12.5")
+    monkeypatch.setenv("DISCOLAB_OPENAI_CONCURRENCY", " 3 ")
+    monkeypatch.setenv("DISCOLAB_OPENAI_SAMPLES", "7")
+    monkeypatch.setenv("DISCOLAB_OPENAI_CONFIDENCE", "Samples")
+    env = backend()
+    assert (env.timeout, env.concurrency, env.concurrency_now, env.samples, env.confidence) == (12.5, 3, 3, 7, "samples")
+    given = backend(timeout=5, concurrency=2, samples=5, confidence="logprobs")  # arguments win
+    assert (given.timeout, given.concurrency, given.samples, given.confidence) == (5.0, 2, 5, "logprobs")
+    # The timeout and the concurrency do not change answers; the samples and the mode do.
+    assert env.identity() == {**default.identity(), "confidence": "samples", "samples": 7}
+    assert backend(timeout=1, concurrency=1).identity() == env.identity()
+    assert "samples" not in backend(confidence="logprobs").identity()
+
+    bad_env = {
+        "TIMEOUT": ["soon", "0", "-1", "nan", "inf"],
+        "CONCURRENCY": ["0", "2.5", "many"],
+        "SAMPLES": ["0", "-3", "1e3"],
+        "CONFIDENCE": ["maybe"],
+    }
+    for name, values in bad_env.items():
+        for value in values:
+            monkeypatch.setenv(f"DISCOLAB_OPENAI_{name}", value)
+            with pytest.raises(LLMError, match=f"^DISCOLAB_OPENAI_{name}="):
+                backend()
+        monkeypatch.delenv(f"DISCOLAB_OPENAI_{name}")
+    for option, value, message in [
+        ("timeout", 0, "timeout is a number of seconds > 0"),
+        ("timeout", -2.0, "timeout is a number of seconds > 0"),
+        ("concurrency", 0, "concurrency is a whole number >= 1"),
+        ("concurrency", 1.5, "concurrency is a whole number >= 1"),
+        ("concurrency", True, "concurrency is a whole number >= 1"),
+        ("samples", 0, "samples is a whole number >= 1"),
+        ("confidence", "sometimes", "unknown confidence mode; choose from auto, logprobs, samples"),
+    ]:
+        with pytest.raises(LLMError, match=f"^{option}: .*{message}"):
+            backend(**{option: value})

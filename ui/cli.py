@@ -498,8 +498,9 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
         f"run {run.run_id}: {run.settings.graph}{label}, strategy {run.settings.strategy}, "
         f"update {run.settings.update}, experimenter {run.settings.experimenter}"
     )
-    if run.values.get("data"):
-        print(f"data: {run.values['data']['path']}: {run.values['data']['summary']}")
+    for key in ("data", "interventions"):
+        if run.values.get(key):
+            print(f"{key}: {run.values[key]['path']}: {run.values[key]['summary']}")
     print(f"{'round':>5}{'exps':>6}{'edges':>7}{'prec':>8}{'recall':>8}{'F1':>8}{'SHD':>6}")
     for h in run.history:
         if h["f1"] is None:
@@ -633,7 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     discover.add_argument("--update", default="llm", help="llm (default), structural, none")
     discover.add_argument(
-        "--experimenter", default="oracle", help="oracle (default), noisy:EPS, interventional[:N], human"
+        "--experimenter",
+        default="oracle",
+        help="oracle (default), noisy:EPS, interventional[:N] (simulated on a benchmark), data:FILE (your "
+        "interventional data), human",
     )
     discover.add_argument("--rounds", type=int, default=4, help="rounds R (default 4)")
     discover.add_argument("--per-round", type=positive_int, default=2, help="experiments per round I (default 2)")

@@ -39,7 +39,7 @@ class DiscoverySettings:
     ensemble_weights: str = "0.5,0.5"
     strategy: str = "uncertainty"
     update: str = "llm"
-    experimenter: str = "oracle"  # oracle | noisy:EPS | interventional[:N] | human
+    experimenter: str = "oracle"  # oracle | noisy:EPS | interventional[:N] | data:FILE | human
     rounds: int = 5
     per_round: int = 3
     threshold: float = 0.5
@@ -107,7 +107,8 @@ class DiscoverySettings:
             except DiscolabError as err:
                 more = " (or give observational data: --data FILE)" if needs_data else ""
                 problems.append(f"{' and '.join(needs_network)} sample a Bayesian network: {err}{more}")
-        if self.experimenter != "human" and not self.experimenter.startswith("interventional") and not spec.has_truth:
+        answers_from_truth = self.experimenter in ("oracle",) or self.experimenter.startswith("noisy:")
+        if answers_from_truth and not spec.has_truth:
             problems.append(
                 f"experimenter {self.experimenter!r} answers from the true graph, and {spec.name!r} has none "
                 "(use --experimenter human)"

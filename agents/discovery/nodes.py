@@ -13,6 +13,7 @@ from pathlib import Path
 
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
+from discolab.core.igda.data_experimenter import load_interventions
 from discolab.core.igda.data_prior import (
     DATA_PRIORS,
     benchmark_observations,
@@ -91,13 +92,39 @@ def observations_key(state: DiscoveryState) -> tuple:
 
 
 def check_data(state: DiscoveryState) -> None:
-    """Refuse to go on with a run whose data file is gone or changed since it started."""
-    stored = state.get("data")
-    if stored and (not Path(stored["path"]).is_file() or file_digest(stored["path"]) != stored["sha256"]):
-        raise DiscolabError(
-            f"data {stored['path']} is not the file this run started on (its SHA-256 was {stored['sha256'][:12]}...): "
-            "restore it, or start a new run"
-        )
+    """Refuse to go on with a run whose data files are gone or changed since it started."""
+    for key in ("data", "interventions"):
+        stored = state.get(key)
+        if stored and (not Path(stored["path"]).is_file() or file_digest(stored["path"]) != stored["sha256"]):
+            raise DiscolabError(
+                f"{stored['path']} is not the file this run started on (its SHA-256 was {stored['sha256'][:12]}...): "
+                "restore it, or start a new run"
+            )
+
+
+def run_experimenter(state: DiscoveryState):
+    """The run's experimenter; the user's interventional data as the run started on it."""
+    settings = _settings(state)
+    stored = state.get("interventions")
+    if stored:
+        check_data(state)
+        return _interventions(state["graph"], stored["path"], stored["sha256"])
+    return make_experimenter(run_graph(state), settings.experimenter, settings.seed)
+
+
+@lru_cache(maxsize=4)
+def _interventions(graph: str, path: str, digest: str):
+    return load_interventions(path, _graph_from_store(graph))
+
+
+def settled_pairs(state: DiscoveryState) -> set[Edge]:
+    """Pairs the loop never selects: tested, known from background knowledge, or (with the user's
+    interventional data) whose cause no row intervenes on."""
+    settled = set(_results(state)) | set(known_pairs(run_graph(state)))
+    if state.get("interventions"):
+        experimenter = run_experimenter(state)
+        settled |= {tuple(p) for p in state["pairs"] if not experimenter.testable(tuple(p))}
+    return settled
 
 
 @lru_cache(maxsize=4)
@@ -224,8 +251,7 @@ def select(state: DiscoveryState) -> dict:
     scores = _beliefs(state)
     if settings.strategy == "bootstrap":
         scores = bootstrap_frequencies(observations_key(state), settings.seed)
-    settled = set(_results(state)) | set(known_pairs(run_graph(state)))  # tested, or known: never tested
-    chosen = select_edges(scores, settled, settings.per_round, settings.strategy, seed)
+    chosen = select_edges(scores, settled_pairs(state), settings.per_round, settings.strategy, seed)
     return {"selected": [list(e) for e in chosen]}
 
 
@@ -235,7 +261,7 @@ def experiment(state: DiscoveryState) -> dict:
     spec = run_graph(state)
     tested: list[ExperimentRecord] = []
     human = settings.experimenter == "human"
-    experimenter = None if human else make_experimenter(spec, settings.experimenter, settings.seed)
+    experimenter = None if human else run_experimenter(state)
     for u, v in state["selected"]:
         if human:
             answer = interrupt(
@@ -284,8 +310,7 @@ def score(state: DiscoveryState) -> dict:
 
 def should_continue(state: DiscoveryState) -> str:
     settings = _settings(state)
-    settled = set(_results(state)) | set(known_pairs(run_graph(state)))
-    untested = len(state["pairs"]) - len(settled)
+    untested = len(state["pairs"]) - len(settled_pairs(state))
     return "select" if state["round"] < settings.rounds and untested > 0 else "end"
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from discolab.core.errors import DiscolabError, StoreError
 from discolab.core.graphs import resolve_graph
+from discolab.core.igda.data_experimenter import load_interventions
 from discolab.core.igda.data_prior import DATA_PRIORS
 from discolab.core.igda.observations import load_observations
 from discolab.core.paths import data_path, is_writable, not_writable, store_error
@@ -74,6 +75,7 @@ class DiscoveryRun:
             "settings": self.settings.as_dict(),
             "simulated_prior": self.settings.prior.startswith("simulated"),
             "data": self.values.get("data"),
+            "interventions": self.values.get("interventions"),
             "done": self.done,
             "question": self.question,
             "rounds": self.history,
@@ -232,6 +234,12 @@ def start_discovery(
         # read and checked now, so that a bad table creates no run; its hash ties the run to it
         found = load_observations(data, spec, settings.ignore_columns, dict(settings.column_types))
         start["data"] = {"path": str(Path(data).resolve()), "sha256": found.digest, "summary": found.describe()}
+    if settings.experimenter.startswith("data:"):
+        path = Path(settings.experimenter.split(":", 1)[1]).resolve()
+        experimenter = load_interventions(str(path), spec)
+        untestable = sum(not experimenter.testable(e) for e in spec.ordered_pairs())
+        summary = f"{len(experimenter.intervened)} variables intervened on; {untestable} pairs cannot be tested"
+        start["interventions"] = {"path": str(path), "sha256": experimenter.digest, "summary": summary}
     if not durable:
         memory = build_graph().compile(InMemorySaver(serde=PlainDataSerializer()))
         return _drive(run_id, start, on_event, memory)

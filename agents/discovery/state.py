@@ -32,6 +32,7 @@ class DiscoveryState(TypedDict, total=False):
     settings: dict
     graph: str  # the validated graph (variables, descriptions, context, truth) as canonical JSON
     data: dict  # the user's observational data: path, sha256 of its content, and a summary line
+    interventions: dict  # the user's interventional data (experimenter data:FILE), likewise
     pairs: list[list[str]]
     prior_beliefs: list[float]
     belief_changes: dict[str, float]  # pair index -> current belief, where it differs from the prior

@@ -6,6 +6,7 @@
   gives the same answer.
 - ``interventional[:N]``: a simulated randomized experiment on the benchmark's Bayesian
   network (see :class:`InterventionalExperimenter`); its answer comes from data, not the truth.
+- ``data:FILE``: the user's interventional data (:mod:`.data_experimenter`).
 
 The human experimenter is not here: it is a pause of the discovery loop (a LangGraph
 interrupt) answered in the CLI or the dashboard.
@@ -115,9 +116,13 @@ def _mechanism(spec: GraphSpec, variable: str) -> dict:
 
 
 def parse_experimenter(name: str) -> tuple[str, float | int | None]:
-    """``oracle``, ``noisy:EPS`` (0 <= EPS <= 0.5) or ``interventional[:N]`` (N >= 20) as
-    (kind, parameter); a ``ValueError`` naming the problem otherwise."""
+    """``oracle``, ``noisy:EPS`` (0 <= EPS <= 0.5), ``interventional[:N]`` (N >= 20) or
+    ``data:FILE`` as (kind, parameter); a ``ValueError`` naming the problem otherwise."""
     kind, _, value = name.partition(":")
+    if kind == "data":
+        if not value.strip():
+            raise ValueError(f"experimenter {name!r}: data:FILE names a table of interventional data")
+        return kind, value.strip()
     if kind == "oracle" and not value:
         return kind, None
     if kind == "interventional":
@@ -134,7 +139,7 @@ def parse_experimenter(name: str) -> tuple[str, float | int | None]:
         if 0.0 <= eps <= 0.5:
             return kind, eps
         raise ValueError(f"experimenter {name!r}: noisy:EPS needs a flip probability 0 <= EPS <= 0.5")
-    raise ValueError(f"experimenter {name!r}: choose oracle, noisy:EPS, interventional[:N] or human")
+    raise ValueError(f"experimenter {name!r}: choose oracle, noisy:EPS, interventional[:N], data:FILE or human")
 
 
 def make_experimenter(spec: GraphSpec, name: str, seed: int = 0):
@@ -142,6 +147,10 @@ def make_experimenter(spec: GraphSpec, name: str, seed: int = 0):
     kind, parameter = parse_experimenter(name)
     if kind == "interventional":
         return InterventionalExperimenter(spec, parameter, seed=seed)
+    if kind == "data":
+        from .data_experimenter import load_interventions
+
+        return load_interventions(parameter, spec)
     if not spec.has_truth:
         raise ValueError(f"experimenter {name!r} needs the true graph, and {spec.name!r} has no edges")
     truth = frozenset(spec.edges)

@@ -135,6 +135,7 @@ class AdaptiveLimit:
         self.pause = pause
         self.backoffs = 0  # how often the limit was halved
         self.timeouts = 0  # requests that timed out (each is tried again or reported)
+        self.lone_timeouts = 0  # requests in a row that timed out with no other in flight
         self._epoch = 0
         self._streak = 0
         self._resume_at = 0.0  # time.monotonic() before which no request starts
@@ -179,6 +180,8 @@ class AdaptiveLimit:
         state.in_flight -= 1
         state.active.discard(slot)
         current = slot.epoch == self._epoch
+        if outcome == "ok":
+            self.lone_timeouts = 0
         if outcome == "ok" and current:
             self._streak += 1
             if self._streak >= GROWTH * self.limit and self.limit < self.maximum:
@@ -187,6 +190,7 @@ class AdaptiveLimit:
             self._streak = 0
             if outcome == "timeout":
                 self.timeouts += 1
+                self.lone_timeouts = 0 if slot.shared else self.lone_timeouts + 1
                 self._resume_at = max(self._resume_at, time.monotonic() + self.pause)
             if current and self.limit > 1:
                 self.backoffs += 1
@@ -396,8 +400,8 @@ class OpenAIBackend:
                 outcome = "timeout"
                 if slot.shared:  # it waited behind others: the limiter backs off; try again as it was
                     continue
-                if retries >= self.max_retries:
-                    raise
+                if retries >= self.max_retries or self.limiter.lone_timeouts > self.max_retries:
+                    raise  # it timed out alone that often, or the server answered none of that many alone
             except (openai.APIConnectionError, openai.APIStatusError) as err:
                 if isinstance(err, openai.RateLimitError):
                     outcome = "overload"
