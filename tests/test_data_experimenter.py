@@ -10,23 +10,14 @@ from discolab.agents.discovery import DiscoverySettings, resume_discovery, start
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import load_graph_file
 from discolab.core.igda.data_experimenter import load_interventions
+from discolab.experiments.own_problem import simulate
 from discolab.ui.cli import main
 
 SMOKING = REPO / "docs" / "examples" / "smoking.json"
 
 
 def smoking_rows(n: int, rng, do: str | None = None) -> pd.DataFrame:
-    """The smoking graph as a linear-Gaussian model; ``do`` sets that variable from N(2, 1)."""
-
-    def node(name, mean):
-        return rng.normal(2.0, 1.0, n) if name == do else mean + rng.normal(size=n)
-
-    smoking = node("smoking", 0.0)
-    tar = node("tar", 0.9 * smoking)
-    cancer = node("cancer", 0.8 * tar)
-    cough = node("cough", 0.7 * cancer + 0.6 * smoking)
-    frame = pd.DataFrame({"smoking": smoking, "tar": tar, "cancer": cancer, "cough": cough})
-    return frame.assign(intervention=do or "")
+    return simulate(n, rng, do).assign(intervention=do or "")
 
 
 @pytest.fixture

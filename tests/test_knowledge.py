@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import REPO
 from discolab.agents.discovery import DiscoverySettings, start_discovery
@@ -11,6 +10,7 @@ from discolab.agents.discovery.results import export_run
 from discolab.core.errors import GraphFileError
 from discolab.core.graphs import load_graph_file
 from discolab.core.llm.base import YesNo
+from discolab.experiments.own_problem import simulate
 
 SMOKING = json.loads((REPO / "docs" / "examples" / "smoking.json").read_text())
 KNOWLEDGE = {
@@ -82,12 +82,7 @@ def test_the_llm_is_not_asked_about_known_pairs(tmp_path, monkeypatch):
 
 
 def test_pc_searches_within_the_knowledge(tmp_path):
-    rng = np.random.default_rng(0)
-    smoking = rng.normal(size=3000)
-    tar = 0.9 * smoking + rng.normal(size=3000)
-    cancer = 0.8 * tar + rng.normal(size=3000)
-    cough = 0.7 * cancer + 0.6 * smoking + rng.normal(size=3000)
-    frame = pd.DataFrame({"smoking": smoking, "tar": tar, "cancer": cancer, "cough": cough})
+    frame = simulate(3000, np.random.default_rng(0))
     frame.to_csv(tmp_path / "data.csv", index=False)
     knowledge = {"forbidden": [["smoking", "cough"]], "tiers": [["smoking"], ["tar"], ["cancer"], ["cough"]]}
     path = graph_file(tmp_path, knowledge, data="data.csv")

@@ -222,7 +222,9 @@ class SlowServer:
                     time.sleep(outer.delay)
                     if outer.upstream:
                         headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-                        reply = httpx.post(f"{outer.upstream}/chat/completions", content=body, headers=headers, timeout=60)
+                        reply = httpx.post(
+                            f"{outer.upstream}/chat/completions", content=body, headers=headers, timeout=60
+                        )
                         status, payload = reply.status_code, reply.json()
                     else:
                         status, payload = 200, _canned(json.loads(body))
@@ -355,14 +357,25 @@ def test_settings_from_arguments_and_environment(monkeypatch):
     default = backend()
     assert (default.timeout, default.concurrency, default.samples, default.confidence) == (60.0, 8, 5, "auto")
     # Answers cached before these settings existed keep their keys.
-    assert default.identity() == {"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "confidence": "auto"}
+    assert default.identity() == {
+        "kind": "openai",
+        "model": "m",
+        "base_url": "http://127.0.0.1:9/v1",
+        "confidence": "auto",
+    }
 
     monkeypatch.setenv("DISCOLAB_OPENAI_TIMEOUT", "12.5")
     monkeypatch.setenv("DISCOLAB_OPENAI_CONCURRENCY", " 3 ")
     monkeypatch.setenv("DISCOLAB_OPENAI_SAMPLES", "7")
     monkeypatch.setenv("DISCOLAB_OPENAI_CONFIDENCE", "Samples")
     env = backend()
-    assert (env.timeout, env.concurrency, env.concurrency_now, env.samples, env.confidence) == (12.5, 3, 3, 7, "samples")
+    assert (env.timeout, env.concurrency, env.concurrency_now, env.samples, env.confidence) == (
+        12.5,
+        3,
+        3,
+        7,
+        "samples",
+    )
     given = backend(timeout=5, concurrency=2, samples=5, confidence="logprobs")  # arguments win
     assert (given.timeout, given.concurrency, given.samples, given.confidence) == (5.0, 2, 5, "logprobs")
     # The timeout and the concurrency do not change answers; the samples and the mode do.

@@ -11,19 +11,15 @@ from discolab.core.errors import DiscolabError
 from discolab.core.graphs import load_graph_file, score_graph
 from discolab.core.igda.data_prior import data_driven_beliefs
 from discolab.core.igda.observations import load_observations
+from discolab.experiments.own_problem import simulate
 from discolab.ui.cli import main
 
 SMOKING = REPO / "docs" / "examples" / "smoking.json"
 
 
 def linear_gaussian(n: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """The README's smoking graph as a linear-Gaussian model."""
-    rng = np.random.default_rng(seed)
-    smoking = rng.normal(size=n)
-    tar = 0.9 * smoking + rng.normal(size=n)
-    cancer = 0.8 * tar + rng.normal(size=n)
-    cough = 0.7 * cancer + 0.6 * smoking + rng.normal(size=n)
-    return pd.DataFrame({"smoking": smoking, "tar": tar, "cancer": cancer, "cough": cough})
+    """The README's smoking graph as a linear-Gaussian model (the worked example's)."""
+    return simulate(n, np.random.default_rng(seed))
 
 
 @pytest.fixture
