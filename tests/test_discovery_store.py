@@ -245,3 +245,14 @@ def test_the_checkpoint_benchmark_measures_both_stores(capsys):
     for row in rows:
         assert row["discolab_bytes_per_round"] < row["sqlite_bytes_per_round"] and row["ratio_per_round"] > 1
     assert rows[1]["ratio_per_round"] > rows[0]["ratio_per_round"]  # the saving grows with the graph
+
+
+def test_uploaded_data_tables_are_stored_by_content(tmp_path):
+    from discolab.core.graphs.uploads import store_data_upload
+
+    first = store_data_upload("../../mine.csv", b"a,b\n1,2\n")
+    assert first.parent == data_path("uploads", "x").parent and first.suffix == ".csv"
+    assert store_data_upload("other-name.csv", b"a,b\n1,2\n") == first  # same content, same file
+    assert store_data_upload("mine.csv", b"a,b\n1,3\n") != first
+    with pytest.raises(DiscolabError, match="must end in .csv, .parquet"):
+        store_data_upload("mine.xlsx", b"...")

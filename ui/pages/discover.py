@@ -13,7 +13,7 @@ from discolab.agents.discovery.results import export_run
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import BENCHMARKS, resolve_graph
 from discolab.core.graphs.export import FORMATS
-from discolab.core.graphs.uploads import store_upload
+from discolab.core.graphs.uploads import store_data_upload, store_upload
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm.credentials import default_base_url, set_api_key
@@ -39,6 +39,18 @@ def graph_choice() -> str | None:
         plain(f"{spec.name}: {len(spec.variables)} variables" + (", true edges known" if spec.has_truth else ""))
     )
     return str(path)
+
+
+def data_upload(label: str, key: str) -> str | None:
+    """A data table uploaded for this run, kept under its content hash; its stored path."""
+    upload = st.file_uploader(label, type=["csv", "parquet"], key=key)
+    if upload is None:
+        return None
+    try:
+        return str(store_data_upload(upload.name, upload.getvalue()))
+    except DiscolabError as err:
+        st.error(plain(err))
+        return None
 
 
 def knowledge_form(graph: str) -> tuple[tuple, tuple]:
@@ -78,17 +90,26 @@ def settings_form(graph: str) -> DiscoverySettings | None:
     with columns[1]:
         strategy = st.selectbox("Strategy", STRATEGIES)
         update = st.selectbox("Update", UPDATES, index=list(UPDATES).index("structural"))
-        experimenter = st.selectbox("Experimenter", ["oracle", "noisy", "interventional", "human"])
+        experimenter = st.selectbox(
+            "Experimenter",
+            ["oracle", "noisy", "interventional", "your interventional data", "human"],
+            help="interventional: simulated on a benchmark; your data: a table with an 'intervention' column",
+        )
         if experimenter == "noisy":
             experimenter = f"noisy:{st.slider('Flip probability', 0.0, 0.5, 0.1, 0.05)}"
+        if experimenter == "your interventional data":
+            table = data_upload("Interventional data (CSV or Parquet, with an 'intervention' column)", "interventions")
+            experimenter = f"data:{table}" if table else "oracle"
     with columns[2]:
         per_round = st.number_input("Experiments per round (I)", 1, 50, 2)
         rounds = st.number_input("Rounds (R)", 0, 50, 4)
         seed = st.number_input("Seed", 0, 10_000, 0)
     try:
         required, forbidden = knowledge_form(graph)
+        data = data_upload("Observational data for pc / ges / bootstrap (CSV or Parquet; optional)", "observations")
         return DiscoverySettings(
             graph=graph,
+            data=data,
             required=required,
             forbidden=forbidden,
             prior=prior,
