@@ -16,18 +16,22 @@ them (method ``logprobs``), else from the share of yes among ``samples`` sampled
 ``DISCOLAB_OPENAI_TIMEOUT``, ``DISCOLAB_OPENAI_CONCURRENCY``, ``DISCOLAB_OPENAI_SAMPLES`` and
 ``DISCOLAB_OPENAI_CONFIDENCE``, or else 60, 8, 5 and auto (:func:`resolve_server_settings`).
 
-Requests surviving a slow server. ``concurrency`` is a maximum: an :class:`AdaptiveLimit` keeps
-the number of requests in flight (HTTP requests, so a prompt's ``samples`` count each) under a
-limit that it halves when a request times out (AIMD: at most once per round of requests, down to
-1) and raises by one after a run of successes, back towards the maximum. A request that timed
-out while others were in flight waited in the server's queue, which is not the server's fault:
-it is tried again without using up its retries. A request that timed out alone, connection
-errors, 408, 409, 429 and 5xx answers are retried ``max_retries`` times with exponential
-backoff (a 429 also halves the limit); only a request that timed out alone that often gives the
-one-line "did not answer within" error. After a timeout new requests wait half a timeout, since
-a server that keeps working on abandoned requests is busy with them for a while. The limit
+A slow server. ``concurrency`` is a maximum: an :class:`AdaptiveLimit` keeps the number of HTTP
+requests in flight (a question's ``samples`` count each) under a limit that it halves when
+requests are slow (AIMD: at most once per round of requests, down to 1) and raises by one after a
+run of successes, back towards the maximum. A request alone on the server is given ``timeout``
+seconds. A request that started behind others waits in the server's queue, which is not the
+server's fault: it is given ``timeout`` seconds for each request in flight when it started, as
+long as the server answers some request every ``timeout`` seconds (the server would work on it
+anyway, and asking again would only lengthen its queue), and when it has waited ``timeout``
+seconds the limit comes down. Past that it is given up on and asked again, without using up its
+retries. A request that timed out alone, connection errors, and 408, 409, 429 and 5xx answers
+are retried ``max_retries`` times (with exponential backoff; a 429 also halves the limit); the
+one-line "did not answer within" error comes only when a request timed out alone that often, or
+that many requests in a row did. After a request is given up on, new requests wait half a
+timeout, since a server that finishes abandoned requests is busy with it for a while. The limit
 learned for a server (base URL, model, timeout) is remembered for the rest of the process, so
-the next backend built for it (each round of a discovery run builds one) starts there.
+that the next backend built for it (each round of a discovery run builds one) starts there.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
 import openai
 
 from ..errors import LLMError
@@ -106,6 +111,7 @@ def _check(name: str, value: Any, source: str) -> Any:
 @dataclass(eq=False)
 class _Slot:
     epoch: int  # the limiter's epoch when the request started: only a current one moves the limit
+    ahead: int = 1  # requests in flight when it started, itself included
     shared: bool = False  # another request was in flight at some time while this one was
 
 
@@ -123,11 +129,14 @@ class AdaptiveLimit:
     """At most ``limit`` requests in flight, ``limit`` moving between 1 and ``maximum`` (AIMD).
 
     ``acquire()`` a slot before a request and ``release(slot, outcome)`` it after, with outcome
-    ``"ok"``, ``"timeout"``, ``"overload"`` (a 429) or ``"error"``. A timeout or an overload of a
-    request started since the last backoff halves the limit; ``GROWTH * limit`` successes in a
-    row raise it by one. After a timeout new requests wait ``pause`` seconds. The limit and its
-    counts are shared by every event loop that uses the limiter; the requests in flight are
-    counted per loop (each ``asyncio.run`` of a backend call has its own)."""
+    ``"ok"``, ``"error"`` (an error answer), ``"overload"`` (a 429), ``"timeout"`` (given up on)
+    or ``"gone"`` (no answer: connection error, cancelled); call ``slow(slot)`` when a request
+    has waited too long among others. Slowness, a timeout or an overload of a request started
+    since the last backoff halves the limit (once per round: the requests of the round before
+    saw the old limit); ``GROWTH * limit`` successes in a row raise it by one. After a timeout
+    new requests wait ``pause`` seconds. Waiters are served first come, first served. The limit
+    and its counts are shared by every event loop that uses the limiter; the requests in flight
+    are counted per loop (each ``asyncio.run`` of a backend call has its own)."""
 
     def __init__(self, maximum: int, start: int | None = None, pause: float = 0.0, on_change=None):
         self.maximum = maximum
@@ -136,6 +145,7 @@ class AdaptiveLimit:
         self.backoffs = 0  # how often the limit was halved
         self.timeouts = 0  # requests that timed out (each is tried again or reported)
         self.lone_timeouts = 0  # requests in a row that timed out with no other in flight
+        self.last_answer = 0.0  # time.monotonic() when the server last answered a request
         self._epoch = 0
         self._streak = 0
         self._resume_at = 0.0  # time.monotonic() before which no request starts
@@ -150,6 +160,7 @@ class AdaptiveLimit:
 
     async def acquire(self) -> _Slot:
         state = self._state()
+        woken = False
         while True:
             wait = self._resume_at - time.monotonic()
             if wait > 0:
@@ -158,7 +169,10 @@ class AdaptiveLimit:
             if state.in_flight < self.limit:
                 break
             waiter = asyncio.get_running_loop().create_future()
-            state.waiters.append(waiter)
+            if woken:  # woken, but another took the slot first: stay first in line
+                state.waiters.appendleft(waiter)
+            else:
+                state.waiters.append(waiter)
             try:
                 await waiter
             except asyncio.CancelledError:
@@ -167,35 +181,41 @@ class AdaptiveLimit:
                 else:  # woken, then cancelled: pass the turn on
                     self._wake(state)
                 raise
+            woken = True
         state.in_flight += 1
-        slot = _Slot(self._epoch, shared=bool(state.active))
+        slot = _Slot(self._epoch, ahead=state.in_flight, shared=bool(state.active))
         for other in state.active:
             other.shared = True
         state.active.add(slot)
         self._wake(state)  # room for more: the next in line need not wait for a release
         return slot
 
+    def slow(self, slot: _Slot) -> None:
+        """``slot``'s request has waited a timeout among others: back off, once per round."""
+        self._streak = 0
+        if slot.epoch == self._epoch and self.limit > 1:
+            self.backoffs += 1
+            self._epoch += 1
+            self._set(max(1, self.limit // 2))
+
     def release(self, slot: _Slot, outcome: str) -> None:
         state = self._state()
         state.in_flight -= 1
         state.active.discard(slot)
-        current = slot.epoch == self._epoch
+        if outcome in ("ok", "error", "overload"):  # the server answered
+            self.last_answer = time.monotonic()
         if outcome == "ok":
             self.lone_timeouts = 0
-        if outcome == "ok" and current:
-            self._streak += 1
-            if self._streak >= GROWTH * self.limit and self.limit < self.maximum:
-                self._set(self.limit + 1)
+            if slot.epoch == self._epoch:
+                self._streak += 1
+                if self._streak >= GROWTH * self.limit and self.limit < self.maximum:
+                    self._set(self.limit + 1)
         elif outcome in ("timeout", "overload"):
-            self._streak = 0
-            if outcome == "timeout":
+            if outcome == "timeout":  # given up on: the server may still be working on it
                 self.timeouts += 1
                 self.lone_timeouts = 0 if slot.shared else self.lone_timeouts + 1
                 self._resume_at = max(self._resume_at, time.monotonic() + self.pause)
-            if current and self.limit > 1:
-                self.backoffs += 1
-                self._epoch += 1
-                self._set(max(1, self.limit // 2))
+            self.slow(slot)
         self._wake(state)
 
     def _set(self, limit: int) -> None:
@@ -242,8 +262,9 @@ class OpenAIBackend:
         self.timeout: float = settings["timeout"]
         self.max_retries = max_retries
         self.parse_retries = parse_retries
-        # The client neither retries nor queues: _request does both, so that it sees every timeout.
-        self._client_args = {"base_url": self.base_url, "api_key": key, "timeout": self.timeout, "max_retries": 0}
+        # The client does not retry: _request does, and keeps the time (the client's timeout is a backstop).
+        backstop = httpx.Timeout(self.timeout * (self.concurrency + 1), connect=self.timeout)
+        self._client_args = {"base_url": self.base_url, "api_key": key, "timeout": backstop, "max_retries": 0}
         learned = (self.base_url, self.model, self.timeout)
         self.limiter = AdaptiveLimit(
             self.concurrency,
@@ -391,20 +412,20 @@ class OpenAIBackend:
         retries = 0
         while True:
             slot = await self.limiter.acquire()
-            outcome = "error"
+            outcome = "gone"
             try:
-                result = await request()
+                result = await self._in_time(request, slot)
                 outcome = "ok"
                 return result
             except openai.APITimeoutError:
                 outcome = "timeout"
-                if slot.shared:  # it waited behind others: the limiter backs off; try again as it was
+                if slot.shared:  # it waited behind others: the limiter has backed off; try again as it was
                     continue
-                if retries >= self.max_retries or self.limiter.lone_timeouts > self.max_retries:
+                if retries >= self.max_retries or self.limiter.lone_timeouts >= self.max_retries:
                     raise  # it timed out alone that often, or the server answered none of that many alone
             except (openai.APIConnectionError, openai.APIStatusError) as err:
-                if isinstance(err, openai.RateLimitError):
-                    outcome = "overload"
+                if isinstance(err, openai.APIStatusError):
+                    outcome = "overload" if isinstance(err, openai.RateLimitError) else "error"
                 if retries >= self.max_retries or not _retryable(err):
                     raise
                 delay = _retry_delay(retries, err)
@@ -413,6 +434,33 @@ class OpenAIBackend:
             retries += 1
             if outcome != "timeout":  # after a timeout the limiter pauses
                 await asyncio.sleep(delay)
+
+    async def _in_time(self, request: Callable[[], Awaitable[T]], slot: _Slot) -> T:
+        """``request()``, given up on when the server has answered nothing (to any request) for
+        ``timeout`` seconds while it waited, or after ``timeout`` seconds for each request that was in
+        flight when it started, itself included. So a request queued behind others on a server that
+        answers one at a time is not given up on while the queue moves (the server would work on it
+        anyway, and asking again only lengthens the queue), but the limiter backs off."""
+        task = asyncio.ensure_future(request())
+        start = time.monotonic()
+        latest = start + self.timeout * slot.ahead
+        slow = False
+        try:
+            while True:
+                deadline = min(latest, max(start, self.limiter.last_answer) + self.timeout)
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    raise openai.APITimeoutError(request=httpx.Request("POST", self.base_url))
+                done, _ = await asyncio.wait({task}, timeout=wait)
+                if done:
+                    return task.result()
+                if not slow and slot.shared and time.monotonic() - start >= self.timeout:
+                    slow = True
+                    self.limiter.slow(slot)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
 
 
 def _retryable(err: openai.APIConnectionError | openai.APIStatusError) -> bool:
