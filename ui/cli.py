@@ -107,6 +107,15 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", default=None, help="openai: server URL (default $OPENAI_BASE_URL)")
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16"], help="local: weights dtype")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+    server = parser.add_argument_group("openai backend (defaults: $DISCOLAB_OPENAI_TIMEOUT etc., else as shown)")
+    server.add_argument("--timeout", type=_finite, default=None, help="seconds a request may take alone (60)")
+    server.add_argument(
+        "--concurrency", type=positive_int, default=None, help="most requests in flight, lowered while it is slow (8)"
+    )
+    server.add_argument(
+        "--llm-samples", type=positive_int, default=None, help="sampled answers per question without logprobs (5)"
+    )
+    server.add_argument("--confidence", choices=("auto", "logprobs", "samples"), default=None, help="(auto)")
 
 
 def add_calibration_argument(parser: argparse.ArgumentParser) -> None:
@@ -122,11 +131,26 @@ def backend_from_args(args: argparse.Namespace):
     from discolab.core.llm import make_backend
 
     options = {"model": args.model}
+    server = server_options(args)
     if args.backend == "local":
         options["dtype"] = args.dtype
     else:
-        options["base_url"] = args.base_url
+        options.update(base_url=args.base_url, **server)
     return make_backend(args.backend, cache=not args.no_cache, **options)
+
+
+def server_options(args: argparse.Namespace) -> dict:
+    """The openai backend's settings given on the command line (None: the environment's or the default)."""
+    options = {
+        "timeout": args.timeout,
+        "concurrency": args.concurrency,
+        "samples": args.llm_samples,
+        "confidence": args.confidence,
+    }
+    given = [f"--{k.replace('samples', 'llm-samples')}" for k, v in options.items() if v is not None]
+    if given and args.backend != "openai":
+        raise DiscolabError(f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} to --backend openai only")
+    return options
 
 
 def cmd_llm_ask(args: argparse.Namespace) -> int:
@@ -435,6 +459,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         backend=args.backend,
         model=args.model,
         base_url=args.base_url,
+        **{f"llm_{key}": value for key, value in server_options(args).items()},
         strategy=args.strategy,
         update=args.update,
         experimenter=args.experimenter,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from discolab.core.errors import DiscolabError, GraphFileError, summarize_problems
+from discolab.core.errors import DiscolabError, GraphFileError, LLMError, summarize_problems
 from discolab.core.graphs import GraphSpec
 from discolab.core.graphs.benchmarks import benchmark_network
 from discolab.core.graphs.knowledge import Knowledge
@@ -13,6 +13,7 @@ from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm import BACKENDS
+from discolab.core.llm.openai_backend import resolve_server_settings
 
 PRIORS = ("llm", "chared", "pc", "ges", "simulated:Q")
 MAX_SAMPLES = 1_000_000  # observational rows sampled for a data prior: far past what PC needs, within memory
@@ -34,6 +35,11 @@ class DiscoverySettings:
     backend: str = "local"  # for the LLM prior and the LLM update
     model: str | None = None
     base_url: str | None = None
+    # the openai backend's settings; None: $DISCOLAB_OPENAI_* or the default, read when the run (re)starts
+    llm_timeout: float | None = None
+    llm_concurrency: int | None = None
+    llm_samples: int | None = None
+    llm_confidence: str | None = None
     # prior "chared": a CharED ensemble of local models, which then also answers the LLM update
     ensemble: str = "smollm2,gemma3-270m"
     ensemble_weights: str = "0.5,0.5"
@@ -69,6 +75,14 @@ class DiscoverySettings:
                 )
         if self.backend not in BACKENDS:
             problems.append(f"backend {self.backend!r}: choose {' or '.join(BACKENDS)}")
+        server = self.server_options()
+        if self.backend == "openai":
+            try:
+                resolve_server_settings(**server)
+            except LLMError as err:
+                problems.append(str(err))
+        elif any(value is not None for value in server.values()):
+            problems.append("the timeout, concurrency, samples and confidence settings apply to backend openai only")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
         if self.update not in UPDATES:
@@ -115,6 +129,15 @@ class DiscoverySettings:
             )
         if problems:
             raise DiscolabError("invalid discovery settings: " + summarize_problems(problems))
+
+    def server_options(self) -> dict:
+        """The openai backend's settings as its constructor takes them (None: environment or default)."""
+        return {
+            "timeout": self.llm_timeout,
+            "concurrency": self.llm_concurrency,
+            "samples": self.llm_samples,
+            "confidence": self.llm_confidence,
+        }
 
     def with_knowledge(self, spec: GraphSpec) -> GraphSpec:
         """``spec`` with these settings' required and forbidden edges added to its knowledge

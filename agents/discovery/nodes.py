@@ -60,13 +60,13 @@ def run_graph(state: DiscoveryState) -> GraphSpec:
     return graph_spec(DiscoverySettings.from_dict(state["settings"]).graph)
 
 
-def llm_backend(kind: str, model: str | None, base_url: str | None) -> LLMBackend:
+def llm_backend(kind: str, model: str | None, base_url: str | None, **server) -> LLMBackend:
     """The LLM a run asks. A local model is loaded once per process; a server's client is built
     per use, so that it sends the API key that applies now (a key typed in the dashboard may have
-    changed or been forgotten since)."""
+    changed or been forgotten since); ``server``: its timeout, concurrency, samples, confidence."""
     if kind == "local":
         return _local_backend(model)
-    return make_backend(kind, model=model, base_url=base_url)
+    return make_backend(kind, model=model, base_url=base_url, **server)
 
 
 @lru_cache(maxsize=4)
@@ -162,7 +162,7 @@ def _settings(state: DiscoveryState) -> DiscoverySettings:
 def _backend(settings: DiscoverySettings) -> LLMBackend:
     if settings.prior == "chared":
         return chared_backend(settings.ensemble, settings.ensemble_weights)
-    return llm_backend(settings.backend, settings.model, settings.base_url)
+    return llm_backend(settings.backend, settings.model, settings.base_url, **settings.server_options())
 
 
 def current_beliefs(values: DiscoveryState) -> list[float]:

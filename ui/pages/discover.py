@@ -17,6 +17,7 @@ from discolab.core.graphs.uploads import store_data_upload, store_upload
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm.credentials import default_base_url, set_api_key
+from discolab.core.llm.openai_backend import CONFIDENCE_MODES, resolve_server_settings
 from discolab.ui.views import graph_figure, metrics_chart, plain
 
 st.title("Discover")
@@ -39,6 +40,24 @@ def graph_choice() -> str | None:
         plain(f"{spec.name}: {len(spec.variables)} variables" + (", true edges known" if spec.has_truth else ""))
     )
     return str(path)
+
+
+def server_form() -> dict:
+    """The openai backend's settings, prefilled from the environment (DISCOLAB_OPENAI_*) or the defaults."""
+    try:
+        default = resolve_server_settings()
+    except DiscolabError as err:  # a bad environment variable: say so, and offer the plain defaults
+        st.warning(plain(err))
+        default = {"timeout": 60.0, "concurrency": 8, "samples": 5, "confidence": "auto"}
+    with st.expander("Server settings (a slow server gets fewer requests at a time by itself)"):
+        return {
+            "timeout": st.number_input("Timeout per request (s)", 1.0, 3600.0, float(default["timeout"])),
+            "concurrency": st.number_input("Most requests in flight", 1, 64, int(default["concurrency"])),
+            "samples": st.number_input("Sampled answers per question (without logprobs)", 1, 20, default["samples"]),
+            "confidence": st.selectbox(
+                "Confidence from", CONFIDENCE_MODES, index=CONFIDENCE_MODES.index(default["confidence"])
+            ),
+        }
 
 
 def data_upload(label: str, key: str) -> str | None:
@@ -87,6 +106,7 @@ def settings_form(graph: str) -> DiscoverySettings | None:
         )
         st.session_state["typed_key"] = (base_url or default_base_url(), api_key)  # given to the server on Run
         model = st.text_input("Model (blank: default)", "") or None
+        server = server_form() if backend == "openai" else {}
     with columns[1]:
         strategy = st.selectbox("Strategy", STRATEGIES)
         update = st.selectbox("Update", UPDATES, index=list(UPDATES).index("structural"))
@@ -115,6 +135,7 @@ def settings_form(graph: str) -> DiscoverySettings | None:
             prior=prior,
             backend=backend,
             base_url=base_url,
+            **{f"llm_{key}": value for key, value in server.items()},
             model=model,
             strategy=strategy,
             update=update,
