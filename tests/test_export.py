@@ -101,3 +101,22 @@ def test_bif_without_discrete_data_is_a_clear_error(tmp_path, capsys):
     assert main(["export", "no-data", "--format", "bif", "--out", str(tmp_path / "x.bif")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no discrete data" in err and not (tmp_path / "x.bif").exists()
+
+
+def test_bif_from_the_users_discrete_data(tmp_path):
+    import numpy as np
+    from discolab.experiments.own_problem import GRAPH, simulate
+    from pgmpy.readwrite import BIFReader
+
+    frame = simulate(2000, np.random.default_rng(0))
+    (frame > 0).astype(int).replace({0: "low", 1: "high"}).to_csv(tmp_path / "observational.csv", index=False)
+    (tmp_path / "g.json").write_text(json.dumps(GRAPH))
+    run = start_discovery(DiscoverySettings(graph=str(tmp_path / "g.json"), prior="pc", update="none", rounds=0))
+    text, _ = export_run(run.run_id, "bif", acyclic=True)
+    (tmp_path / "g.bif").write_text(text)
+    model = BIFReader(str(tmp_path / "g.bif")).get_model()
+    assert model.check_model() and set(model.get_cpds("tar").state_names["tar"]) == {"low", "high"}
+    frame.to_csv(tmp_path / "observational.csv", index=False)  # continuous columns
+    run = start_discovery(DiscoverySettings(graph=str(tmp_path / "g.json"), prior="pc", update="none", rounds=0))
+    with pytest.raises(DiscolabError, match="continuous columns"):
+        export_run(run.run_id, "bif", acyclic=True)

@@ -15,7 +15,7 @@ from discolab.core.graphs.export import export_graph
 from discolab.core.igda.data_prior import observational_samples
 
 from .configuration import DiscoverySettings
-from .nodes import current_beliefs, known_pairs, predicted_edges, run_graph
+from .nodes import current_beliefs, known_pairs, observations, observations_key, predicted_edges, run_graph
 from .run import round_states
 
 FIXED = ("confirmed", "known")  # an experiment's answer or background knowledge: never dropped
@@ -104,11 +104,20 @@ def export_run(run_id: str, fmt: str, round: int | None = None, acyclic: bool = 
     graph, summary = _result_graph(run_id, states, round, acyclic)
     values = states[summary["round"]]
     spec = run_graph(values)
-    data = None
-    if fmt == "bif":
-        settings = DiscoverySettings.from_dict(values["settings"])
-        try:
-            data = observational_samples(spec, settings.samples, settings.seed)
-        except DiscolabError:
-            data = None  # a graph file with no network behind it: export_graph says what is missing
+    data = discrete_data(values) if fmt == "bif" else None
     return export_graph(graph, fmt, data, name=spec.name), summary
+
+
+def discrete_data(values: dict):
+    """The run's discrete data, for BIF's tables: the user's table when every column is discrete,
+    else a benchmark's sample (same size and seed as its data priors); None when there is none."""
+    if values.get("data"):
+        found = observations(*observations_key(values))
+        if not all(kind == "discrete" for kind in found.kinds.values()):
+            raise DiscolabError("BIF holds discrete tables, and this run's data has continuous columns: export GML")
+        return found.frame
+    settings = DiscoverySettings.from_dict(values["settings"])
+    try:
+        return observational_samples(run_graph(values), settings.samples, settings.seed)
+    except DiscolabError:
+        return None  # a graph file with no network behind it: export_graph says what is missing
