@@ -88,6 +88,7 @@ def discovery_cell(config: dict, seed: int) -> list[dict]:
         for metric in METRICS
     ]
     rows.append({"metric": "fallbacks", "value": len(run.values.get("fallbacks", [])), "step": 0})
+    rows += [{"metric": f"llm_{k}", "value": v, "step": 0} for k, v in run.values.get("llm", {}).items()]
     spec = graph_spec(settings.graph)
     if spec.has_truth:  # how well the prior ranks the pairs, whatever its calibration
         prior = {tuple(p): b for p, b in zip(run.values["pairs"], run.values["prior_beliefs"])}

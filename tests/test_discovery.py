@@ -126,3 +126,35 @@ def test_cli_errors_are_one_line():
         [sys.executable, "-m", "discolab.ui.cli", "discover", "--graph", "nowhere.json"], capture_output=True, text=True
     )
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "graph file not found" in out.stderr
+
+
+def test_a_run_keeps_a_ledger_of_its_llm_use(monkeypatch, capsys):
+    """Questions asked, answers from the cache, tokens and time: printed, in --json, per run."""
+    import discolab.agents.discovery.nodes as nodes
+    from discolab.core.llm.base import Usage, YesNo
+    from discolab.core.llm.cache import CachedBackend
+    from discolab.ui.cli import main
+
+    class Counting:
+        kind, model = "fake", "counting"
+
+        def __init__(self):
+            self.usage = Usage()
+
+        def identity(self):
+            return {"kind": self.kind, "model": self.model}
+
+        def score_yes_no(self, prompts, progress=False):
+            self.usage.prompt_tokens += 10 * len(prompts)
+            return [YesNo(0.3, "logprobs") for _ in prompts]
+
+    backend = CachedBackend(Counting())
+    monkeypatch.setattr(nodes, "_backend", lambda settings: backend)
+    argv = ["discover", "--graph", "cancer", "--prior", "llm", "--update", "llm", "--rounds", "1", "--per-round", "1"]
+    assert main([*argv, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)["llm"]
+    asked = 5 * 4 + 1  # every ordered pair, and the content-free question
+    assert first["calls"] >= asked and first["prompt_tokens"] == 10 * first["calls"] and first["seconds"] >= 0
+    assert main(argv) == 0  # the same questions again: answered from the cache
+    out = capsys.readouterr().out
+    assert "LLM: 0 questions asked" in out and f"({first['calls']} more from the cache)" in out

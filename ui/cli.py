@@ -535,6 +535,13 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
                 f"{h['round']:>5}{h['experiments']:>6}{h['predicted_edges']:>7}{h['precision']:>8.3f}"
                 f"{h['recall']:>8.3f}{h['f1']:>8.3f}{h['shd']:>6}"
             )
+    llm = run.values.get("llm")
+    if llm and (llm["calls"] or llm["cache_hits"]):
+        print(
+            f"LLM: {llm['calls']} questions asked ({llm['cache_hits']} more from the cache), "
+            f"{llm['prompt_tokens']:,} prompt and {llm['completion_tokens']:,} completion tokens, "
+            f"{llm['seconds']:.1f} s waiting"
+        )
     return 0
 
 

@@ -26,6 +26,7 @@ from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges
 from discolab.core.igda.updates import llm_update, structural_update
 from discolab.core.llm import LLMBackend, make_backend
+from discolab.core.llm.base import Usage
 from langgraph.types import interrupt
 
 from .configuration import DiscoverySettings
@@ -150,6 +151,11 @@ def known_pairs(spec: GraphSpec) -> dict[Edge, bool]:
     return spec.knowledge.known(spec.names) if spec.knowledge else {}
 
 
+def usage_of(backend: LLMBackend) -> Usage:
+    """What ``backend`` has cost so far (nothing for a backend that does not count)."""
+    return getattr(backend, "usage", None) or Usage()
+
+
 def with_knowledge(beliefs: dict[Edge, float], known: dict[Edge, bool]) -> dict[Edge, float]:
     """Beliefs with every known pair fixed at 1 or 0, whatever a source or an update said."""
     return {**beliefs, **{edge: 1.0 if present else 0.0 for edge, present in known.items()}}
@@ -219,11 +225,13 @@ def elicit_prior(state: DiscoveryState) -> dict:
     spec = run_graph(state)
     fallbacks: list[Edge] = []
     known = known_pairs(spec)
+    spent = Usage()
     if settings.prior in ("llm", "chared"):  # known pairs are not asked
         unknown = [e for e in spec.ordered_pairs() if e not in known]
-        beliefs, fallbacks = ask_edges(
-            spec, _backend(settings), unknown, seed=settings.seed, calibration=settings.calibration
-        )
+        backend = _backend(settings)
+        before = usage_of(backend)
+        beliefs, fallbacks = ask_edges(spec, backend, unknown, seed=settings.seed, calibration=settings.calibration)
+        spent = usage_of(backend) - before
     elif settings.prior in DATA_PRIORS:
         beliefs = data_beliefs(observations_key(state), settings.prior)
     else:
@@ -239,6 +247,7 @@ def elicit_prior(state: DiscoveryState) -> dict:
         "round": 0,
         "results": [],
         "selected": [],
+        "llm": spent.as_dict(),
     }
     update["history"] = [round_record({**state, **update}, 0, [])]
     return update
@@ -285,9 +294,13 @@ def update(state: DiscoveryState) -> dict:
     spec = run_graph(state)
     beliefs, results, known = _beliefs(state), _results(state), known_pairs(spec)
     fallbacks = state.get("fallbacks", [])
+    spent = Usage()
     if settings.update == "llm":  # known pairs are not asked again
         unknown = {e: p for e, p in beliefs.items() if e not in known}
-        fresh, failed = llm_update(spec, _backend(settings), unknown, results, settings.seed, settings.calibration)
+        backend = _backend(settings)
+        before = usage_of(backend)
+        fresh, failed = llm_update(spec, backend, unknown, results, settings.seed, settings.calibration)
+        spent = usage_of(backend) - before
         beliefs = {**beliefs, **fresh}
         fallbacks = fallbacks + [list(e) for e in failed]
     elif settings.update == "structural":  # a required edge constrains like a confirmed one
@@ -295,10 +308,11 @@ def update(state: DiscoveryState) -> dict:
         beliefs = structural_update(beliefs, {**results, **required})
     beliefs = with_knowledge(beliefs, known)
     now = [beliefs[tuple(e)] for e in state["pairs"]]
+    llm = (Usage(**state.get("llm", {})) + spent).as_dict()
     if "beliefs" in state:  # a run saved before changes were kept apart
-        return {"beliefs": now, "fallbacks": fallbacks}
+        return {"beliefs": now, "fallbacks": fallbacks, "llm": llm}
     changed = {str(i): p for i, (p, prior) in enumerate(zip(now, state["prior_beliefs"])) if p != prior}
-    return {"belief_changes": changed, "fallbacks": fallbacks}
+    return {"belief_changes": changed, "fallbacks": fallbacks, "llm": llm}
 
 
 def score(state: DiscoveryState) -> dict:

@@ -76,6 +76,7 @@ class DiscoveryRun:
             "simulated_prior": self.settings.prior.startswith("simulated"),
             "data": self.values.get("data"),
             "interventions": self.values.get("interventions"),
+            "llm": self.values.get("llm"),
             "done": self.done,
             "question": self.question,
             "rounds": self.history,

@@ -41,4 +41,5 @@ class DiscoveryState(TypedDict, total=False):
     round: int  # rounds completed
     selected: list[list[str]]  # edges chosen for this round's experiments
     results: list[ExperimentRecord]
+    llm: dict  # what the run's LLM cost: calls, cache hits, prompt / completion tokens, seconds waiting
     history: list[RoundRecord]  # one record per round, round 0 = the prior alone

@@ -41,6 +41,28 @@ class YesNo:
         return asdict(self)
 
 
+@dataclass
+class Usage:
+    """What asking a model cost: questions sent to it, answers taken from the response cache,
+    tokens as the model or the server counts them (0 where a server reports none), and seconds
+    spent waiting for answers."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(**{k: v - getattr(other, k) for k, v in asdict(self).items()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     """What the rest of discolab needs from a language model."""

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from ..errors import StoreError
 from ..files import warn
 from ..paths import data_path
 from ..stores import is_damaged
-from .base import LLMBackend, Prompt, YesNo
+from .base import LLMBackend, Prompt, Usage, YesNo
 
 T = TypeVar("T")
 
@@ -164,6 +165,27 @@ class CachedBackend:
         self.cache = cache or ResponseCache()
         self.kind = backend.kind
         self.model = backend.model
+        self._asked = Usage()  # calls, cache hits and seconds; the tokens are the backend's own count
+
+    @property
+    def usage(self) -> Usage:
+        """Everything this backend has cost so far (a run takes the difference over its calls)."""
+        tokens = getattr(self.backend, "usage", Usage())
+        return Usage(
+            self._asked.calls,
+            self._asked.cache_hits,
+            tokens.prompt_tokens,
+            tokens.completion_tokens,
+            self._asked.seconds,
+        )
+
+    def _ask(self, count: int, ask: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        try:
+            return ask()
+        finally:
+            self._asked.calls += count
+            self._asked.seconds += time.perf_counter() - start
 
     def identity(self) -> dict[str, Any]:
         return self.backend.identity()
@@ -173,7 +195,9 @@ class CachedBackend:
         keys = [self.cache.key("yes_no", identity, p) for p in prompts]
         found = self.cache.get_many(keys)
         todo = [i for i, k in enumerate(keys) if k not in found]
-        fresh = self.backend.score_yes_no([prompts[i] for i in todo], progress=progress) if todo else []
+        self._asked.cache_hits += len(keys) - len(todo)
+        ask = partial(self.backend.score_yes_no, [prompts[i] for i in todo], progress=progress)
+        fresh = self._ask(len(todo), ask) if todo else []
         self.cache.put_many({keys[i]: a.as_dict() for i, a in zip(todo, fresh) if not a.fallback})
         answers = {keys[i]: a for i, a in zip(todo, fresh)}
         return [answers[k] if k in answers else YesNo(**found[k]) for k in keys]
@@ -183,7 +207,8 @@ class CachedBackend:
         key = self.cache.key("chat", self.identity(), messages, params)
         found = self.cache.get_many([key])
         if key in found:
+            self._asked.cache_hits += 1
             return found[key]
-        reply = self.backend.chat(messages, **params)
+        reply = self._ask(1, partial(self.backend.chat, messages, **params))
         self.cache.put_many({key: reply})
         return reply

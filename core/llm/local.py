@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import LLMError
-from .base import TOKEN_PROBABILITY, Prompt, YesNo
+from .base import TOKEN_PROBABILITY, Prompt, Usage, YesNo
 from .models import DEFAULT_MODEL, load_model, resolve_dtype
 
 YES_SPELLINGS = ("Yes", "yes", "YES", " Yes", " yes")
@@ -60,6 +60,7 @@ class LocalBackend:
         self.batch_size = batch_size
         self.reuse_prefix = reuse_prefix
         self.max_batch_tokens = max_batch_tokens
+        self.usage = Usage()  # tokens read and generated (CachedBackend adds calls, hits and time)
         self._answer_ids: tuple[list[int], list[int]] | None = None
         self._head_weight: torch.Tensor | None = None
 
@@ -72,6 +73,7 @@ class LocalBackend:
         if not prompts:
             return []
         sequences = [self.encode(p) for p in prompts]
+        self.usage.prompt_tokens += sum(map(len, sequences))  # as prompts; the shared prefix is computed once
         shared = shared_prefix_length(sequences) if self.reuse_prefix else 0
         if shared < MIN_SHARED_PREFIX:
             shared = 0
@@ -97,6 +99,8 @@ class LocalBackend:
                 pad_token_id=tokenizer.pad_token_id,
                 **sampling,
             )
+        self.usage.prompt_tokens += ids.shape[1]
+        self.usage.completion_tokens += out.shape[1] - ids.shape[1]
         return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
     # -- pieces -----------------------------------------------------------------------------

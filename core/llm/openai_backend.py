@@ -52,7 +52,7 @@ import httpx
 import openai
 
 from ..errors import LLMError
-from .base import FALLBACK, LOGPROBS, SAMPLES, Prompt, YesNo, parse_yes_no
+from .base import FALLBACK, LOGPROBS, SAMPLES, Prompt, Usage, YesNo, parse_yes_no
 from .credentials import client_api_key, default_base_url
 
 T = TypeVar("T")
@@ -274,6 +274,7 @@ class OpenAIBackend:
         )
         self._checked_model = False
         self._server_logprobs = True
+        self.usage = Usage()  # tokens as the server reports them (CachedBackend adds calls, hits and time)
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -403,9 +404,14 @@ class OpenAIBackend:
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await self._request(request)
+            reply = await self._request(request)
         except openai.OpenAIError as err:
             raise _explain(err, self) from None
+        usage = getattr(reply, "usage", None)  # the server's count, where it gives one
+        if usage is not None:
+            self.usage.prompt_tokens += usage.prompt_tokens or 0
+            self.usage.completion_tokens += usage.completion_tokens or 0
+        return reply
 
     async def _request(self, request: Callable[[], Awaitable[T]]) -> T:
         """``request()`` in a slot of the limiter, tried again as the module's docstring says."""
