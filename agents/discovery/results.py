@@ -11,6 +11,7 @@ from __future__ import annotations
 import networkx as nx
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import Edge
+from discolab.core.graphs.benchmarks import benchmark_network
 from discolab.core.graphs.export import export_graph
 from discolab.core.igda.data_prior import observational_samples
 
@@ -112,12 +113,24 @@ def discrete_data(values: dict):
     """The run's discrete data, for BIF's tables: the user's table when every column is discrete,
     else a benchmark's sample (same size and seed as its data priors); None when there is none."""
     if values.get("data"):
-        found = observations(*observations_key(values))
-        if not all(kind == "discrete" for kind in found.kinds.values()):
-            raise DiscolabError("BIF holds discrete tables, and this run's data has continuous columns: export GML")
-        return found.frame
+        if problem := no_discrete_data(values):
+            raise DiscolabError(problem)
+        return observations(*observations_key(values)).frame
     settings = DiscoverySettings.from_dict(values["settings"])
     try:
         return observational_samples(run_graph(values), settings.samples, settings.seed)
     except DiscolabError:
         return None  # a graph file with no network behind it: export_graph says what is missing
+
+
+def no_discrete_data(values: dict) -> str | None:
+    """Why the run has no discrete data for BIF's tables, or None (checked without sampling)."""
+    if values.get("data"):
+        if any(kind != "discrete" for kind in observations(*observations_key(values)).kinds.values()):
+            return "BIF holds discrete tables, and this run's data has continuous columns: export GML"
+        return None
+    try:
+        benchmark_network(run_graph(values))
+    except DiscolabError:
+        return "BIF holds probability tables, and this run has no discrete data to fit them on"
+    return None

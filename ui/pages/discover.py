@@ -1,5 +1,7 @@
 """Discover: run IGDA on a benchmark or an uploaded graph, watch it, answer its questions, step through rounds."""
 
+from functools import partial
+
 import streamlit as st
 from discolab.agents.discovery import (
     DiscoverySettings,
@@ -9,7 +11,7 @@ from discolab.agents.discovery import (
     round_states,
     start_discovery,
 )
-from discolab.agents.discovery.results import export_run
+from discolab.agents.discovery.results import export_run, no_discrete_data
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import BENCHMARKS, resolve_graph
 from discolab.core.graphs.export import FORMATS
@@ -215,19 +217,27 @@ def show_run(run_id: str) -> None:
             [{k: r[k] for k in ("round", "experiments", "precision", "recall", "f1", "shd")} for r in run.history],
             hide_index=True,
         )
-        export_download(run_id, chosen)
+        export_download(run_id, chosen, states[chosen])
 
 
-def export_download(run_id: str, round_number: int) -> None:
-    """The graph shown, in a format other tools read (JSON keeps every edge's provenance)."""
-    fmt = st.selectbox("Export the graph as", FORMATS, key="export-format")
+def export_download(run_id: str, round_number: int, values: dict) -> None:
+    """The graph shown, in every format other tools read; each file is made when its button is
+    clicked (JSON keeps every edge's provenance; BIF, made acyclic, needs discrete data)."""
     acyclic = st.checkbox("drop the weakest untested edges that close cycles", key="export-acyclic")
-    try:
-        text, _ = export_run(run_id, fmt, round_number, acyclic)
-    except DiscolabError as err:
-        st.warning(plain(err))
-        return
-    st.download_button(f"Download {fmt}", text, file_name=f"{run_id}-round-{round_number}.{fmt}")
+    missing = no_discrete_data(values)
+    for column, fmt in zip(st.columns(len(FORMATS)), FORMATS):
+        column.download_button(
+            fmt,
+            partial(exported_text, run_id, fmt, round_number, acyclic or fmt == "bif"),
+            file_name=f"{run_id}-round-{round_number}.{fmt}",
+            disabled=fmt == "bif" and missing is not None,
+            help=missing if fmt == "bif" else None,
+            on_click="ignore",
+        )
+
+
+def exported_text(run_id: str, fmt: str, round_number: int, acyclic: bool) -> str:
+    return export_run(run_id, fmt, round_number, acyclic)[0]
 
 
 with st.expander("New run", expanded=True):
