@@ -217,7 +217,7 @@ def show_run(run_id: str) -> None:
             [{k: r[k] for k in ("round", "experiments", "precision", "recall", "f1", "shd")} for r in run.history],
             hide_index=True,
         )
-        export_download(run_id, chosen, states[chosen])
+    export_download(run_id, chosen, states[chosen])  # full width: six buttons with their names
 
 
 def export_download(run_id: str, round_number: int, values: dict) -> None:
