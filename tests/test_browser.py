@@ -124,3 +124,106 @@ def test_a_malformed_graph_file_is_named_in_the_page(dashboard, tmp_path):
         raise
     finally:
         browser.quit()
+
+
+def test_a_users_own_problem_runs_and_exports_in_the_browser(dashboard, tmp_path):
+    """The issue's whole path, as a user clicks it: her graph file (with knowledge, naming a data
+    file), her observational table and her interventional table uploaded; a PC prior; the run
+    shown with its data; the DOT, GML and DAGitty files downloaded."""
+    from discolab.experiments.own_problem import write_problem
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    graph = write_problem(tmp_path / "mine", seed=0, rows=600)
+    downloads = tmp_path / "downloads"
+    browser = open_browser(tmp_path)
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))  # re-renders
+
+    def body() -> str:
+        return browser.find_element(By.TAG_NAME, "body").text
+
+    def upload(label: str, path) -> None:
+        """Give ``path`` to the file input under ``label`` until the page shows it (a file given
+        while the page reruns can be dropped)."""
+        for _ in range(3):
+            field = wait.until(
+                lambda b: next(
+                    (e for e in b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileUploader']") if label in e.text),
+                    None,
+                )
+            )
+            field.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(path))
+            try:
+                WebDriverWait(browser, 20).until(lambda b: path.name in body())
+                return
+            except Exception:
+                continue
+        raise AssertionError(f"the page never showed the uploaded {path.name}")
+
+    def choose(label: str, option: str) -> None:
+        """Pick ``option`` in the select box ``label``, again if a rerun closed its list meanwhile."""
+        field = f"[data-testid='stSelectbox'] input[aria-label='{label}']"
+        options = (By.CSS_SELECTOR, "[role='option']")
+        for _ in range(3):
+            box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, field).find_element(By.XPATH, "../.."))
+            try:
+                box.find_element(By.CSS_SELECTOR, "button[aria-haspopup='listbox']").click()
+                quick = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))
+                quick.until(lambda b: next((e for e in b.find_elements(*options) if e.text == option), None)).click()
+                quick.until(lambda b: b.find_element(By.CSS_SELECTOR, field).get_attribute("value") == option)
+                return
+            except (TimeoutException, StaleElementReferenceException):
+                continue
+        raise AssertionError(f"could not choose {option!r} for {label!r}")
+
+    try:
+        browser.get(dashboard)
+        radios = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='radio']"))
+        browser.execute_script("arguments[0].click();", radios[1])  # "upload a graph file"
+        upload("Graph file", graph)
+        wait.until(lambda b: "the graph file names observational.csv" in body())
+        choose("Prior", "pc")
+        choose("Update", "structural")
+        choose("Experimenter", "your interventional data")
+        wait.until(lambda b: "Upload the interventional data table and the graph file's data" in body())
+        upload("Interventional data", graph.parent / "interventions.csv")
+        upload("Observational data", graph.parent / "observational.csv")
+        run = wait.until(
+            lambda b: next((e for e in b.find_elements(By.TAG_NAME, "button") if e.text.strip() == "Run"), None)
+        )
+        wait.until(lambda b: run.is_enabled())
+        run.click()
+        wait.until(lambda b: "Data: 600 rows" in body())  # this run's page (an earlier test's run shows first)
+        text = body()
+        assert "of 4 rounds" in text and "PC test fisherz" in text and "answered as direct edges" in text, text
+        for fmt in ("dot", "gml", "dagitty"):  # each file is made on click; a rerun meanwhile voids it
+            for _ in range(3):
+                wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"))
+                button = wait.until(
+                    lambda b, fmt=fmt: next(
+                        (e for e in b.find_elements(By.CSS_SELECTOR, "[data-testid='stDownloadButton'] button")
+                         if e.text.strip() == fmt),
+                        None,
+                    )
+                )  # fmt: skip
+                browser.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
+                try:
+                    WebDriverWait(browser, 15).until(
+                        lambda b, fmt=fmt: (
+                            list(downloads.glob(f"*-round-4.{fmt}")) and not list(downloads.glob("*.crdownload"))
+                        )
+                    )
+                    break
+                except TimeoutException:
+                    continue
+        browser.save_screenshot(str(OUTPUT / "4-own-problem.png"))
+    except Exception:
+        browser.save_screenshot(str(OUTPUT / "4-own-problem-failed.png"))
+        raise
+    finally:
+        browser.quit()
+    files = {path.suffix: path.read_text() for path in downloads.iterdir()}
+    assert "smoking -> tar" in files[".dot"].replace('"', "") and "digraph" in files[".dot"]
+    assert "directed 1" in files[".gml"] and files[".dagitty"].startswith("dag {")

@@ -29,14 +29,36 @@ def table(tmp_path):
     return path
 
 
-def test_answers_are_whether_setting_the_cause_moves_the_effect(table):
+def test_direct_edges_where_the_data_tell_them_from_paths(table):
+    """smoking -> tar -> cancer -> cough and smoking -> cough, with smoking, tar and cancer set."""
     experimenter = load_interventions(str(table), load_graph_file(SMOKING))
+    assert experimenter.moves("smoking") == {"tar", "cancer", "cough"} and experimenter.moves("cancer") == {"cough"}
     assert experimenter.answer(("smoking", "tar")) and experimenter.answer(("tar", "cancer"))
     assert not experimenter.answer(("tar", "smoking")) and not experimenter.answer(("cancer", "tar"))
-    assert experimenter.answer(("tar", "cough"))  # an ancestor, not a parent: what this data can answer
+    # Paths that are no edges: setting the cause moves the effect, and the mediators explain it all.
+    assert experimenter.conditioning_set(("tar", "cough")) == ["smoking", "cancer"]
+    assert not experimenter.answer(("tar", "cough")) and not experimenter.answer(("smoking", "cancer"))
+    assert experimenter.answer(("smoking", "cough"))  # a direct edge beside the path through tar and cancer
+    assert "9 of 9 testable pairs answered as direct edges" in experimenter.describe(
+        load_graph_file(SMOKING).ordered_pairs()
+    )
     assert not experimenter.testable(("cough", "cancer"))
     with pytest.raises(DiscolabError, match="no row of .* intervenes on 'cough'"):
         experimenter.answer(("cough", "cancer"))
+
+
+def test_only_the_path_where_a_mediator_was_not_set(table, tmp_path):
+    frame = pd.read_csv(table)
+    path = tmp_path / "no-cancer.csv"
+    frame[frame["intervention"] != "cancer"].to_csv(path, index=False)
+    experimenter = load_interventions(str(path), load_graph_file(SMOKING))
+    # cancer moves with tar, and neither cancer nor cough was set: cancer may descend from cough
+    assert (
+        experimenter.conditioning_set(("tar", "cough")) is None
+        and experimenter.reach(("tar", "cough")) == "causal path"
+    )
+    assert experimenter.answer(("tar", "cough"))  # an ancestor, not a parent: all this data can say
+    assert experimenter.reach(("tar", "cancer")) == "causal path" and experimenter.answer(("tar", "cancer"))
 
 
 def test_discrete_effects_use_a_chi_square_test(table, tmp_path):

@@ -206,6 +206,7 @@ class SlowServer:
     def __init__(self, delay: float, upstream: str | None = None, logprobs: bool = True):
         self.delay, self.upstream, self.logprobs = delay, upstream, logprobs
         self.served = self.abandoned = 0
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}  # as the upstream server counted them
         self.closed = threading.Event()
         turn = threading.Lock()
         outer = self
@@ -226,6 +227,8 @@ class SlowServer:
                             f"{outer.upstream}/chat/completions", content=body, headers=headers, timeout=60
                         )
                         status, payload = reply.status_code, reply.json()
+                        for field in outer.usage:
+                            outer.usage[field] += (payload.get("usage") or {}).get(field, 0)
                     else:
                         status, payload = 200, _canned(json.loads(body), outer.logprobs)
                     outer.served += 1
@@ -421,3 +424,27 @@ def test_settings_from_arguments_and_environment(monkeypatch):
     ]:
         with pytest.raises(LLMError, match=f"^{option}: .*{message}"):
             backend(**{option: value})
+
+
+def test_the_ledger_counts_what_the_server_reports(server, tmp_path):
+    """A run's ledger holds the calls and the tokens llama.cpp's server reported for them (summed
+    by a proxy in front of it), and a second run of the same questions costs cache hits only."""
+    from discolab.agents.discovery import DiscoverySettings, start_discovery
+
+    proxy = SlowServer(0.0, upstream=server)
+    try:
+        settings = DiscoverySettings(
+            graph="cancer", prior="llm", update="none", rounds=0, backend="openai", model="smollm2",
+            base_url=proxy.url, llm_confidence="logprobs",
+        )  # fmt: skip
+        ledger = start_discovery(settings, run_id="ledger-real-server").values["llm"]
+        asked = proxy.served  # every ordered pair of cancer's five variables, and the calibration question
+        assert ledger["calls"] == asked >= 5 * 4 and ledger["cache_hits"] == 0
+        assert ledger["prompt_tokens"] == proxy.usage["prompt_tokens"] > 20 * asked
+        assert ledger["completion_tokens"] == proxy.usage["completion_tokens"] >= asked
+        assert ledger["seconds"] > 0
+        again = start_discovery(settings, run_id="ledger-real-server-again").values["llm"]
+        assert proxy.served == asked  # nothing new was sent
+        assert again == {**again, "calls": 0, "cache_hits": asked, "prompt_tokens": 0, "completion_tokens": 0}
+    finally:
+        proxy.close()

@@ -537,11 +537,9 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
             )
     llm = run.values.get("llm")
     if llm and (llm["calls"] or llm["cache_hits"]):
-        print(
-            f"LLM: {llm['calls']} questions asked ({llm['cache_hits']} more from the cache), "
-            f"{llm['prompt_tokens']:,} prompt and {llm['completion_tokens']:,} completion tokens, "
-            f"{llm['seconds']:.1f} s waiting"
-        )
+        from discolab.core.llm.base import Usage
+
+        print(f"LLM: {Usage(**llm).describe()}")
     return 0
 
 

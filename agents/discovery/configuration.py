@@ -13,6 +13,7 @@ from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm import BACKENDS
+from discolab.core.llm.credentials import check_base_url, default_base_url
 from discolab.core.llm.openai_backend import resolve_server_settings
 
 PRIORS = ("llm", "chared", "pc", "ges", "simulated:Q")
@@ -79,6 +80,7 @@ class DiscoverySettings:
         if self.backend == "openai":
             try:
                 resolve_server_settings(**server)
+                check_base_url(self.base_url or default_base_url(), "--base-url")
             except LLMError as err:
                 problems.append(str(err))
         elif any(value is not None for value in server.values()):

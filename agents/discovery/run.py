@@ -238,8 +238,7 @@ def start_discovery(
     if settings.experimenter.startswith("data:"):
         path = Path(settings.experimenter.split(":", 1)[1]).resolve()
         experimenter = load_interventions(str(path), spec)
-        untestable = sum(not experimenter.testable(e) for e in spec.ordered_pairs())
-        summary = f"{len(experimenter.intervened)} variables intervened on; {untestable} pairs cannot be tested"
+        summary = experimenter.describe(spec.ordered_pairs())
         start["interventions"] = {"path": str(path), "sha256": experimenter.digest, "summary": summary}
     if not durable:
         memory = build_graph().compile(InMemorySaver(serde=PlainDataSerializer()))

@@ -19,7 +19,7 @@ from ..paths import data_path
 from .spec import MAX_FILE_BYTES, GraphSpec, load_graph_file
 
 SUFFIXES = (".json", ".yaml", ".yml")
-DATA_SUFFIXES = (".csv", ".parquet")
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet")
 
 
 def store_upload(display_name: str, content: bytes) -> tuple[Path, GraphSpec]:

@@ -1,31 +1,45 @@
 """Experiments answered from the user's interventional data (``--experimenter data:FILE``).
 
 The table has a column per variable and a column ``intervention``: in each row, the name of the
-variable the experimenter set, or empty for an observational row. An experiment on u -> v is
-answered by comparing v where u was intervened on with v in the observational rows: a
-two-sample test that fits v's type (chi-square test of homogeneity for a discrete v,
-Kolmogorov-Smirnov for a continuous one) at level ``alpha``; a difference means yes.
+variable the experimenter set, or empty for an observational row. Write ``moves(x)`` for the
+variables whose distribution differs between the rows where x was set and the observational rows
+(a two-sample test that fits the variable's type: chi-square test of homogeneity for a discrete
+one, Kolmogorov-Smirnov for a continuous one, at level ``alpha``). Under faithfulness, moves(x)
+is the set of x's *descendants* (Eberhardt & Scheines 2007).
 
-What this answers: setting u changes v exactly when u is an *ancestor* of v (a directed path
-u ~> v), not only when u -> v is a direct edge; the table cannot separate the two, since a
-direct effect needs the other parents of v held fixed, and a row sets one variable only. So a
-"yes" for u -> v can stand for u -> w -> v. Where the data allows, test the pairs in an order
-that lets the loop tell them apart: the structural update caps the edges that would close a
-cycle with what was confirmed, and a person can still answer the remaining ambiguous pairs with
-``--experimenter human``. A pair whose cause was never intervened on cannot be tested: the loop
-never selects it, and the run's output says how many such pairs there are.
+An experiment on u -> v is answered in two steps.
+
+1. **A causal path.** v in moves(u) says that u is an ancestor of v (u ~> v). A "no" is final:
+   without a path there is no edge.
+2. **A direct edge, where the data allow it.** Setting u is a regime indicator R (1 in the rows
+   where u was set, 0 in the observational rows) whose only child is u. For any set S of
+   non-descendants of v that holds v's parents other than u, the local Markov property gives
+   R _||_ v | S exactly when u is not a parent of v: the paths R -> u -> w -> v through mediators
+   are blocked at w in S, and nothing in S is a descendant of v that could open a collider
+   (Pearl 2009, sec. 3.2.2; Spirtes et al. 2000, ch. 7). So S is every other variable that is
+   *known* not to descend from v: one that setting u does not move (descendants of v descend
+   from u), one whose own intervention moves v (an ancestor of v), or, when v itself was set,
+   one that setting v does not move. When every other variable is known either way, the answer
+   is this conditional test (causal-learn's Fisher z for all-continuous data, else chi-square
+   with continuous columns in quantile bins, as for the data priors) on the observational rows
+   and the rows where u was set. When some variable moved by u is of unknown standing (neither
+   it nor v was set), the answer stays the path of step 1, and :meth:`DataExperimenter.reach`
+   says so: a "yes" for u -> v can then stand for u -> w -> v.
+
+A pair whose cause was never intervened on cannot be tested: the loop never selects it, and the
+run's output says how many such pairs there are and how many are answered as direct edges.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DiscolabError
 from ..graphs import Edge, GraphSpec
-from .observations import MIN_ROWS, column_kind, read_table
+from .observations import MIN_ROWS, Observations, column_kind, read_table
 
 INTERVENTION = "intervention"
 
@@ -40,6 +54,7 @@ class DataExperimenter:
     source: str
     digest: str
     alpha: float = 0.01
+    _moves: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -48,11 +63,67 @@ class DataExperimenter:
     def testable(self, edge: Edge) -> bool:
         return edge[0] in self.intervened
 
+    def moves(self, x: str) -> frozenset[str]:
+        """The variables whose distribution changes when ``x`` is set: x's descendants."""
+        if x not in self._moves:
+            rows = self.intervened[x]
+            self._moves[x] = frozenset(
+                w
+                for w in self.observational.columns
+                if w != x and two_sample_pvalue(rows[w], self.observational[w], self.kinds[w]) < self.alpha
+            )
+        return self._moves[x]
+
+    def conditioning_set(self, edge: Edge) -> list[str] | None:
+        """Every other variable known not to descend from v (the module's docstring, step 2), or
+        None when one variable's standing is unknown and only the path can be answered."""
+        u, v = edge
+        chosen = []
+        for w in self.observational.columns:
+            if w in edge:
+                continue
+            if v in self.intervened and w in self.moves(v):
+                continue  # a descendant of v: never conditioned on
+            if w not in self.moves(u) or (w in self.intervened and v in self.moves(w)) or v in self.intervened:
+                chosen.append(w)
+            else:
+                return None
+        return chosen
+
+    def reach(self, edge: Edge) -> str:
+        """What a "yes" for ``edge`` means: "direct edge" or "causal path"."""
+        return "causal path" if self.conditioning_set(edge) is None else "direct edge"
+
+    def describe(self, pairs: list[Edge]) -> str:
+        testable = [edge for edge in pairs if self.testable(edge)]
+        direct = sum(self.reach(edge) == "direct edge" for edge in testable)
+        return (
+            f"{len(self.intervened)} variables intervened on; {len(pairs) - len(testable)} pairs cannot be tested; "
+            f"{direct} of {len(testable)} testable pairs answered as direct edges, the rest as causal paths"
+        )
+
     def answer(self, edge: Edge) -> bool:
         u, v = edge
         if u not in self.intervened:
             raise DiscolabError(f"no row of {self.source} intervenes on {u!r}: {u} -> {v} cannot be tested")
-        return bool(two_sample_pvalue(self.intervened[u][v], self.observational[v], self.kinds[v]) < self.alpha)
+        if v not in self.moves(u):
+            return False
+        context = self.conditioning_set(edge)
+        if context is None:
+            return True
+        return regime_pvalue(self.observational, self.intervened[u], v, context, self.kinds) < self.alpha
+
+
+def regime_pvalue(control: pd.DataFrame, treated: pd.DataFrame, v: str, context: list[str], kinds) -> float:
+    """p-value of R _||_ v | context, R the indicator of the treated rows, over both groups of rows."""
+    from causallearn.utils.cit import CIT
+
+    frame = pd.concat([control[[v, *context]], treated[[v, *context]]], ignore_index=True)
+    frame[INTERVENTION] = np.r_[np.zeros(len(control)), np.ones(len(treated))]  # never a variable's name
+    continuous = all(kinds[name] == "continuous" for name in (v, *context))
+    types = {name: kinds[name] for name in (v, *context)} | {INTERVENTION: "continuous" if continuous else "discrete"}
+    test = CIT(Observations(frame, types, "", "").matrix(), "fisherz" if continuous else "chisq")
+    return float(test(len(context) + 1, 0, list(range(1, 1 + len(context)))))
 
 
 def two_sample_pvalue(treated: pd.Series, control: pd.Series, kind: str) -> float:
@@ -80,7 +151,8 @@ def load_interventions(path: str, spec: GraphSpec, alpha: float = 0.01) -> DataE
         problems.append(f"no column for variable(s) {', '.join(map(repr, missing[:5]))}")
     if problems:
         raise DiscolabError(f"interventional data {path}: " + "; ".join(problems))
-    target = frame[INTERVENTION].fillna("").astype(str).str.strip()
+    column = frame[INTERVENTION]  # all empty reads as floats (NaN)
+    target = column.astype(object).where(column.notna(), "").astype(str).str.strip()
     unknown = sorted(set(target) - set(spec.names) - {""})
     if unknown:
         names = ", ".join(map(repr, unknown[:5]))
@@ -93,6 +165,11 @@ def load_interventions(path: str, spec: GraphSpec, alpha: float = 0.01) -> DataE
             f"(empty {INTERVENTION!r}); at least {MIN_ROWS} are needed to compare against"
         )
     intervened = {name: values[target == name].dropna() for name in spec.names if (target == name).any()}
+    if not intervened:
+        raise DiscolabError(
+            f"interventional data {path}: no row intervenes on a variable (every {INTERVENTION!r} is empty), "
+            "so no experiment can be answered"
+        )
     thin = [name for name, rows in intervened.items() if len(rows) < MIN_ROWS]
     if thin:
         names = ", ".join(map(repr, thin[:5]))

@@ -1,7 +1,8 @@
 """Observational data for the data-driven priors: a user's table, or rows sampled from a benchmark.
 
-A table (CSV or Parquet) is matched to the graph's variables by column name: a variable without
-a column, or a column that matches no variable (unless listed in ``ignore``), is an error naming
+A table (CSV or TSV, either possibly compressed, or Parquet; the file name says which) is
+matched to the graph's variables by column name: a variable without a column, or a column that
+matches no variable (unless listed in ``ignore``), is an error naming
 them. Each column is typed:
 
 - **discrete**: strings, booleans, categoricals, and integers with at most ``MAX_LEVELS`` levels;
@@ -103,6 +104,9 @@ def load_observations(
     missing = [n for n in names if n not in frame.columns]
     extra = [c for c in frame.columns if c not in names and c not in ignore]
     problems = []
+    absent = [c for c in ignore if c not in frame.columns]
+    if absent:
+        problems.append(f"--ignore-columns names column(s) {_names(absent)} that the file does not have")
     if missing:
         problems.append(f"no column for variable(s) {_names(missing)}")
     if extra:
@@ -121,24 +125,45 @@ def load_observations(
 def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
     """A CSV or Parquet file as a frame, and the SHA-256 of its bytes."""
     path = Path(path)
+    if path.is_dir():
+        raise DiscolabError(f"data {path} is a folder; give a CSV or Parquet file")
     if not path.is_file():
         raise DiscolabError(f"data file not found: {path}")
+    kind = table_format(path)
     if path.stat().st_size > MAX_DATA_BYTES:
         raise DiscolabError(f"data {path} is larger than {MAX_DATA_BYTES / 1e9:g} GB")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if kind == "Parquet":
             frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, encoding="utf-8")
+        else:  # pandas infers a .gz/.bz2/.xz/.zip/.zst compression from the name
+            options = {"encoding": "utf-8", "sep": "\t" if kind == "TSV" else ","}
+            frame = pd.read_csv(path, **options)
+            # pandas renames a repeated header ("x", "x.1"): read the header as it is written
+            frame.columns = pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0].fillna("")
     except (ValueError, OSError, UnicodeDecodeError, ImportError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
         raise DiscolabError(f"cannot read data {path} as {kind}: {first[:200]}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         duplicated = frame.columns[frame.columns.duplicated()]
         raise DiscolabError(f"data {path} has duplicate column names: {_names(duplicated)}")
     return frame, file_digest(path)
+
+
+TABLE_FORMATS = {".csv": "CSV", ".txt": "CSV", ".tsv": "TSV", ".tab": "TSV", ".parquet": "Parquet", ".pq": "Parquet"}
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def table_format(path: Path) -> str:
+    """CSV, TSV or Parquet from the file's name (a compressed CSV or TSV keeps its inner suffix)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes.pop()
+    kind = TABLE_FORMATS.get(suffixes[-1] if suffixes else "")
+    if kind is None or (kind == "Parquet" and len(suffixes) < len(path.suffixes)):
+        known = ", ".join(TABLE_FORMATS)
+        raise DiscolabError(f"data {path}: unknown table format {path.name!r}; name it {known} (CSV may be compressed)")
+    return kind
 
 
 def column_kind(column: pd.Series) -> str:

@@ -62,6 +62,13 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "seconds": round(self.seconds, 3)}
 
+    def describe(self) -> str:
+        return (
+            f"{self.calls} questions asked ({self.cache_hits} more from the cache), "
+            f"{self.prompt_tokens:,} prompt and {self.completion_tokens:,} completion tokens, "
+            f"{self.seconds:.1f} s waiting"
+        )
+
 
 @runtime_checkable
 class LLMBackend(Protocol):

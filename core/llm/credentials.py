@@ -36,9 +36,18 @@ def normalise_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, parts.fragment))
 
 
+def check_base_url(url: str, source: str = "base URL") -> str:
+    """``url`` if it is an http(s) URL with a host, else an :class:`LLMError` naming ``source``."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise LLMError(f"{source} {url!r} is not an http:// or https:// URL with a host")
+    return url
+
+
 def default_base_url() -> str:
     """The environment's server: ``OPENAI_BASE_URL``, else the official API."""
-    return (os.environ.get("OPENAI_BASE_URL") or OFFICIAL_URL).rstrip("/")
+    url = os.environ.get("OPENAI_BASE_URL") or OFFICIAL_URL
+    return check_base_url(url, "OPENAI_BASE_URL").rstrip("/")
 
 
 def trust_base_url(url: str) -> None:

@@ -53,7 +53,7 @@ import openai
 
 from ..errors import LLMError
 from .base import FALLBACK, LOGPROBS, SAMPLES, Prompt, Usage, YesNo, parse_yes_no
-from .credentials import client_api_key, default_base_url
+from .credentials import check_base_url, client_api_key, default_base_url
 
 T = TypeVar("T")
 CONFIDENCE_MODES = ("auto", "logprobs", "samples")
@@ -254,7 +254,8 @@ class OpenAIBackend:
         for name, value in (("max_retries", max_retries), ("parse_retries", parse_retries)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise LLMError(f"{name}: a whole number >= 0")
-        self.base_url = (base_url or default_base_url()).rstrip("/")
+        self.base_url = check_base_url(base_url, "--base-url") if base_url else default_base_url()
+        self.base_url = self.base_url.strip().rstrip("/")
         key = api_key or client_api_key(self.base_url)
         self.confidence: str = settings["confidence"]
         self.samples: int = settings["samples"]

@@ -1,6 +1,7 @@
 """Discover: run IGDA on a benchmark or an uploaded graph, watch it, answer its questions, step through rounds."""
 
 from functools import partial
+from pathlib import Path
 
 import streamlit as st
 from discolab.agents.discovery import (
@@ -13,11 +14,12 @@ from discolab.agents.discovery import (
 )
 from discolab.agents.discovery.results import export_run, no_discrete_data
 from discolab.core.errors import DiscolabError
-from discolab.core.graphs import BENCHMARKS, resolve_graph
+from discolab.core.graphs import BENCHMARKS, GraphSpec, resolve_graph
 from discolab.core.graphs.export import FORMATS
 from discolab.core.graphs.uploads import store_data_upload, store_upload
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
+from discolab.core.llm.base import Usage
 from discolab.core.llm.credentials import default_base_url, set_api_key
 from discolab.core.llm.openai_backend import CONFIDENCE_MODES, resolve_server_settings
 from discolab.ui.views import graph_figure, metrics_chart, plain
@@ -64,7 +66,7 @@ def server_form() -> dict:
 
 def data_upload(label: str, key: str) -> str | None:
     """A data table uploaded for this run, kept under its content hash; its stored path."""
-    upload = st.file_uploader(label, type=["csv", "parquet"], key=key)
+    upload = st.file_uploader(label, type=["csv", "tsv", "parquet"], key=key)
     if upload is None:
         return None
     try:
@@ -74,9 +76,8 @@ def data_upload(label: str, key: str) -> str | None:
         return None
 
 
-def knowledge_form(graph: str) -> tuple[tuple, tuple]:
+def knowledge_form(spec: GraphSpec) -> tuple[tuple, tuple]:
     """Edges known present or absent, added to the graph file's own knowledge for this run."""
-    spec = resolve_graph(graph)
     pairs = spec.ordered_pairs()
     options = list(range(len(pairs)))  # by index: a widget's options are best plain values
 
@@ -121,14 +122,24 @@ def settings_form(graph: str) -> DiscoverySettings | None:
             experimenter = f"noisy:{st.slider('Flip probability', 0.0, 0.5, 0.1, 0.05)}"
         if experimenter == "your interventional data":
             table = data_upload("Interventional data (CSV or Parquet, with an 'intervention' column)", "interventions")
-            experimenter = f"data:{table}" if table else "oracle"
+            experimenter = f"data:{table}" if table else None
     with columns[2]:
         per_round = st.number_input("Experiments per round (I)", 1, 50, 2)
         rounds = st.number_input("Rounds (R)", 0, 50, 4)
         seed = st.number_input("Seed", 0, 10_000, 0)
     try:
-        required, forbidden = knowledge_form(graph)
-        data = data_upload("Observational data for pc / ges / bootstrap (CSV or Parquet; optional)", "observations")
+        spec = resolve_graph(graph)
+        required, forbidden = knowledge_form(spec)
+        if spec.data:  # a file beside an uploaded graph file is not uploaded with it
+            named = Path(spec.data).name
+            data = data_upload(f"Observational data (the graph file names {named}: upload it here)", "observations")
+        else:
+            data = data_upload("Observational data for pc / ges / bootstrap (CSV or Parquet; optional)", "observations")
+        waiting = ["the interventional data table"] if experimenter is None else []
+        waiting += [f"the graph file's data ({Path(spec.data).name})"] if spec.data and not data else []
+        if waiting:
+            st.info(plain(f"Upload {' and '.join(waiting)} to run."))
+            return None
         return DiscoverySettings(
             graph=graph,
             data=data,
@@ -195,6 +206,11 @@ def show_run(run_id: str) -> None:
     st.subheader(f"Run {run_id} ({status})")
     if run.settings.prior.startswith("simulated"):
         st.caption("Prior: a simulated expert (controlled study), not an LLM.")
+    for label, key in (("Data", "data"), ("Interventions", "interventions")):
+        if run.values.get(key):
+            st.caption(plain(f"{label}: {run.values[key]['summary']}"))
+    if run.values.get("llm", {}).get("calls") or run.values.get("llm", {}).get("cache_hits"):
+        st.caption(plain("LLM: " + Usage(**run.values["llm"]).describe()))
     waiting = human_question(run_id)
     if not waiting and run.values.get("round", 0) < run.settings.rounds and st.button("Resume this run"):
         with st.spinner("resuming ..."):
