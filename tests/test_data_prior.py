@@ -75,3 +75,17 @@ def test_a_user_graph_named_like_a_benchmark_is_not_sampled_from_it():
     spec = GraphSpec.from_dict({"name": "asia", "variables": [{"name": "a", "description": "x"}]})
     with pytest.raises(DiscolabError, match="'asia' is not a benchmark"):
         benchmark_observations(spec, 100)
+
+
+def test_a_column_constant_in_a_small_sample_gets_no_say():
+    """50 rows of asia: 'tub' (P = 0.01) may never vary; PC runs on the rest, and its pairs stay at 1/2."""
+    from discolab.core.igda.data_prior import UNKNOWN, bootstrap_edge_frequencies
+
+    spec = load_benchmark("asia")
+    observations = benchmark_observations(spec, 50, seed=0)
+    constant = [n for n in spec.names if observations.frame[n].nunique() == 1]
+    assert constant  # the premise of the test
+    for beliefs in (data_driven_beliefs(observations, "pc"), bootstrap_edge_frequencies(observations, n_boot=4)):
+        assert len(beliefs) == len(spec.names) * (len(spec.names) - 1)
+        assert all(p == UNKNOWN for (u, v), p in beliefs.items() if u in constant or v in constant)
+        assert all(type(p) is float for p in beliefs.values())  # plain floats: they go into checkpoints

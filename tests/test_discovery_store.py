@@ -254,5 +254,5 @@ def test_uploaded_data_tables_are_stored_by_content(tmp_path):
     assert first.parent == data_path("uploads", "x").parent and first.suffix == ".csv"
     assert store_data_upload("other-name.csv", b"a,b\n1,2\n") == first  # same content, same file
     assert store_data_upload("mine.csv", b"a,b\n1,3\n") != first
-    with pytest.raises(DiscolabError, match="must end in .csv, .parquet"):
+    with pytest.raises(DiscolabError, match="must end in .csv, .tsv, .parquet"):
         store_data_upload("mine.xlsx", b"...")

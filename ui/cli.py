@@ -35,6 +35,22 @@ def probability(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    value = _finite(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not > 0")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -460,7 +476,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         model=args.model,
         base_url=args.base_url,
         **{f"llm_{key}": value for key, value in server_options(args).items()},
+        fusion_precision=args.fusion_precision,
         strategy=args.strategy,
+        explore=args.explore,
         update=args.update,
         experimenter=args.experimenter,
         rounds=args.rounds,
@@ -535,6 +553,11 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
                 f"{h['round']:>5}{h['experiments']:>6}{h['predicted_edges']:>7}{h['precision']:>8.3f}"
                 f"{h['recall']:>8.3f}{h['f1']:>8.3f}{h['shd']:>6}"
             )
+    fusion = run.history[-1].get("fusion")
+    if fusion:
+        from discolab.core.igda.fusion import describe_weights
+
+        print("\n".join(describe_weights(fusion, run.history[-1]["experiments"])))
     llm = run.values.get("llm")
     if llm and (llm["calls"] or llm["cache_hits"]):
         from discolab.core.llm.base import Usage
@@ -623,9 +646,16 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--graph", default="asia", help="benchmark name or graph file (default asia)")
     discover.add_argument(
         "--prior",
-        default="llm",
-        help="llm (default), chared (an ensemble, see --ensemble), pc, ges (on observational samples), "
-        "simulated:Q (F1 = Q)",
+        default="llm+pc",
+        help="llm, chared (an ensemble, see --ensemble), pc, ges (on observational data), bootstrap (PC's "
+        "edge frequency over subsamples), simulated:Q (F1 = Q), or several joined by + for a fused prior "
+        "whose weights are learned from the answers (default llm+pc)",
+    )
+    discover.add_argument(
+        "--fusion-precision",
+        type=positive_float,
+        default=1.0,
+        help="a fused prior: how strongly its weights are held at their start of 1 (default 1)",
     )
     discover.add_argument(
         "--ensemble", nargs="+", default=["smollm2", "gemma3-270m"], help="prior chared: the local models"
@@ -661,6 +691,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy",
         default="uncertainty",
         help="uncertainty (default), random, confident, bootstrap (PC bootstrap frequencies)",
+    )
+    discover.add_argument(
+        "--explore",
+        type=share,
+        default=0.0,
+        help="the share of each round's experiments picked at random instead (default 0)",
     )
     discover.add_argument("--update", default="llm", help="llm (default), structural, none")
     discover.add_argument(

@@ -110,6 +110,45 @@ def metrics_chart(history: list[dict]):
     )
 
 
+def weights_chart(history: list[dict]):
+    """A fused prior's learned weight per source after each round, with its 95% interval (Altair)."""
+    import altair as alt
+    import pandas as pd
+
+    rows = [
+        {
+            "experiments": r["experiments"],
+            "source": name,
+            "weight": entry["weight"],
+            "low": entry["interval"][0] if entry["interval"][0] is not None else entry["weight"],
+            "high": entry["interval"][1] if entry["interval"][1] is not None else entry["weight"],
+            "auroc": entry["auroc"],
+        }
+        for r in history
+        if "fusion" in r
+        for name, entry in r["fusion"]["sources"].items()
+    ]
+    frame = pd.DataFrame(rows, columns=["experiments", "source", "weight", "low", "high", "auroc"])
+    x = alt.X("experiments:Q", title="experiments spent")
+    band = alt.Chart(frame).mark_area(opacity=0.2).encode(x=x, y="low:Q", y2="high:Q", color="source:N")
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("weight:Q", title="learned weight"),
+            color="source:N",
+            tooltip=[
+                "source",
+                "experiments",
+                alt.Tooltip("weight:Q", format=".2f"),
+                alt.Tooltip("auroc:Q", format=".2f"),
+            ],
+        )
+    )
+    return (band + line).properties(height=220)
+
+
 def distribution_figure(
     experiment: str, scale: str, metric: str, threshold: float | None = None, where=None, step: str = "last"
 ):

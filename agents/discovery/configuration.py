@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from discolab.core.errors import DiscolabError, GraphFileError, LLMError, summarize_problems
@@ -16,14 +17,17 @@ from discolab.core.llm import BACKENDS
 from discolab.core.llm.credentials import check_base_url, default_base_url
 from discolab.core.llm.openai_backend import resolve_server_settings
 
-PRIORS = ("llm", "chared", "pc", "ges", "simulated:Q")
+PRIORS = ("llm", "chared", "pc", "ges", "bootstrap", "simulated:Q")  # or several joined by +: a fused prior
+LLM_SOURCES = ("llm", "chared")
+DATA_SOURCES = ("pc", "ges", "bootstrap")
 MAX_SAMPLES = 1_000_000  # observational rows sampled for a data prior: far past what PC needs, within memory
 
 
 @dataclass(frozen=True)
 class DiscoverySettings:
     graph: str = "asia"
-    prior: str = "llm"  # llm | chared | pc | ges | simulated:Q
+    prior: str = "llm"  # llm | chared | pc | ges | bootstrap | simulated:Q, or several joined by +
+    fusion_precision: float = 1.0  # a fused prior's weights: prior precision of the refit (core/igda/fusion.py)
     samples: int = 2000  # observational samples for the pc / ges priors, drawn from a benchmark's network
     # the user's observational data (CSV or Parquet) for pc / ges / bootstrap, instead of samples;
     # a graph file's own `data:` is used when this is None
@@ -45,6 +49,7 @@ class DiscoverySettings:
     ensemble: str = "smollm2,gemma3-270m"
     ensemble_weights: str = "0.5,0.5"
     strategy: str = "uncertainty"
+    explore: float = 0.0  # the share of each round's experiments picked at random
     update: str = "llm"
     experimenter: str = "oracle"  # oracle | noisy:EPS | interventional[:N] | data:FILE | human
     rounds: int = 5
@@ -55,15 +60,29 @@ class DiscoverySettings:
 
     def __post_init__(self) -> None:
         problems = []
-        if not (self.prior in ("llm", "chared", "pc", "ges") or self.prior.startswith("simulated:")):
-            problems.append(f"prior {self.prior!r}: choose llm, chared, pc, ges or simulated:Q")
-        elif self.prior.startswith("simulated:") and not 0.0 <= _number(self.prior.split(":", 1)[1]) <= 1.0:
-            problems.append(f"prior {self.prior!r}: a simulated expert's quality Q is an F1 in [0, 1]")
+        sources = self.sources
+        for source in sources:
+            if not (source in PRIORS or source.startswith("simulated:")):
+                problems.append(f"prior {self.prior!r}: {source!r} is no source; choose from {', '.join(PRIORS)}")
+            elif source.startswith("simulated:") and not 0.0 <= _number(source.split(":", 1)[1]) <= 1.0:
+                problems.append(f"prior {self.prior!r}: a simulated expert's quality Q is an F1 in [0, 1]")
+        if len(set(sources)) < len(sources):
+            problems.append(f"prior {self.prior!r} names a source twice")
+        llm_sources = [s for s in sources if s in LLM_SOURCES]
+        if self.fused and self.update == "llm" and len(llm_sources) != 1:
+            problems.append(
+                f"update 'llm' changes the LLM source of a fused prior; {self.prior!r} has "
+                f"{len(llm_sources)}: use one of llm, chared, or --update structural / none"
+            )
+        if not (math.isfinite(self.fusion_precision) and self.fusion_precision > 0):
+            problems.append(f"fusion precision {self.fusion_precision}: a number > 0")
+        if not 0.0 <= self.explore <= 1.0:  # NaN fails this too
+            problems.append(f"explore {self.explore}: a share of the experiments, in [0, 1]")
         if not 10 <= self.samples <= MAX_SAMPLES:
             problems.append(f"samples {self.samples}: the data priors take 10 to {MAX_SAMPLES:,} observational samples")
         if not 0 <= self.seed < 2**32:  # what numpy's generators take
             problems.append(f"seed {self.seed}: use 0 <= seed < 2**32")
-        if self.prior == "chared":
+        if "chared" in sources:
             try:
                 weights = [float(w) for w in self.ensemble_weights.split(",")]
             except ValueError:
@@ -109,9 +128,9 @@ class DiscoverySettings:
         interventional experimenter without a network to sample. Called before a run is created,
         so that no run is saved that could only fail."""
         problems = []
-        if self.prior.startswith("simulated:") and not spec.has_truth:
+        if any(s.startswith("simulated:") for s in self.sources) and not spec.has_truth:
             problems.append(f"prior {self.prior!r} simulates an expert from the true graph, and {spec.name!r} has none")
-        needs_data = [f"prior {self.prior!r}"] if self.prior in ("pc", "ges") else []
+        needs_data = [f"prior {self.prior!r}"] if self.uses_data_source else []
         needs_data += ["strategy 'bootstrap'"] if self.strategy == "bootstrap" else []
         interventional = self.experimenter.startswith("interventional")
         needs_network = [f"experimenter {self.experimenter!r}"] if interventional else []
@@ -162,8 +181,21 @@ class DiscoverySettings:
         return self.data or spec.data
 
     @property
+    def sources(self) -> list[str]:
+        """The prior's sources: one, or those of a fused prior (``llm+pc``)."""
+        return [part.strip() for part in self.prior.split("+")]
+
+    @property
+    def fused(self) -> bool:
+        return len(self.sources) > 1
+
+    @property
+    def uses_data_source(self) -> bool:
+        return any(source in DATA_SOURCES for source in self.sources)
+
+    @property
     def uses_llm(self) -> bool:
-        return self.prior in ("llm", "chared") or self.update == "llm"
+        return any(source in LLM_SOURCES for source in self.sources) or self.update == "llm"
 
     def as_dict(self) -> dict:
         return asdict(self)

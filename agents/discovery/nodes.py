@@ -11,6 +11,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
 from discolab.core.igda.data_experimenter import load_interventions
@@ -21,6 +22,7 @@ from discolab.core.igda.data_prior import (
     data_driven_beliefs,
 )
 from discolab.core.igda.experimenters import edge_rng, make_experimenter
+from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, starting_bias
 from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges
@@ -29,7 +31,7 @@ from discolab.core.llm import LLMBackend, make_backend
 from discolab.core.llm.base import Usage
 from langgraph.types import interrupt
 
-from .configuration import DiscoverySettings
+from .configuration import LLM_SOURCES, DiscoverySettings
 from .state import DiscoveryState, ExperimentRecord, RoundRecord
 
 
@@ -166,7 +168,7 @@ def _settings(state: DiscoveryState) -> DiscoverySettings:
 
 
 def _backend(settings: DiscoverySettings) -> LLMBackend:
-    if settings.prior == "chared":
+    if "chared" in settings.sources:
         return chared_backend(settings.ensemble, settings.ensemble_weights)
     return llm_backend(settings.backend, settings.model, settings.base_url, **settings.server_options())
 
@@ -215,31 +217,52 @@ def round_record(state: DiscoveryState, round_number: int, tested: list[Experime
         "shd": metrics.shd if metrics else None,
         "predicted_edges": len(edges),
         "tested": tested,
+        **({"fusion": fusion_record(state)} if "fusion" in state else {}),
     }
 
 
 # -- nodes -------------------------------------------------------------------------------------
-def elicit_prior(state: DiscoveryState) -> dict:
-    """P(u -> v) for every ordered pair from the prior source."""
+def source_beliefs(state: DiscoveryState, source: str) -> tuple[dict[Edge, float], list[Edge], Usage]:
+    """P(u -> v) for every ordered pair from one source; the pairs whose LLM answer fell back; and
+    what asking cost. Known pairs are not asked (their beliefs are fixed afterwards)."""
     settings = _settings(state)
     spec = run_graph(state)
-    fallbacks: list[Edge] = []
     known = known_pairs(spec)
-    spent = Usage()
-    if settings.prior in ("llm", "chared"):  # known pairs are not asked
+    if source in LLM_SOURCES:
         unknown = [e for e in spec.ordered_pairs() if e not in known]
         backend = _backend(settings)
         before = usage_of(backend)
         beliefs, fallbacks = ask_edges(spec, backend, unknown, seed=settings.seed, calibration=settings.calibration)
-        spent = usage_of(backend) - before
-    elif settings.prior in DATA_PRIORS:
-        beliefs = data_beliefs(observations_key(state), settings.prior)
+        beliefs = {**dict.fromkeys(known, 0.5), **beliefs}
+        return beliefs, fallbacks, usage_of(backend) - before
+    if source in DATA_PRIORS:
+        return data_beliefs(observations_key(state), source), [], Usage()
+    if source == "bootstrap":
+        return bootstrap_frequencies(observations_key(state), settings.seed), [], Usage()
+    quality = float(source.split(":", 1)[1])
+    return simulated_expert_beliefs(spec, quality, seed=settings.seed), [], Usage()
+
+
+def elicit_prior(state: DiscoveryState) -> dict:
+    """P(u -> v) for every ordered pair from the prior's source, or its sources fused."""
+    settings = _settings(state)
+    spec = run_graph(state)
+    known = known_pairs(spec)
+    pairs = sorted(spec.ordered_pairs())
+    found = {source: source_beliefs(state, source) for source in settings.sources}
+    fallbacks = [e for _, failed, _ in found.values() for e in failed]
+    spent = sum((cost for _, _, cost in found.values()), Usage())
+    update = {}
+    if settings.fused:
+        sources = {source: [beliefs[e] for e in pairs] for source, (beliefs, _, _) in found.items()}
+        fusion = start_fusion(sources, [e not in known for e in pairs], len(spec.names))
+        fused = fuse(fusion_logits(sources), fusion["bias"], np.array(fusion["weights"]))
+        beliefs = dict(zip(pairs, fused.tolist()))
+        update = {"sources": sources, "source_changes": {}, "fusion": fusion}
     else:
-        quality = float(settings.prior.split(":", 1)[1])
-        beliefs = simulated_expert_beliefs(spec, quality, seed=settings.seed)
+        beliefs = found[settings.prior][0]
     beliefs = with_knowledge(beliefs, known)
-    pairs = sorted(beliefs)
-    update = {
+    update |= {
         "pairs": [list(e) for e in pairs],
         "prior_beliefs": [beliefs[e] for e in pairs],
         "belief_changes": {},
@@ -260,8 +283,12 @@ def select(state: DiscoveryState) -> dict:
     scores = _beliefs(state)
     if settings.strategy == "bootstrap":
         scores = bootstrap_frequencies(observations_key(state), settings.seed)
-    chosen = select_edges(scores, settled_pairs(state), settings.per_round, settings.strategy, seed)
-    return {"selected": [list(e) for e in chosen]}
+    rng = edge_rng(settings.seed, "explore", state["round"])
+    explored = sum(rng.random() < settings.explore for _ in range(settings.per_round))
+    settled = settled_pairs(state)
+    chosen = select_edges(scores, settled, settings.per_round - explored, settings.strategy, seed)
+    picked = select_edges(scores, settled | set(chosen), explored, "random", seed + 1) if explored else []
+    return {"selected": [list(e) for e in chosen + picked], "explored": [list(e) for e in picked]}
 
 
 def experiment(state: DiscoveryState) -> dict:
@@ -284,26 +311,41 @@ def experiment(state: DiscoveryState) -> dict:
             present = _as_bool(answer)
         else:
             present = experimenter.answer((u, v))
-        tested.append({"edge": [u, v], "present": present, "round": state["round"] + 1})
+        record = {"edge": [u, v], "present": present, "round": state["round"] + 1}
+        if [u, v] in state.get("explored", []):
+            record["explored"] = True  # picked at random (--explore), not by the strategy
+        tested.append(record)
     return {"results": state.get("results", []) + tested}
 
 
 def update(state: DiscoveryState) -> dict:
-    """Re-predict untested edges near the tested ones (LLM), or apply structure, or nothing."""
+    """Re-predict untested edges near the tested ones (LLM), or apply structure, or nothing; a
+    fused prior first refits its sources' weights to the answers so far."""
     settings = _settings(state)
     spec = run_graph(state)
     beliefs, results, known = _beliefs(state), _results(state), known_pairs(spec)
     fallbacks = state.get("fallbacks", [])
     spent = Usage()
+    changes = {}
     if settings.update == "llm":  # known pairs are not asked again
-        unknown = {e: p for e, p in beliefs.items() if e not in known}
+        llm_source = next((s for s in settings.sources if s in LLM_SOURCES), None) if settings.fused else None
+        asked = dict(zip(map(tuple, state["pairs"]), current_sources(state)[llm_source])) if llm_source else beliefs
+        unknown = {e: p for e, p in asked.items() if e not in known}
         backend = _backend(settings)
         before = usage_of(backend)
         fresh, failed = llm_update(spec, backend, unknown, results, settings.seed, settings.calibration)
         spent = usage_of(backend) - before
-        beliefs = {**beliefs, **fresh}
         fallbacks = fallbacks + [list(e) for e in failed]
-    elif settings.update == "structural":  # a required edge constrains like a confirmed one
+        if llm_source:  # the LLM's own beliefs change; the fused belief follows below
+            changes = {"source_changes": source_changes(state, llm_source, fresh)}
+        else:
+            beliefs = {**beliefs, **fresh}
+    if settings.fused:
+        changes["fusion"] = refit_fusion({**state, **changes}, settings.fusion_precision)
+        sources = current_sources({**state, **changes})
+        fused = fuse(fusion_logits(sources), changes["fusion"]["bias"], np.array(changes["fusion"]["weights"]))
+        beliefs = dict(zip(map(tuple, state["pairs"]), fused.tolist()))
+    if settings.update == "structural":  # a required edge constrains like a confirmed one
         required = {e: True for e, present in known.items() if present}
         beliefs = structural_update(beliefs, {**results, **required})
     beliefs = with_knowledge(beliefs, known)
@@ -312,7 +354,85 @@ def update(state: DiscoveryState) -> dict:
     if "beliefs" in state:  # a run saved before changes were kept apart
         return {"beliefs": now, "fallbacks": fallbacks, "llm": llm}
     changed = {str(i): p for i, (p, prior) in enumerate(zip(now, state["prior_beliefs"])) if p != prior}
-    return {"belief_changes": changed, "fallbacks": fallbacks, "llm": llm}
+    return {"belief_changes": changed, "fallbacks": fallbacks, "llm": llm, **changes}
+
+
+# -- a fused prior (core/igda/fusion.py) -------------------------------------------------------
+def current_sources(state: DiscoveryState) -> dict[str, list[float]]:
+    """Each source's beliefs now, aligned with ``pairs``: as elicited, with the LLM update's changes."""
+    sources = {name: list(beliefs) for name, beliefs in state["sources"].items()}
+    for name, changed in state.get("source_changes", {}).items():
+        for index, p in changed.items():
+            sources[name][int(index)] = p
+    return sources
+
+
+def source_changes(state: DiscoveryState, source: str, fresh: dict[Edge, float]) -> dict[str, dict[str, float]]:
+    """The state's ``source_changes`` with ``source``'s beliefs set to ``fresh`` where it differs."""
+    elicited = state["sources"][source]
+    mine = dict(state.get("source_changes", {}).get(source, {}))
+    for index, edge in enumerate(map(tuple, state["pairs"])):
+        if edge in fresh and fresh[edge] != elicited[index]:
+            mine[str(index)] = fresh[edge]
+    return {**state.get("source_changes", {}), source: mine}
+
+
+def fusion_logits(sources: dict[str, list[float]]) -> np.ndarray:
+    """(pairs, K): the sources' log-odds, in the prior's order of sources."""
+    return np.column_stack([source_logits(beliefs) for beliefs in sources.values()])
+
+
+def start_fusion(sources: dict[str, list[float]], unknown: list[bool], n_variables: int) -> dict:
+    """Weights 1 and the bias that gives the unknown pairs a mean belief of 1 / (n - 1)."""
+    weights = np.ones(len(sources))
+    logits = fusion_logits(sources)[np.array(unknown)]
+    bias = starting_bias(logits, weights, 1.0 / max(n_variables - 1, 1))
+    return {"sources": list(sources), "bias": bias, "weights": weights.tolist(), "start_bias": bias}
+
+
+def refit_fusion(state: DiscoveryState, precision: float) -> dict:
+    """The fused prior's bias and weights refitted to every answer so far (fit_weights)."""
+    fusion = state["fusion"]
+    index = {tuple(e): i for i, e in enumerate(state["pairs"])}
+    results = _results(state)
+    rows = [index[e] for e in results]
+    logits = fusion_logits(current_sources(state))
+    fit = fit_weights(
+        logits[rows],
+        np.array([results[e] for e in results], dtype=float),
+        fusion["start_bias"],
+        np.ones(len(fusion["sources"])),
+        precision,
+    )
+    return {
+        **fusion,
+        "bias": fit.bias,
+        "weights": fit.weights.tolist(),
+        "intervals": fit.intervals().tolist(),
+    }
+
+
+def fusion_record(state: DiscoveryState) -> dict:
+    """What a round records about a fused prior: each source's weight, interval, and AUROC on the
+    pairs tested so far (None until both answers occur)."""
+    fusion = state["fusion"]
+    results = _results(state)
+    index = {tuple(e): i for i, e in enumerate(state["pairs"])}
+    rows = [index[e] for e in results]
+    answers = np.array([results[e] for e in results], dtype=bool)
+    sources = current_sources(state)
+    intervals = fusion.get("intervals") or [[None, None]] * len(fusion["sources"])
+    return {
+        "bias": round(fusion["bias"], 4),
+        "sources": {
+            name: {
+                "weight": round(weight, 4),
+                "interval": [None if x is None else round(x, 4) for x in interval],
+                "auroc": auroc(np.array(sources[name])[rows], answers) if rows else None,
+            }
+            for name, weight, interval in zip(fusion["sources"], fusion["weights"], intervals)
+        },
+    }
 
 
 def score(state: DiscoveryState) -> dict:

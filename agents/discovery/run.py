@@ -27,7 +27,6 @@ from typing import Any
 from discolab.core.errors import DiscolabError, StoreError
 from discolab.core.graphs import resolve_graph
 from discolab.core.igda.data_experimenter import load_interventions
-from discolab.core.igda.data_prior import DATA_PRIORS
 from discolab.core.igda.observations import load_observations
 from discolab.core.paths import data_path, is_writable, not_writable, store_error
 from discolab.core.stores import readonly_uri, sqlite_error
@@ -231,7 +230,7 @@ def start_discovery(
     settings.check_problem(spec)
     start = {"settings": settings.as_dict(), "graph": stored_graph(spec)}
     data = settings.data_file(spec)
-    if data and (settings.prior in DATA_PRIORS or settings.strategy == "bootstrap"):
+    if data and (settings.uses_data_source or settings.strategy == "bootstrap"):
         # read and checked now, so that a bad table creates no run; its hash ties the run to it
         found = load_observations(data, spec, settings.ignore_columns, dict(settings.column_types))
         start["data"] = {"path": str(Path(data).resolve()), "sha256": found.digest, "summary": found.describe()}

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import TypedDict
 
 
-class ExperimentRecord(TypedDict):
+class ExperimentRecord(TypedDict, total=False):
     edge: list[str]
     present: bool
     round: int
+    explored: bool  # picked at random (--explore), not by the strategy
 
 
 class RoundRecord(TypedDict):
@@ -26,6 +27,7 @@ class RoundRecord(TypedDict):
     shd: int | None
     predicted_edges: int
     tested: list[ExperimentRecord]
+    fusion: dict  # a fused prior: bias, and each source's weight, interval and AUROC on tested pairs
 
 
 class DiscoveryState(TypedDict, total=False):
@@ -38,6 +40,10 @@ class DiscoveryState(TypedDict, total=False):
     belief_changes: dict[str, float]  # pair index -> current belief, where it differs from the prior
     beliefs: list[float]  # runs saved before belief_changes: every current belief
     fallbacks: list[list[str]]  # edges whose LLM answer was unusable (kept at 0.5 or old belief)
+    sources: dict[str, list[float]]  # a fused prior: each source's beliefs as elicited, aligned with pairs
+    source_changes: dict[str, dict[str, float]]  # source -> pair index -> belief the LLM update changed
+    fusion: dict  # a fused prior: its sources, bias and weights now (with intervals after a refit)
+    explored: list[list[str]]  # the selected edges picked at random (--explore)
     round: int  # rounds completed
     selected: list[list[str]]  # edges chosen for this round's experiments
     results: list[ExperimentRecord]

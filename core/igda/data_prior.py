@@ -29,6 +29,7 @@ from .prior import Beliefs
 
 DATA_PRIORS = ("pc", "ges")
 DIRECTED, REVERSED, UNDIRECTED, ABSENT = 0.9, 0.1, 0.5, 0.05
+UNKNOWN = 0.5  # a pair the data cannot speak to (a constant column in a small sample)
 
 
 def observational_samples(spec: GraphSpec, n_samples: int, seed: int = 0) -> pd.DataFrame:
@@ -58,8 +59,11 @@ def data_driven_beliefs(
     GES has no such input in causal-learn, and the caller fixes those beliefs afterwards."""
     if method not in DATA_PRIORS:
         raise ValueError(f"unknown data-driven prior {method!r}; choose from {', '.join(DATA_PRIORS)}")
+    everyone = list(observations.frame.columns)
+    observations = observations.varying()
     matrix = observations.matrix()
     names = list(observations.frame.columns)
+    known = {e: p for e, p in (known or {}).items() if e[0] in names and e[1] in names}
     if method == "pc":
         from causallearn.search.ConstraintBased.PC import pc
 
@@ -83,7 +87,13 @@ def data_driven_beliefs(
                 beliefs[(u, v)] = UNDIRECTED
             else:
                 beliefs[(u, v)] = ABSENT
-    return beliefs
+    return with_unknown(beliefs, everyone)
+
+
+def with_unknown(beliefs: Beliefs, names: list[str]) -> Beliefs:
+    """``beliefs`` with every other ordered pair of ``names`` at 1/2: a constant column's pairs,
+    on which the data say nothing."""
+    return {(u, v): beliefs.get((u, v), UNKNOWN) for u in names for v in names if u != v}
 
 
 def background_knowledge(names: list[str], known: dict[Edge, bool]):
@@ -117,10 +127,13 @@ def bootstrap_edge_frequencies(
     """
     from causallearn.search.ConstraintBased.PC import pc
 
+    everyone = list(observations.frame.columns)
+    observations = observations.varying()
     matrix = observations.matrix()
-    knowledge = background_knowledge(list(observations.frame.columns), known or {})
-    rng = np.random.default_rng(seed)
     names = list(observations.frame.columns)
+    known = {e: p for e, p in (known or {}).items() if e[0] in names and e[1] in names}
+    knowledge = background_knowledge(names, known)
+    rng = np.random.default_rng(seed)
     counts = np.zeros((len(names), len(names)))
     for _ in range(n_boot):
         rows = rng.choice(len(matrix), size=len(matrix) // 2, replace=False)
@@ -128,4 +141,5 @@ def bootstrap_edge_frequencies(
         directed = (marks == -1) & (marks.T == 1)
         undirected = (marks == -1) & (marks.T == -1)
         counts += directed + 0.5 * undirected
-    return {(u, v): counts[i, j] / n_boot for i, u in enumerate(names) for j, v in enumerate(names) if i != j}
+    found = {(u, v): float(counts[i, j] / n_boot) for i, u in enumerate(names) for j, v in enumerate(names) if i != j}
+    return with_unknown(found, everyone)

@@ -74,6 +74,12 @@ class Observations:
             columns.append(column.astype("category").cat.codes.to_numpy())
         return np.column_stack(columns).astype(float)
 
+    def varying(self) -> Observations:
+        """These observations without their constant columns (which no test can use)."""
+        keep = [name for name in self.frame.columns if self.frame[name].nunique() > 1]
+        kinds = {name: self.kinds[name] for name in keep}
+        return Observations(self.frame[keep], kinds, self.source, self.digest, self.dropped_rows)
+
     def describe(self) -> str:
         counts = {kind: sum(k == kind for k in self.kinds.values()) for kind in KINDS}
         dropped = f", {self.dropped_rows} with missing values dropped" if self.dropped_rows else ""
@@ -176,11 +182,19 @@ def column_kind(column: pd.Series) -> str:
 
 
 def sampled_observations(spec: GraphSpec, frame: pd.DataFrame, source: str) -> Observations:
-    """Rows sampled from a benchmark's network (every variable discrete)."""
-    return _checked(frame[spec.names], dict.fromkeys(spec.names, "discrete"), source, "")
+    """Rows sampled from a benchmark's network (every variable discrete). A rare state can leave a
+    column constant in a small sample: allowed here, and the data priors say nothing about it."""
+    return _checked(frame[spec.names], dict.fromkeys(spec.names, "discrete"), source, "", allow_constant=True)
 
 
-def _checked(frame: pd.DataFrame, kinds: dict[str, str], source: str, digest: str, dropped: int = 0) -> Observations:
+def _checked(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    source: str,
+    digest: str,
+    dropped: int = 0,
+    allow_constant: bool = False,
+) -> Observations:
     bad_kinds = {name: kind for name, kind in kinds.items() if kind not in KINDS}
     if bad_kinds:
         raise DiscolabError(f"column types must be discrete or continuous, got {bad_kinds}")
@@ -188,7 +202,7 @@ def _checked(frame: pd.DataFrame, kinds: dict[str, str], source: str, digest: st
     if len(frame) < MIN_ROWS:
         problems.append(f"{len(frame)} complete rows ({dropped} dropped for missing values); {MIN_ROWS} needed")
     constant = [name for name in frame.columns if frame[name].nunique() < 2]
-    if constant and len(frame):
+    if constant and len(frame) and not allow_constant:
         problems.append(f"constant column(s) {_names(constant)}: a variable that never varies tells nothing")
     continuous_text = [n for n, k in kinds.items() if k == "continuous" and not pd.api.types.is_numeric_dtype(frame[n])]
     if continuous_text:

@@ -17,12 +17,13 @@ from discolab.core.errors import DiscolabError
 from discolab.core.graphs import BENCHMARKS, GraphSpec, resolve_graph
 from discolab.core.graphs.export import FORMATS
 from discolab.core.graphs.uploads import store_data_upload, store_upload
+from discolab.core.igda.fusion import describe_weights
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES
 from discolab.core.llm.base import Usage
 from discolab.core.llm.credentials import default_base_url, set_api_key
 from discolab.core.llm.openai_backend import CONFIDENCE_MODES, resolve_server_settings
-from discolab.ui.views import graph_figure, metrics_chart, plain
+from discolab.ui.views import graph_figure, metrics_chart, plain, weights_chart
 
 st.title("Discover")
 
@@ -95,9 +96,18 @@ def knowledge_form(spec: GraphSpec) -> tuple[tuple, tuple]:
 def settings_form(graph: str) -> DiscoverySettings | None:
     columns = st.columns(3)
     with columns[0]:
-        prior = st.selectbox("Prior", ["simulated", "llm", "pc", "ges"], help="simulated: an expert of set F1")
-        if prior == "simulated":
-            prior = f"simulated:{st.slider('Simulated expert quality (F1)', 0.5, 1.0, 0.7, 0.05)}"
+        choices = ["simulated", "llm", "pc", "ges", "bootstrap"]
+        first = st.selectbox("Prior", choices, help="simulated: an expert of set F1; pc / ges / bootstrap: from data")
+        more = st.multiselect(
+            "Fused with (weights learned from the answers)",
+            [c for c in choices if c != first],
+            help="several sources pooled on the log-odds scale; each round refits how far to trust each",
+        )
+        sources = [first, *more]
+        if "simulated" in sources:
+            quality = st.slider("Simulated expert quality (F1)", 0.5, 1.0, 0.7, 0.05)
+            sources = [f"simulated:{quality}" if s == "simulated" else s for s in sources]
+        prior = "+".join(sources)
         backend = st.selectbox("LLM backend", ["local", "openai"])
         base_url = st.text_input("Base URL (openai backend)", "") or None
         api_key = st.text_input(
@@ -112,6 +122,7 @@ def settings_form(graph: str) -> DiscoverySettings | None:
         server = server_form() if backend == "openai" else {}
     with columns[1]:
         strategy = st.selectbox("Strategy", STRATEGIES)
+        explore = st.slider("Share of experiments picked at random (explore)", 0.0, 1.0, 0.0, 0.05)
         update = st.selectbox("Update", UPDATES, index=list(UPDATES).index("structural"))
         experimenter = st.selectbox(
             "Experimenter",
@@ -151,6 +162,7 @@ def settings_form(graph: str) -> DiscoverySettings | None:
             **{f"llm_{key}": value for key, value in server.items()},
             model=model,
             strategy=strategy,
+            explore=explore,
             update=update,
             experimenter=experimenter,
             rounds=int(rounds),
@@ -233,6 +245,13 @@ def show_run(run_id: str) -> None:
             [{k: r[k] for k in ("round", "experiments", "precision", "recall", "f1", "shd")} for r in run.history],
             hide_index=True,
         )
+    if "fusion" in run.history[-1]:
+        st.caption(
+            "Fused prior: how far each source is trusted, refitted to the answers after every round "
+            "(band: 95% interval; 0 = ignored, below 0 = reversed)"
+        )
+        st.altair_chart(weights_chart(run.history), width="stretch")
+        st.text("\n".join(describe_weights(run.history[-1]["fusion"], run.history[-1]["experiments"])))
     export_download(run_id, chosen, states[chosen])  # full width: six buttons with their names
 
 

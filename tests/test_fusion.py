@@ -1,0 +1,129 @@
+"""Fused priors: sources pooled on the log-odds scale, their weights refitted to the answers."""
+
+import json
+
+import numpy as np
+import pytest
+from discolab.agents.discovery import DiscoverySettings, start_discovery
+from discolab.core.errors import DiscolabError
+from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, starting_bias
+from discolab.core.llm.base import YesNo
+from discolab.ui.cli import main
+
+
+def test_the_starting_bias_gives_a_sparse_graph():
+    rng = np.random.default_rng(0)
+    logits = source_logits(rng.uniform(size=(56, 2)))
+    bias = starting_bias(logits, np.ones(2), 1 / 7)
+    assert fuse(logits, bias, np.ones(2)).mean() == pytest.approx(1 / 7)
+
+
+def test_the_refit_trusts_the_right_source_and_reverses_the_wrong_one():
+    """Three sources over 200 answered pairs: one informative, one noise, one reversed."""
+    rng = np.random.default_rng(0)
+    truth = rng.random(200) < 0.3
+
+    def telling(yes, no):  # beliefs drawn from ``yes`` on true edges and from ``no`` elsewhere
+        return np.where(truth, rng.uniform(*yes, 200), rng.uniform(*no, 200))
+
+    informative, noise, reversed_ = (
+        telling((0.6, 0.95), (0.05, 0.4)),
+        rng.uniform(0.05, 0.95, 200),
+        telling((0.05, 0.4), (0.6, 0.95)),
+    )
+    logits = source_logits(np.column_stack([informative, noise, reversed_]))
+    fit = fit_weights(logits, truth, 0.0, np.ones(3), precision=1.0)
+    (lo_i, _), (lo_n, hi_n), (_, hi_r) = fit.intervals()
+    assert lo_i > 0 and lo_n < 0 < hi_n and hi_r < 0
+    # a strong prior precision keeps the weights at their start
+    held = fit_weights(logits[:4], truth[:4], 0.0, np.ones(3), precision=1e6)
+    assert held.weights == pytest.approx(np.ones(3), abs=1e-3)
+    assert auroc(informative, truth) > 0.95 and auroc(informative, np.ones(200)) is None
+
+
+def test_a_fused_run_learns_whom_to_trust():
+    """A good simulated expert and PC on 200 rows: after the experiments the expert weighs more."""
+    settings = DiscoverySettings(
+        graph="asia", prior="simulated:0.9+pc", samples=200, update="structural", rounds=8, per_round=3, seed=1
+    )
+    run = start_discovery(settings, run_id="fused-expert-pc")
+    first, last = run.history[0]["fusion"], run.history[-1]["fusion"]
+    assert first["sources"]["pc"] == {"weight": 1.0, "interval": [None, None], "auroc": None}
+    expert, pc = last["sources"]["simulated:0.9"], last["sources"]["pc"]
+    assert expert["weight"] > pc["weight"] and expert["auroc"] > pc["auroc"]
+    assert expert["interval"][0] < expert["weight"] < expert["interval"][1]
+    assert run.history[-1]["f1"] > run.history[0]["f1"]
+    assert set(run.values["sources"]) == {"simulated:0.9", "pc"}
+
+
+def test_the_llm_update_moves_the_llm_source_and_the_fused_belief_follows(monkeypatch):
+    import discolab.agents.discovery.nodes as nodes
+
+    class Flip:
+        """Answers 0.2 to every first question and 0.9 once results are in the prompt."""
+
+        kind, model = "fake", "flip"
+
+        def identity(self):
+            return {"kind": self.kind, "model": self.model}
+
+        def score_yes_no(self, prompts, progress=False):
+            return [YesNo(0.9 if "experiment" in str(p).lower() else 0.2, "logprobs") for p in prompts]
+
+    monkeypatch.setattr(nodes, "_backend", lambda settings: Flip())
+    settings = DiscoverySettings(
+        graph="cancer", prior="llm+simulated:0.8", update="llm", rounds=1, per_round=1, calibration="none"
+    )
+    run = start_discovery(settings, run_id="fused-llm-update")
+    changed = run.values["source_changes"]["llm"]
+    assert changed and all(p == 0.9 for p in changed.values())
+    assert set(changed) <= set(run.values["belief_changes"])  # the fused beliefs of those pairs moved too
+
+
+def test_explore_spends_a_share_on_random_pairs():
+    settings = DiscoverySettings(graph="asia", prior="simulated:0.7", update="none", rounds=6, per_round=4, explore=0.5)
+    tested = start_discovery(settings, run_id="explore-half").values["results"]
+    explored = sum(r.get("explored", False) for r in tested)
+    assert len(tested) == 24 and 6 <= explored <= 18  # Binomial(24, 1/2)
+    plain = DiscoverySettings(graph="asia", prior="simulated:0.7", update="none", rounds=2, per_round=4)
+    assert not any(r.get("explored") for r in start_discovery(plain).values["results"])
+
+
+@pytest.mark.parametrize(
+    "prior, extra, problem",
+    [
+        ("llm+oracle", {}, "'oracle' is no source"),
+        ("pc+pc", {"update": "none"}, "names a source twice"),
+        ("pc+ges", {"update": "llm"}, "update 'llm' changes the LLM source of a fused prior"),
+        ("llm+chared", {"update": "llm"}, "has 2"),
+        ("simulated:2+pc", {}, "quality Q is an F1 in [0, 1]"),
+        ("llm+pc", {"explore": 1.5}, "explore 1.5"),
+        ("llm+pc", {"fusion_precision": 0.0}, "fusion precision 0.0"),
+    ],
+)
+def test_bad_fused_priors_are_named(prior, extra, problem):
+    with pytest.raises(DiscolabError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        DiscoverySettings(prior=prior, **extra)
+
+
+def test_the_cli_prints_the_learned_weights_and_json_has_them_per_round(capsys):
+    argv = ["discover", "--graph", "cancer", "--prior", "simulated:0.8+pc", "--update", "structural", "--rounds", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "fused prior: each source's weight after 4 answers" in out
+    assert "simulated:0.8" in out and "AUROC" in out
+    assert main([*argv, "--json", "--explore", "0.5", "--fusion-precision", "3"]) == 0
+    rounds = json.loads(capsys.readouterr().out)["rounds"]
+    assert [set(r["fusion"]["sources"]) for r in rounds] == [{"simulated:0.8", "pc"}] * 3
+
+
+def test_the_fusion_evaluation_runs_and_reports(tmp_path, capsys):
+    from discolab.experiments import fusion_eval
+
+    db = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    assert fusion_eval.main(["--quick", "--graphs", "cancer", "--db", db, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "igda-fusion: 10 cells, 0 already done, 10 run, 0 failed" in out
+    assert "vs best single: diff, p" in out and "weight_expert" in out
+    runs = fusion_eval.final_f1(fusion_eval.RunsDB(db))
+    assert set(runs["arm"]) == set(fusion_eval.ARMS) and len(runs) == 10
