@@ -4,17 +4,20 @@ Sweep ``igda-fusion``, each cell a (graph, rows of observational data n, expert,
 full discovery run (uncertainty selection, structural update, oracle experimenter, R = 8 rounds
 of I = max(2, round(n_vars / 4)) experiments). The expert is the LLM-like source: the embedded
 model (``llm``) or a simulated expert of quality 0.6 or 0.8 (a stand-in for a model that knows
-something; labelled simulated everywhere). Arms:
+something; labelled simulated everywhere), and one of quality 0.6 whose wrong beliefs are as
+confident as its right ones (``simulated:0.6:confident``: the plain simulated expert's errors sit
+near 1/2, which hands uncertainty selection its mistakes). Arms:
 
 - ``expert``: the expert alone;     ``pc``: PC on the n rows alone;
 - ``fixed``: ``expert+pc`` with the weights held at their start (prior precision 1e6);
 - ``learned``: ``expert+pc`` with the weights refitted every round (precision 1);
-- ``learned+explore``: the same with a quarter of the experiments picked at random.
+- ``learned+explore``: the same with a quarter of the experiments picked at random;
+- ``learned+lookahead``: the learned fusion with lookahead selection instead of uncertainty.
 
 Rows per round: F1, SHD, experiments; at round 0 and the last round the AUROC of the beliefs
 against the true edges; for fused arms, each source's final weight. The report compares, per
 (expert, n), the learned fusion with the better single source and with the fixed fusion: mean
-final F1, graphs won (by the mean over seeds), and a paired Wilcoxon signed-rank test over
+final F1, graphs won / tied / lost (by the mean over seeds), and a paired Wilcoxon signed-rank test over
 (graph, seed) pairs; a difference with p >= 0.05 is called a tie. Also the area under the
 F1-versus-experiments curve (mean F1 over rounds 0..R).
 
@@ -25,19 +28,22 @@ Run: ``python -m discolab.experiments.fusion_eval [--quick] [--graphs G ...] [--
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from discolab.agents.discovery import DiscoverySettings, start_discovery
-from discolab.agents.discovery.nodes import current_beliefs, graph_spec
+from discolab.agents.discovery.nodes import current_beliefs, fusion_logits, graph_spec
 from discolab.core.graphs import BENCHMARKS, edge_auroc
+from discolab.core.igda.fusion import fit_weights
 from discolab.core.runs import RunsDB
-from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep_from_arguments
 
 EXPERIMENT = "igda-fusion"
-EXPERTS = ["simulated:0.6", "simulated:0.8", "llm"]
+ORACLE = "igda-fusion-oracle"
+EXPERTS = ["simulated:0.6", "simulated:0.8", "simulated:0.6:confident", "llm"]
 ROWS = [50, 200, 1000, 5000]
-ARMS = ["expert", "pc", "fixed", "learned", "learned+explore"]
+ARMS = ["expert", "pc", "fixed", "learned", "learned+explore", "learned+lookahead"]
 ROUNDS = 8
 FIXED_PRECISION = 1e6
 
@@ -51,7 +57,7 @@ def arm_settings(graph: str, rows: int, expert: str, arm: str) -> dict:
         "prior": prior,
         "fusion_precision": FIXED_PRECISION if arm == "fixed" else 1.0,
         "explore": 0.25 if arm == "learned+explore" else 0.0,
-        "strategy": "uncertainty",
+        "strategy": "lookahead" if arm == "learned+lookahead" else "uncertainty",
         "update": "structural",
         "experimenter": "oracle",
         "rounds": ROUNDS,
@@ -80,6 +86,19 @@ def fusion_cell(config: dict, seed: int) -> list[dict]:
             source = "pc" if name == "pc" else "expert"
             rows.append({"metric": f"weight_{source}", "value": entry["weight"], "step": run.history[-1]["round"]})
     return rows
+
+
+def oracle_weights_cell(config: dict, seed: int) -> dict:
+    """The weights a fusion would learn from every pair's true answer (sweep ``igda-fusion-oracle``):
+    the target against which the weights learned from the tested pairs are measured."""
+    settings = DiscoverySettings(
+        **arm_settings(config["graph"], config["rows"], config["expert"], "learned"), seed=seed
+    )
+    values = start_discovery(replace(settings, rounds=0), durable=False).values
+    truth = set(graph_spec(settings.graph).edges)
+    answers = np.array([tuple(p) in truth for p in values["pairs"]], dtype=float)
+    fit = fit_weights(fusion_logits(values["sources"]), answers, values["fusion"]["start_bias"], np.ones(2), 1e-6)
+    return {"oracle_weight_expert": float(fit.weights[0]), "oracle_weight_pc": float(fit.weights[1])}
 
 
 def configs(graphs: list[str], rows: list[int], experts: list[str]) -> list[dict]:
@@ -139,7 +158,7 @@ def comparisons(runs: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
         better = by_graph[["expert", "pc"]].idxmax(axis=1)  # per graph, the better single source on average
         best_runs = pd.concat([table.loc[[graph], arm] for graph, arm in better.items()])
         row = {"expert": expert, "rows": rows, "graphs": len(by_graph), "runs": len(table)}
-        for arm in ("expert", "pc", "fixed", "learned", "learned+explore"):
+        for arm in ARMS:
             if arm in table:
                 row[f"{metric} {arm}"] = round(float(table[arm].mean()), 3)
         for name, rival, rival_by_graph in (
@@ -147,10 +166,14 @@ def comparisons(runs: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
             ("fixed", table["fixed"], by_graph["fixed"]),
         ):
             diff, p, verdict = paired_test(table["learned"], rival.reindex(table.index))
-            row[f"vs {name}: graphs won"] = (
-                f"{int((by_graph['learned'] > rival_by_graph + 1e-9).sum())}/{len(by_graph)}"
-            )
+            margin = by_graph["learned"] - rival_by_graph
+            won, lost = int((margin > 1e-9).sum()), int((margin < -1e-9).sum())
+            row[f"vs {name}: graphs W/T/L"] = f"{won}/{len(margin) - won - lost}/{lost}"
             row[f"vs {name}: diff, p"] = f"{diff:+.3f}, p={p:.3f} ({verdict})"
+        for arm in ("learned+explore", "learned+lookahead"):  # each against the learned fusion as it is
+            if arm in table:
+                diff, p, verdict = paired_test(table[arm], table["learned"])
+                row[f"{arm} vs learned"] = f"{diff:+.3f}, p={p:.3f} ({verdict})"
         out.append(row)
     return pd.DataFrame(out)
 
@@ -163,10 +186,18 @@ def report(db: RunsDB) -> str:
     lines.append(comparisons(runs).to_markdown(index=False))
     lines.append("\n## the same for the area under the F1-versus-experiments curve\n")
     lines.append(comparisons(runs, "f1_area").to_markdown(index=False))
-    fused = runs[runs["arm"].isin(["learned", "learned+explore"])]
+    fused = runs[runs["arm"].isin(["learned", "learned+explore", "learned+lookahead"])]
     if "weight_expert" in fused:
-        weights = fused.groupby(["expert", "rows", "arm"])[["weight_expert", "weight_pc"]].mean().round(2)
-        lines.append("\n## learned weights after the last round (mean over graphs and seeds)\n")
+        columns = ["weight_expert", "weight_pc"]
+        if ORACLE in set(db.experiments()["experiment"]):  # the weights every pair's answer would give
+            oracle = db.wide(ORACLE)[["graph", "rows", "expert", "seed", "oracle_weight_expert", "oracle_weight_pc"]]
+            fused = fused.merge(oracle, on=["graph", "rows", "expert", "seed"], how="left")
+            for source in ("expert", "pc"):
+                fused[f"error_{source}"] = (fused[f"weight_{source}"] - fused[f"oracle_weight_{source}"]).abs()
+            columns += ["oracle_weight_expert", "oracle_weight_pc", "error_expert", "error_pc"]
+        weights = fused.groupby(["expert", "rows", "arm"])[columns].mean().round(2)
+        lines.append("\n## learned weights after the last round, the weights all pairs' answers give, and")
+        lines.append("## the absolute error (mean over graphs and seeds)\n")
         lines.append(weights.to_markdown())
     for column, when in (("auroc_prior", "round 0"), ("auroc_final", "the last round")):
         auroc = with_pc_per_expert(runs).pivot_table(index=["expert", "rows"], columns="arm", values=column)
@@ -196,10 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     args.graphs = args.graphs or list(BENCHMARKS)
     if not args.report_only:
         sweep = Sweep(EXPERIMENT, fusion_cell, configs(args.graphs, args.rows, args.experts), list(range(args.seeds)))
-        result = run_sweep(sweep, db, args.executor, args.workers, args.address)
-        print(result.line())
-        for error in result.errors[:5]:
-            print("  failed:", error)
+        run_sweep_from_arguments(sweep, db, args)
+        fused = [{k: c[k] for k in ("graph", "rows", "expert")} for c in sweep.configs if c["arm"] == "learned"]
+        run_sweep_from_arguments(Sweep(ORACLE, oracle_weights_cell, fused, sweep.seeds), db, args)
     print(report(db))
     return 0
 

@@ -38,7 +38,7 @@ from discolab.core.graphs import BENCHMARKS, edge_auroc
 from discolab.core.igda.baselines import BASELINES, run_baseline
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
-from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep
+from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep_from_arguments
 
 SMALL = ["cancer", "earthquake", "survey", "asia"]
 CONTROLLED_GRID = {
@@ -321,10 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         for sweep in sweeps(args.quick, args.llm, seeds, args.distribution, args.graphs, args.chared):
             if args.only and sweep.name not in args.only:
                 continue
-            result = run_sweep(sweep, db, args.executor, args.workers, args.address)
-            print(result.line())
-            for error in result.errors[:5]:
-                print("  failed:", error)
+            run_sweep_from_arguments(sweep, db, args)
     out_dir = Path(args.plots) if args.plots else data_path("results", "x").parent
     out_dir.mkdir(parents=True, exist_ok=True)
     print(report(db, out_dir))

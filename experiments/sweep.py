@@ -267,6 +267,15 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--db", default=None, help="runs database URL (default: DATA_HOME/runs.sqlite)")
 
 
+def run_sweep_from_arguments(sweep: Sweep, db: RunsDB, args) -> SweepReport:
+    """Run ``sweep`` with the flags of :func:`add_sweep_arguments`; print its line and first failures."""
+    result = run_sweep(sweep, db, args.executor, args.workers, args.address)
+    print(result.line())
+    for error in result.errors[:5]:
+        print("  failed:", error)
+    return result
+
+
 def print_result(config: Mapping, seed: int, metrics: Mapping, as_json: bool = False, **extra: Any) -> None:
     """One run's result on stdout (the ``train`` commands): a JSON object with its config, seed, metrics
     and ``extra`` entries, or one aligned ``name value`` line per metric."""

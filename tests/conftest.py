@@ -86,3 +86,25 @@ def random_anchors(tmp_path_factory):
             model.save_pretrained(folder / adapter_name(attribute, pole))
             base = model.unload()
     return folder
+
+
+class ScriptedBackend:
+    """An LLM backend whose P(yes) for a prompt is ``answer(prompt_text)``: for tests of the loop."""
+
+    kind, model = "fake", "scripted"
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def identity(self):
+        return {"kind": self.kind, "model": self.model}
+
+    def score_yes_no(self, prompts, progress=False):
+        from discolab.core.llm.base import YesNo
+
+        return [YesNo(self.answer(str(prompt)), "logprobs") for prompt in prompts]
+
+
+def after_results(before: float, after: float):
+    """An ``answer`` for :class:`ScriptedBackend`: ``before`` until experiment results are in the prompt."""
+    return lambda text: after if "experiment" in text.lower() else before

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import ScriptedBackend, after_results
 from discolab.agents.discovery import DiscoverySettings, start_discovery
 from discolab.core.errors import DiscolabError
 from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, starting_bias
-from discolab.core.llm.base import YesNo
 from discolab.ui.cli import main
 
 
@@ -59,18 +59,7 @@ def test_a_fused_run_learns_whom_to_trust():
 def test_the_llm_update_moves_the_llm_source_and_the_fused_belief_follows(monkeypatch):
     import discolab.agents.discovery.nodes as nodes
 
-    class Flip:
-        """Answers 0.2 to every first question and 0.9 once results are in the prompt."""
-
-        kind, model = "fake", "flip"
-
-        def identity(self):
-            return {"kind": self.kind, "model": self.model}
-
-        def score_yes_no(self, prompts, progress=False):
-            return [YesNo(0.9 if "experiment" in str(p).lower() else 0.2, "logprobs") for p in prompts]
-
-    monkeypatch.setattr(nodes, "_backend", lambda settings: Flip())
+    monkeypatch.setattr(nodes, "_backend", lambda settings: ScriptedBackend(after_results(0.2, 0.9)))
     settings = DiscoverySettings(
         graph="cancer", prior="llm+simulated:0.8", update="llm", rounds=1, per_round=1, calibration="none"
     )
@@ -123,7 +112,66 @@ def test_the_fusion_evaluation_runs_and_reports(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'runs.sqlite'}"
     assert fusion_eval.main(["--quick", "--graphs", "cancer", "--db", db, "--workers", "1"]) == 0
     out = capsys.readouterr().out
-    assert "igda-fusion: 10 cells, 0 already done, 10 run, 0 failed" in out
-    assert "vs best single: diff, p" in out and "weight_expert" in out
+    assert "igda-fusion: 12 cells, 0 already done, 12 run, 0 failed" in out
+    assert "vs best single: graphs W/T/L" in out and "oracle_weight_expert" in out
     runs = fusion_eval.final_f1(fusion_eval.RunsDB(db))
-    assert set(runs["arm"]) == set(fusion_eval.ARMS) and len(runs) == 10
+    assert set(runs["arm"]) == set(fusion_eval.ARMS) and len(runs) == 12
+
+
+def test_lookahead_counts_what_an_answer_would_settle():
+    from discolab.core.igda.selection import bernoulli_entropy, lookahead_gains, select_lookahead
+    from discolab.core.igda.updates import structural_update
+
+    beliefs = {("a", "b"): 0.5, ("b", "a"): 0.5, ("c", "d"): 0.5, ("d", "c"): 0.45}
+    unchanged = lookahead_gains(beliefs, set(), lambda edge, answer: beliefs, limit=None)
+    assert unchanged == pytest.approx({e: bernoulli_entropy(p) for e, p in beliefs.items()})  # = uncertainty
+
+    confirmed = {("b", "c"): True}
+
+    def structural(edge, answer):
+        return structural_update(beliefs, {**confirmed, edge: answer})
+
+    gains = lookahead_gains(beliefs, set(confirmed), structural, limit=None)
+    # a "yes" caps the reverse edge (it would close a cycle), so every edge gains more than its own H(p)
+    assert all(gains[e] > unchanged[e] + 0.1 for e in beliefs)
+    assert select_lookahead(beliefs, set(confirmed), 1, structural, limit=None)[0] in {
+        ("a", "b"),
+        ("b", "a"),
+        ("c", "d"),
+    }
+    assert len(lookahead_gains(beliefs, set(), structural, limit=2)) == 2  # only the two most uncertain
+
+
+def test_a_lookahead_run_with_a_fused_prior():
+    settings = DiscoverySettings(
+        graph="cancer", prior="simulated:0.7+pc", samples=300, strategy="lookahead", update="structural", rounds=3
+    )
+    run = start_discovery(settings, run_id="lookahead-fused")
+    assert run.history[-1]["experiments"] == 9 and run.history[-1]["f1"] >= run.history[0]["f1"]
+
+
+def test_a_simulated_expert_with_confident_errors():
+    from discolab.core.graphs import load_benchmark
+    from discolab.core.igda.prior import simulated_expert_beliefs
+
+    spec = load_benchmark("child")
+    truth = set(spec.edges)
+    for confident, expected in ((False, 0.1), (True, 0.25)):
+        beliefs = simulated_expert_beliefs(spec, 0.6, seed=0, confident_errors=confident)
+        wrong = [abs(p - 0.5) for e, p in beliefs.items() if (p > 0.5) != (e in truth)]
+        assert len(wrong) == 2 * round(0.4 * len(truth))  # the same F1 either way
+        assert np.mean(wrong) == pytest.approx(expected, abs=0.05)  # E[0.5 Beta(1,4)] = 0.1, E[0.5 Beta(2,2)] = 0.25
+    run = start_discovery(DiscoverySettings(graph="cancer", prior="simulated:0.6:confident", update="none", rounds=1))
+    assert run.history[0]["f1"] is not None
+    with pytest.raises(DiscolabError, match="simulated:Q:confident"):
+        DiscoverySettings(prior="simulated:0.6:sure")
+
+
+def test_the_robustness_evaluation_runs_and_reports(tmp_path, capsys):
+    from discolab.experiments import robustness_eval
+
+    db = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    assert robustness_eval.main(["--quick", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "igda-robustness: 12 cells, 0 already done, 12 run, 0 failed" in out
+    assert "noisy:0.2" in out and "lookahead vs uncertainty (f1)" in out

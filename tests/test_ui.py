@@ -54,6 +54,18 @@ def test_discover_runs_a_simulated_discovery_and_draws_it():
     assert kinds(app).count("download_button") == 6  # json, dot, graphml, gml, dagitty, bif (asia has data)
 
 
+def test_a_fused_prior_runs_in_the_page_and_charts_its_weights():
+    app = page("discover")
+    app.selectbox[0].set_value("cancer")
+    next(m for m in app.multiselect if m.label.startswith("Fused with")).set_value(["pc"]).run()
+    app.number_input[1].set_value(2)  # rounds
+    button(app, "Run").click().run()
+    assert not app.exception and not app.error
+    assert kinds(app).count("vega_lite_chart") == 2  # the metrics and the weights
+    weights = next(t.value for t in app.text if t.value.startswith("fused prior"))
+    assert "simulated:0.7" in weights and "pc" in weights and "AUROC" in weights
+
+
 def test_knowledge_added_in_the_page_reaches_the_run():
     from discolab.agents.discovery import load_run
     from discolab.core.graphs import load_benchmark

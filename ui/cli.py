@@ -690,7 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument(
         "--strategy",
         default="uncertainty",
-        help="uncertainty (default), random, confident, bootstrap (PC bootstrap frequencies)",
+        help="uncertainty (default), random, confident, bootstrap (PC bootstrap frequencies), lookahead "
+        "(largest expected entropy reduction after the answer and the update that follows)",
     )
     discover.add_argument(
         "--explore",
@@ -698,7 +699,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="the share of each round's experiments picked at random instead (default 0)",
     )
-    discover.add_argument("--update", default="llm", help="llm (default), structural, none")
+    discover.add_argument(
+        "--update", default="llm", help="llm (default), structural, none, shift:D (a control for llm)"
+    )
     discover.add_argument(
         "--experimenter",
         default="oracle",

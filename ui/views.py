@@ -77,7 +77,7 @@ def graph_figure(values: dict, show_truth: bool = True, min_belief: float = 0.3,
     nx.draw_networkx_labels(canvas, position, labels=labels, font_size=7, ax=ax)
     mappable = ScalarMappable(cmap=colormaps["viridis"], norm=Normalize(0, 1))
     fig.colorbar(mappable, ax=ax, shrink=0.6, label="P(u -> v)")
-    label = "simulated expert" if settings.prior.startswith("simulated") else settings.prior
+    label = "simulated expert" if settings.prior.startswith("simulated") and not settings.fused else settings.prior
     legend = "green: confirmed, red dashed: ruled out" + ("; grey: true edges" if truth else "")
     ax.set_title(title or f"{spec.name}, round {values.get('round', 0)}, prior {label}\n{legend}", fontsize=9)
     ax.axis("off")

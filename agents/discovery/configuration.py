@@ -12,12 +12,20 @@ from discolab.core.graphs.knowledge import Knowledge
 from discolab.core.igda.experimenters import parse_experimenter
 from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
-from discolab.core.igda.updates import UPDATES
+from discolab.core.igda.updates import UPDATES, parse_shift
 from discolab.core.llm import BACKENDS
 from discolab.core.llm.credentials import check_base_url, default_base_url
 from discolab.core.llm.openai_backend import resolve_server_settings
 
-PRIORS = ("llm", "chared", "pc", "ges", "bootstrap", "simulated:Q")  # or several joined by +: a fused prior
+PRIORS = (
+    "llm",
+    "chared",
+    "pc",
+    "ges",
+    "bootstrap",
+    "simulated:Q",
+    "simulated:Q:confident",
+)  # or several joined by +: a fused prior
 LLM_SOURCES = ("llm", "chared")
 DATA_SOURCES = ("pc", "ges", "bootstrap")
 MAX_SAMPLES = 1_000_000  # observational rows sampled for a data prior: far past what PC needs, within memory
@@ -64,8 +72,12 @@ class DiscoverySettings:
         for source in sources:
             if not (source in PRIORS or source.startswith("simulated:")):
                 problems.append(f"prior {self.prior!r}: {source!r} is no source; choose from {', '.join(PRIORS)}")
-            elif source.startswith("simulated:") and not 0.0 <= _number(source.split(":", 1)[1]) <= 1.0:
-                problems.append(f"prior {self.prior!r}: a simulated expert's quality Q is an F1 in [0, 1]")
+            elif source.startswith("simulated:"):
+                _, quality, *mode = source.split(":")
+                if not 0.0 <= _number(quality) <= 1.0:
+                    problems.append(f"prior {self.prior!r}: a simulated expert's quality Q is an F1 in [0, 1]")
+                if mode not in ([], ["confident"]):
+                    problems.append(f"prior {self.prior!r}: simulated:Q or simulated:Q:confident")
         if len(set(sources)) < len(sources):
             problems.append(f"prior {self.prior!r} names a source twice")
         llm_sources = [s for s in sources if s in LLM_SOURCES]
@@ -106,8 +118,11 @@ class DiscoverySettings:
             problems.append("the timeout, concurrency, samples and confidence settings apply to backend openai only")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
-        if self.update not in UPDATES:
-            problems.append(f"update {self.update!r}: choose from {', '.join(UPDATES)}")
+        try:
+            if parse_shift(self.update) is None and self.update not in UPDATES:
+                problems.append(f"update {self.update!r}: choose from {', '.join(UPDATES)}")
+        except ValueError as err:
+            problems.append(str(err))
         if self.experimenter != "human":
             try:  # the experimenter's own parser, on a graph-free stand-in: syntax and ranges only
                 parse_experimenter(self.experimenter)

@@ -25,8 +25,8 @@ from discolab.core.igda.experimenters import edge_rng, make_experimenter
 from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, starting_bias
 from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
-from discolab.core.igda.selection import select_edges
-from discolab.core.igda.updates import llm_update, structural_update
+from discolab.core.igda.selection import select_edges, select_lookahead
+from discolab.core.igda.updates import llm_update, neighbouring_edges, parse_shift, shift_update, structural_update
 from discolab.core.llm import LLMBackend, make_backend
 from discolab.core.llm.base import Usage
 from langgraph.types import interrupt
@@ -218,6 +218,7 @@ def round_record(state: DiscoveryState, round_number: int, tested: list[Experime
         "predicted_edges": len(edges),
         "tested": tested,
         **({"fusion": fusion_record(state)} if "fusion" in state else {}),
+        **({"update_shift": round(state["update_shift"], 4)} if round_number and "update_shift" in state else {}),
     }
 
 
@@ -239,8 +240,9 @@ def source_beliefs(state: DiscoveryState, source: str) -> tuple[dict[Edge, float
         return data_beliefs(observations_key(state), source), [], Usage()
     if source == "bootstrap":
         return bootstrap_frequencies(observations_key(state), settings.seed), [], Usage()
-    quality = float(source.split(":", 1)[1])
-    return simulated_expert_beliefs(spec, quality, seed=settings.seed), [], Usage()
+    _, quality, *mode = source.split(":")
+    beliefs = simulated_expert_beliefs(spec, float(quality), seed=settings.seed, confident_errors=bool(mode))
+    return beliefs, [], Usage()
 
 
 def elicit_prior(state: DiscoveryState) -> dict:
@@ -286,7 +288,15 @@ def select(state: DiscoveryState) -> dict:
     rng = edge_rng(settings.seed, "explore", state["round"])
     explored = sum(rng.random() < settings.explore for _ in range(settings.per_round))
     settled = settled_pairs(state)
-    chosen = select_edges(scores, settled, settings.per_round - explored, settings.strategy, seed)
+    if settings.strategy == "lookahead":
+        results = _results(state)
+
+        def simulate(edge: Edge, answer: bool) -> dict[Edge, float]:
+            return beliefs_given(state, {**results, edge: answer}, scores)[0]
+
+        chosen = select_lookahead(scores, settled, settings.per_round - explored, simulate, seed)
+    else:
+        chosen = select_edges(scores, settled, settings.per_round - explored, settings.strategy, seed)
     picked = select_edges(scores, settled | set(chosen), explored, "random", seed + 1) if explored else []
     return {"selected": [list(e) for e in chosen + picked], "explored": [list(e) for e in picked]}
 
@@ -336,25 +346,45 @@ def update(state: DiscoveryState) -> dict:
         fresh, failed = llm_update(spec, backend, unknown, results, settings.seed, settings.calibration)
         spent = usage_of(backend) - before
         fallbacks = fallbacks + [list(e) for e in failed]
+        moved = [abs(fresh[e] - asked[e]) for e in neighbouring_edges(unknown, results) if e in fresh]
+        shift = sum(moved) / len(moved) if moved else 0.0  # what the shift:D control imitates
         if llm_source:  # the LLM's own beliefs change; the fused belief follows below
             changes = {"source_changes": source_changes(state, llm_source, fresh)}
         else:
             beliefs = {**beliefs, **fresh}
-    if settings.fused:
-        changes["fusion"] = refit_fusion({**state, **changes}, settings.fusion_precision)
-        sources = current_sources({**state, **changes})
-        fused = fuse(fusion_logits(sources), changes["fusion"]["bias"], np.array(changes["fusion"]["weights"]))
-        beliefs = dict(zip(map(tuple, state["pairs"]), fused.tolist()))
-    if settings.update == "structural":  # a required edge constrains like a confirmed one
-        required = {e: True for e, present in known.items() if present}
-        beliefs = structural_update(beliefs, {**results, **required})
-    beliefs = with_knowledge(beliefs, known)
+        changes["update_shift"] = shift
+    elif parse_shift(settings.update) is not None:
+        rng = edge_rng(settings.seed, "shift", state["round"])
+        beliefs = shift_update(beliefs, results, parse_shift(settings.update), rng)
+    beliefs, fusion = beliefs_given({**state, **changes}, results, beliefs)
+    if fusion:
+        changes["fusion"] = fusion
     now = [beliefs[tuple(e)] for e in state["pairs"]]
     llm = (Usage(**state.get("llm", {})) + spent).as_dict()
     if "beliefs" in state:  # a run saved before changes were kept apart
         return {"beliefs": now, "fallbacks": fallbacks, "llm": llm}
     changed = {str(i): p for i, (p, prior) in enumerate(zip(now, state["prior_beliefs"])) if p != prior}
     return {"belief_changes": changed, "fallbacks": fallbacks, "llm": llm, **changes}
+
+
+def beliefs_given(
+    state: DiscoveryState, results: dict[Edge, bool], base: dict[Edge, float]
+) -> tuple[dict[Edge, float], dict | None]:
+    """The beliefs that follow from ``results``: a fused prior refitted to them (else ``base``),
+    then the structural update and the background knowledge; and the refitted fusion, if any.
+    The update node applies it; lookahead selection simulates answers with it."""
+    settings = _settings(state)
+    known = known_pairs(run_graph(state))
+    fusion = None
+    beliefs = dict(base)
+    if settings.fused:
+        fusion = refit_fusion(state, results, settings.fusion_precision)
+        fused = fuse(fusion_logits(current_sources(state)), fusion["bias"], np.array(fusion["weights"]))
+        beliefs = dict(zip(map(tuple, state["pairs"]), fused.tolist()))
+    if settings.update == "structural":  # a required edge constrains like a confirmed one
+        required = {e: True for e, present in known.items() if present}
+        beliefs = structural_update(beliefs, {**results, **required})
+    return with_knowledge(beliefs, known), fusion
 
 
 # -- a fused prior (core/igda/fusion.py) -------------------------------------------------------
@@ -390,11 +420,10 @@ def start_fusion(sources: dict[str, list[float]], unknown: list[bool], n_variabl
     return {"sources": list(sources), "bias": bias, "weights": weights.tolist(), "start_bias": bias}
 
 
-def refit_fusion(state: DiscoveryState, precision: float) -> dict:
-    """The fused prior's bias and weights refitted to every answer so far (fit_weights)."""
+def refit_fusion(state: DiscoveryState, results: dict[Edge, bool], precision: float) -> dict:
+    """The fused prior's bias and weights refitted to the answers ``results`` (fit_weights)."""
     fusion = state["fusion"]
     index = {tuple(e): i for i, e in enumerate(state["pairs"])}
-    results = _results(state)
     rows = [index[e] for e in results]
     logits = fusion_logits(current_sources(state))
     fit = fit_weights(

@@ -42,8 +42,8 @@ def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acycl
     beliefs = dict(zip(pairs, history[-1]))
     tested = {tuple(r["edge"]): r for r in values.get("results", [])}
     present = {edge: record["present"] for edge, record in tested.items()}
-    simulated = settings.prior.startswith("simulated:")
-    source = f"simulated expert of F1 {settings.prior.split(':', 1)[1]}" if simulated else settings.prior
+    simulated = not settings.fused and settings.prior.startswith("simulated:")
+    source = f"simulated expert of F1 {settings.prior.split(':')[1]}" if simulated else settings.prior
 
     graph = nx.DiGraph()
     for variable in spec.variables:

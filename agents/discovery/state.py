@@ -28,6 +28,7 @@ class RoundRecord(TypedDict):
     predicted_edges: int
     tested: list[ExperimentRecord]
     fusion: dict  # a fused prior: bias, and each source's weight, interval and AUROC on tested pairs
+    update_shift: float  # the LLM update: mean absolute change of the neighbours' beliefs this round
 
 
 class DiscoveryState(TypedDict, total=False):
@@ -44,6 +45,7 @@ class DiscoveryState(TypedDict, total=False):
     source_changes: dict[str, dict[str, float]]  # source -> pair index -> belief the LLM update changed
     fusion: dict  # a fused prior: its sources, bias and weights now (with intervals after a refit)
     explored: list[list[str]]  # the selected edges picked at random (--explore)
+    update_shift: float  # the last LLM update's mean absolute change to the neighbours' beliefs
     round: int  # rounds completed
     selected: list[list[str]]  # edges chosen for this round's experiments
     results: list[ExperimentRecord]

@@ -130,14 +130,17 @@ def predict_graph(
     return Prediction(spec.name, beliefs, threshold, edges, fallbacks, metrics)
 
 
-def simulated_expert_beliefs(spec: GraphSpec, quality: float, seed: int = 0) -> Beliefs:
+def simulated_expert_beliefs(spec: GraphSpec, quality: float, seed: int = 0, confident_errors: bool = False) -> Beliefs:
     """Beliefs of a simulated expert whose predicted graph (threshold 0.5) has F1 = ``quality``.
 
     Let E be the true edges. The expert is wrong about r = round((1 - quality) |E|) true edges
     (belief below 1/2) and about as many non-edges (belief above 1/2), drawn at random; then
     precision = recall = 1 - r/|E|, so F1 is ``quality`` up to rounding. Its confidence is
     informative, as a real expert's would be: correct beliefs sit at a distance
-    0.5 * Beta(2, 2) from 1/2, wrong ones at 0.5 * Beta(1, 4), i.e. mostly close to 1/2.
+    0.5 * Beta(2, 2) from 1/2, wrong ones at 0.5 * Beta(1, 4), i.e. mostly close to 1/2. That
+    hands uncertainty selection the expert's errors; with ``confident_errors`` the wrong beliefs
+    are as far from 1/2 as the right ones (both 0.5 * Beta(2, 2)), an expert whose confidence
+    says nothing about where it is wrong (prior ``simulated:Q:confident``).
     Always labelled "simulated" in outputs; for controlled studies only.
     """
     import random
@@ -154,7 +157,7 @@ def simulated_expert_beliefs(spec: GraphSpec, quality: float, seed: int = 0) -> 
     wrong = set(rng.sample(sorted(truth), wrong_count)) | set(rng.sample(non_edges, wrong_count))
     beliefs = {}
     for edge in pairs:
-        margin = 0.5 * (rng.betavariate(1, 4) if edge in wrong else rng.betavariate(2, 2))
+        margin = 0.5 * (rng.betavariate(1, 4) if edge in wrong and not confident_errors else rng.betavariate(2, 2))
         margin = min(max(margin, 1e-3), 0.499)
         says_yes = (edge in truth) != (edge in wrong)
         beliefs[edge] = 0.5 + margin if says_yes else 0.5 - margin

@@ -6,6 +6,11 @@
   untested edge that would close a directed cycle with confirmed edges; those beliefs are
   capped at ``floor``. Other beliefs are unchanged.
 - ``none``: beliefs are unchanged (ablation).
+- ``shift:D`` (a control for ``llm``, no LLM): every untested edge sharing an endpoint with a
+  tested edge moves by D on the probability scale, up or down at random (seeded per edge and
+  round), clipped to [0.01, 0.99]. Set D to the mean absolute change the LLM update makes (each
+  round records it as ``update_shift``): if the LLM update's gain is no larger than this
+  control's, it comes from stirring the neighbours' beliefs, not from what the model knows.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from ..graphs import Edge, GraphSpec
 from ..llm import LLMBackend
 from .prior import ask_edges
 
-UPDATES = ("llm", "structural", "none")
+UPDATES = ("llm", "structural", "none", "shift:D")
 Results = Mapping[Edge, bool]
 
 
@@ -51,10 +56,31 @@ def llm_update(
 def structural_update(beliefs: Mapping[Edge, float], results: Results, floor: float = 0.02) -> dict[Edge, float]:
     """Cap the beliefs of untested edges that would close a cycle with confirmed edges."""
     confirmed = nx.DiGraph([e for e, present in results.items() if present])
+    below = {node: nx.descendants(confirmed, node) for node in confirmed}  # once, not a search per pair
     updated = dict(beliefs)
     for u, v in beliefs:
-        if (u, v) in results or u not in confirmed or v not in confirmed:
-            continue
-        if nx.has_path(confirmed, v, u):  # u -> v would close v ~> u -> v
+        if (u, v) not in results and u in below.get(v, ()):  # u -> v would close v ~> u -> v
             updated[(u, v)] = min(updated[(u, v)], floor)
     return updated
+
+
+def shift_update(beliefs: Mapping[Edge, float], results: Results, step: float, rng) -> dict[Edge, float]:
+    """The ``shift:D`` control: each untested neighbour of a tested edge moved by +-``step``."""
+    updated = dict(beliefs)
+    for edge in neighbouring_edges(beliefs, results):
+        direction = 1.0 if rng.random() < 0.5 else -1.0
+        updated[edge] = min(max(beliefs[edge] + direction * step, 0.01), 0.99)
+    return updated
+
+
+def parse_shift(update: str) -> float | None:
+    """D of ``shift:D`` (a number in (0, 1)), None for the other updates; ValueError if malformed."""
+    if not update.startswith("shift:"):
+        return None
+    try:
+        step = float(update.split(":", 1)[1])
+    except ValueError:
+        step = float("nan")
+    if not 0.0 < step < 1.0:
+        raise ValueError(f"update {update!r}: shift:D moves beliefs by D, a number in (0, 1)")
+    return step

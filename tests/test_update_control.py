@@ -1,0 +1,41 @@
+"""The shift:D control for the LLM update: neighbours moved by D at random, no model asked."""
+
+import random
+
+import pytest
+from conftest import ScriptedBackend, after_results
+from discolab.agents.discovery import DiscoverySettings, start_discovery
+from discolab.core.errors import DiscolabError
+from discolab.core.igda.updates import neighbouring_edges, shift_update
+
+
+def test_the_shift_moves_each_untested_neighbour_by_d():
+    beliefs = {("a", "b"): 0.5, ("b", "c"): 0.3, ("c", "d"): 0.995, ("d", "e"): 0.4, ("e", "f"): 0.2}
+    results = {("a", "b"): True}
+    moved = shift_update(beliefs, results, 0.1, random.Random(0))
+    assert neighbouring_edges(beliefs, results) == [("b", "c")]
+    assert abs(moved[("b", "c")] - 0.3) == pytest.approx(0.1)
+    assert {e: p for e, p in moved.items() if e != ("b", "c")} == {e: p for e, p in beliefs.items() if e != ("b", "c")}
+    far = shift_update(beliefs, {("b", "c"): False}, 0.5, random.Random(1))
+    assert 0.01 <= far[("c", "d")] <= 0.99  # clipped
+
+
+def test_the_llm_update_records_how_far_it_moves_the_neighbours(monkeypatch):
+    import discolab.agents.discovery.nodes as nodes
+
+    monkeypatch.setattr(nodes, "_backend", lambda settings: ScriptedBackend(after_results(0.3, 0.8)))
+    run = start_discovery(
+        DiscoverySettings(graph="cancer", prior="llm", update="llm", rounds=2, per_round=1, calibration="none")
+    )
+    assert "update_shift" not in run.history[0]
+    first, second = (h["update_shift"] for h in run.history[1:])
+    assert first == pytest.approx(0.5)  # every neighbour re-asked: 0.3 -> 0.8
+    assert 0 < second < 0.5  # the neighbours asked again in round 1 stay at 0.8
+    control = start_discovery(DiscoverySettings(graph="cancer", prior="simulated:0.7", update="shift:0.5", rounds=2))
+    assert control.values["belief_changes"]
+
+
+@pytest.mark.parametrize("update", ["shift:0", "shift:1.5", "shift:x", "shift:"])
+def test_a_bad_shift_is_named(update):
+    with pytest.raises(DiscolabError, match="shift:D moves beliefs by D"):
+        DiscoverySettings(update=update)
