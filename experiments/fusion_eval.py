@@ -40,7 +40,7 @@ from discolab.core.runs import RunsDB
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep_from_arguments
 
 EXPERIMENT = "igda-fusion"
-ORACLE = "igda-fusion-oracle"
+ORACLE = "igda-fusion-oracle-p1"
 EXPERTS = ["simulated:0.6", "simulated:0.8", "simulated:0.6:confident", "llm"]
 ROWS = [50, 200, 1000, 5000]
 ARMS = ["expert", "pc", "fixed", "learned", "learned+explore", "learned+lookahead"]
@@ -89,15 +89,16 @@ def fusion_cell(config: dict, seed: int) -> list[dict]:
 
 
 def oracle_weights_cell(config: dict, seed: int) -> dict:
-    """The weights a fusion would learn from every pair's true answer (sweep ``igda-fusion-oracle``):
-    the target against which the weights learned from the tested pairs are measured."""
+    """The weights the refit would reach with every pair's true answer (sweep ``igda-fusion-oracle-p1``,
+    the same prior precision 1; unregularised, near-separable sources send them to infinity): the
+    target against which the weights learned from the tested pairs are measured."""
     settings = DiscoverySettings(
         **arm_settings(config["graph"], config["rows"], config["expert"], "learned"), seed=seed
     )
     values = start_discovery(replace(settings, rounds=0), durable=False).values
     truth = set(graph_spec(settings.graph).edges)
     answers = np.array([tuple(p) in truth for p in values["pairs"]], dtype=float)
-    fit = fit_weights(fusion_logits(values["sources"]), answers, values["fusion"]["start_bias"], np.ones(2), 1e-6)
+    fit = fit_weights(fusion_logits(values["sources"]), answers, values["fusion"]["start_bias"], np.ones(2), 1.0)
     return {"oracle_weight_expert": float(fit.weights[0]), "oracle_weight_pc": float(fit.weights[1])}
 
 
@@ -178,10 +179,15 @@ def comparisons(runs: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def report(db: RunsDB) -> str:
+def report(db: RunsDB, graphs: list[str] | None = None, experts: list[str] | None = None) -> str:
+    """The tables over ``graphs`` and ``experts`` (default: all in the database)."""
     if EXPERIMENT not in set(db.experiments()["experiment"]):
         return f"no {EXPERIMENT} runs in the database yet"
     runs = final_f1(db)
+    if graphs:
+        runs = runs[runs["graph"].isin(graphs)]
+    if experts:
+        runs = runs[runs["expert"].isin([*experts, "-"])]
     lines = ["## igda-fusion: final F1 (mean over graphs and seeds) and the learned fusion's comparisons\n"]
     lines.append(comparisons(runs).to_markdown(index=False))
     lines.append("\n## the same for the area under the F1-versus-experiments curve\n")
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         run_sweep_from_arguments(sweep, db, args)
         fused = [{k: c[k] for k in ("graph", "rows", "expert")} for c in sweep.configs if c["arm"] == "learned"]
         run_sweep_from_arguments(Sweep(ORACLE, oracle_weights_cell, fused, sweep.seeds), db, args)
-    print(report(db))
+    print(report(db, args.graphs, args.experts))
     return 0
 
 

@@ -56,10 +56,13 @@ def runs_table(db: RunsDB) -> pd.DataFrame:
     ).reset_index()
 
 
-def report(db: RunsDB) -> str:
+def report(db: RunsDB, graphs: list[str] | None = None) -> str:
+    """The tables over ``graphs`` (default: every graph in the database)."""
     if EXPERIMENT not in set(db.experiments()["experiment"]):
         return f"no {EXPERIMENT} runs in the database yet"
     runs = runs_table(db)
+    if graphs:
+        runs = runs[runs["graph"].isin(graphs)]
     rows = []
     for (prior, experimenter), part in runs.groupby(["prior", "experimenter"], sort=False):
         table = part.pivot_table(index=["graph", "seed"], columns="strategy", values=["f1", "shd", "f1_area"])
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         sweep = Sweep(EXPERIMENT, discovery_cell, configs(grid), list(range(seeds)), KEYS)
         run_sweep_from_arguments(sweep, db, args)
-    print(report(db))
+    print(report(db, args.graphs))
     return 0
 
 
