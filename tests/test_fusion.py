@@ -175,3 +175,10 @@ def test_the_robustness_evaluation_runs_and_reports(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "igda-robustness: 12 cells, 0 already done, 12 run, 0 failed" in out
     assert "noisy:0.2" in out and "lookahead vs uncertainty (f1)" in out
+
+
+def test_a_fusion_whose_every_pair_is_known_still_starts():
+    from discolab.agents.discovery.nodes import start_fusion
+
+    fusion = start_fusion({"llm": [0.2, 0.7], "pc": [0.05, 0.9]}, [False, False], n_variables=2)
+    assert np.isfinite(fusion["bias"]) and fusion["weights"] == [1.0, 1.0]

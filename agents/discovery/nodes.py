@@ -413,10 +413,10 @@ def fusion_logits(sources: dict[str, list[float]]) -> np.ndarray:
 
 
 def start_fusion(sources: dict[str, list[float]], unknown: list[bool], n_variables: int) -> dict:
-    """Weights 1 and the bias that gives the unknown pairs a mean belief of 1 / (n - 1)."""
+    """Weights 1 and the bias that gives the unknown pairs a mean belief of 1 / (n - 1) (at most 1/2)."""
     weights = np.ones(len(sources))
-    logits = fusion_logits(sources)[np.array(unknown)]
-    bias = starting_bias(logits, weights, 1.0 / max(n_variables - 1, 1))
+    logits = fusion_logits(sources)[np.array(unknown)] if any(unknown) else fusion_logits(sources)
+    bias = starting_bias(logits, weights, min(0.5, 1.0 / max(n_variables - 1, 1)))  # 2 variables: 1/2, not 1
     return {"sources": list(sources), "bias": bias, "weights": weights.tolist(), "start_bias": bias}
 
 
