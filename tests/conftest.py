@@ -108,3 +108,15 @@ class ScriptedBackend:
 def after_results(before: float, after: float):
     """An ``answer`` for :class:`ScriptedBackend`: ``before`` until experiment results are in the prompt."""
     return lambda text: after if "experiment" in text.lower() else before
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``discolab ARGV``: exit status (argparse's own exits included), stdout, stderr."""
+    from discolab.ui.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as stop:  # argparse's own exit
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err

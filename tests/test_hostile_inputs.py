@@ -11,20 +11,11 @@ import sqlite3
 import string
 
 import pytest
+from conftest import run_cli
 from discolab.core.errors import MAX_MESSAGE_CHARS
 from discolab.core.paths import data_home
-from discolab.ui.cli import main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as stop:  # argparse's own exit
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def stores() -> dict[str, str]:

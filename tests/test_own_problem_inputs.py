@@ -6,11 +6,10 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, run_cli
 from discolab.agents.discovery import DiscoverySettings, start_discovery
 from discolab.agents.discovery.run import list_runs
 from discolab.experiments.own_problem import simulate
-from discolab.ui.cli import main
 
 SMOKING = str(REPO / "docs" / "examples" / "smoking.json")
 
@@ -42,14 +41,6 @@ def files(tmp_path_factory):
     interventions.assign(intervention="").to_csv(folder / "observational-only.csv", index=False)
     interventions.replace({"intervention": {"tar": "nicotine"}}).to_csv(folder / "unknown-do.csv", index=False)
     return folder
-
-
-def run_cli(arguments: list[str]) -> int:
-    """``discolab ARGUMENTS``' exit status (argparse exits where the options themselves are bad)."""
-    try:
-        return main(arguments)
-    except SystemExit as exit:
-        return exit.code
 
 
 DISCOVER = ["discover", "--graph", SMOKING, "--rounds", "1"]
@@ -123,8 +114,7 @@ CASES = {
 def test_bad_input_is_one_line_naming_it_and_saves_no_run(case, files, capsys):
     arguments, problem = CASES[case]
     before = len(list_runs(limit=10_000))
-    code = run_cli([*DISCOVER, *(a.replace("{f}", str(files)) for a in arguments)])
-    err = capsys.readouterr().err
+    code, _, err = run_cli(capsys, *DISCOVER, *(a.replace("{f}", str(files)) for a in arguments))
     assert code == 2, (case, err)
     assert err.count("\n") == 1 and problem in err, (case, err)
     assert len(list_runs(limit=10_000)) == before, case
@@ -140,8 +130,8 @@ def test_bad_environment_settings_are_named(files, monkeypatch, capsys):
     ]:
         with monkeypatch.context() as env:
             env.setenv(variable, value)
-            assert run_cli(base) == 2
-            err = capsys.readouterr().err
+            code, _, err = run_cli(capsys, *base)
+            assert code == 2
             assert err.count("\n") == 1 and problem in err, (variable, err)
 
 
@@ -166,7 +156,7 @@ def finished_run(files):
 def test_bad_exports_are_named_and_write_nothing(arguments, problem, files, finished_run, capsys):
     line = [a.replace("{f}", str(files)).replace("{run}", finished_run) for a in arguments]
     listed = sorted(p.name for p in files.iterdir())
-    assert run_cli(["export", *line]) == 2
-    err = capsys.readouterr().err
+    code, _, err = run_cli(capsys, "export", *line)
+    assert code == 2
     assert err.count("\n") == 1 and problem in err, err
     assert sorted(p.name for p in files.iterdir()) == listed
