@@ -17,7 +17,13 @@ import time
 
 import pandas as pd
 from discolab.agents.discovery import DiscoverySettings, round_states, start_discovery
-from discolab.agents.discovery.nodes import beliefs_given, current_beliefs, settled_pairs
+from discolab.agents.discovery.nodes import (
+    beliefs_given,
+    current_beliefs,
+    current_sources,
+    fusion_logits,
+    settled_pairs,
+)
 from discolab.core.igda.selection import lookahead_gains
 
 
@@ -31,9 +37,10 @@ def measure(graph: str, seed: int, limit: int, rounds: int = 4, k: int = 4) -> l
         beliefs = dict(zip(map(tuple, state["pairs"]), current_beliefs(state)))
         results = {tuple(r["edge"]): r["present"] for r in state["results"]}
         settled = settled_pairs(state)
+        logits = fusion_logits(current_sources(state))  # as the select node computes it, once per state
 
-        def simulate(edge, answer, state=state, results=results, beliefs=beliefs):
-            return beliefs_given(state, {**results, edge: answer}, beliefs)[0]
+        def simulate(edge, answer, state=state, results=results, beliefs=beliefs, logits=logits):
+            return beliefs_given(state, {**results, edge: answer}, beliefs, logits)[0]
 
         start = time.perf_counter()
         approximate = lookahead_gains(beliefs, settled, simulate, limit)

@@ -290,9 +290,10 @@ def select(state: DiscoveryState) -> dict:
     settled = settled_pairs(state)
     if settings.strategy == "lookahead":
         results = _results(state)
+        logits = fusion_logits(current_sources(state)) if settings.fused else None  # once, not per simulation
 
         def simulate(edge: Edge, answer: bool) -> dict[Edge, float]:
-            return beliefs_given(state, {**results, edge: answer}, scores)[0]
+            return beliefs_given(state, {**results, edge: answer}, scores, logits)[0]
 
         chosen = select_lookahead(scores, settled, settings.per_round - explored, simulate, seed)
     else:
@@ -368,18 +369,20 @@ def update(state: DiscoveryState) -> dict:
 
 
 def beliefs_given(
-    state: DiscoveryState, results: dict[Edge, bool], base: dict[Edge, float]
+    state: DiscoveryState, results: dict[Edge, bool], base: dict[Edge, float], logits: np.ndarray | None = None
 ) -> tuple[dict[Edge, float], dict | None]:
     """The beliefs that follow from ``results``: a fused prior refitted to them (else ``base``),
     then the structural update and the background knowledge; and the refitted fusion, if any.
-    The update node applies it; lookahead selection simulates answers with it."""
+    The update node applies it; lookahead selection simulates answers with it, passing the
+    sources' ``logits`` (:func:`fusion_logits`), which no simulated answer changes."""
     settings = _settings(state)
     known = known_pairs(run_graph(state))
     fusion = None
     beliefs = dict(base)
     if settings.fused:
-        fusion = refit_fusion(state, results, settings.fusion_precision)
-        fused = fuse(fusion_logits(current_sources(state)), fusion["bias"], np.array(fusion["weights"]))
+        logits = fusion_logits(current_sources(state)) if logits is None else logits
+        fusion = refit_fusion(state, results, settings.fusion_precision, logits)
+        fused = fuse(logits, fusion["bias"], np.array(fusion["weights"]))
         beliefs = dict(zip(map(tuple, state["pairs"]), fused.tolist()))
     if settings.update == "structural":  # a required edge constrains like a confirmed one
         required = {e: True for e, present in known.items() if present}
@@ -402,8 +405,12 @@ def source_changes(state: DiscoveryState, source: str, fresh: dict[Edge, float])
     elicited = state["sources"][source]
     mine = dict(state.get("source_changes", {}).get(source, {}))
     for index, edge in enumerate(map(tuple, state["pairs"])):
-        if edge in fresh and fresh[edge] != elicited[index]:
+        if edge not in fresh:
+            continue
+        if fresh[edge] != elicited[index]:
             mine[str(index)] = fresh[edge]
+        else:  # back to the elicited belief: a stale change would otherwise outlive it
+            mine.pop(str(index), None)
     return {**state.get("source_changes", {}), source: mine}
 
 
@@ -420,12 +427,12 @@ def start_fusion(sources: dict[str, list[float]], unknown: list[bool], n_variabl
     return {"sources": list(sources), "bias": bias, "weights": weights.tolist(), "start_bias": bias}
 
 
-def refit_fusion(state: DiscoveryState, results: dict[Edge, bool], precision: float) -> dict:
-    """The fused prior's bias and weights refitted to the answers ``results`` (fit_weights)."""
+def refit_fusion(state: DiscoveryState, results: dict[Edge, bool], precision: float, logits: np.ndarray) -> dict:
+    """The fused prior's bias and weights refitted to the answers ``results`` (fit_weights), from
+    the sources' ``logits`` (:func:`fusion_logits`)."""
     fusion = state["fusion"]
     index = {tuple(e): i for i, e in enumerate(state["pairs"])}
     rows = [index[e] for e in results]
-    logits = fusion_logits(current_sources(state))
     fit = fit_weights(
         logits[rows],
         np.array([results[e] for e in results], dtype=float),
