@@ -182,3 +182,16 @@ def test_a_fusion_whose_every_pair_is_known_still_starts():
 
     fusion = start_fusion({"llm": [0.2, 0.7], "pc": [0.05, 0.9]}, [False, False], n_variables=2)
     assert np.isfinite(fusion["bias"]) and fusion["weights"] == [1.0, 1.0]
+
+
+def test_an_llm_belief_put_back_to_its_elicited_value_is_no_longer_a_change():
+    from discolab.agents.discovery.nodes import current_sources, source_changes
+
+    state = {
+        "pairs": [["a", "b"], ["b", "a"]],
+        "sources": {"llm": [0.2, 0.3], "pc": [0.9, 0.1]},
+        "source_changes": {"llm": {"0": 0.8, "1": 0.6}},
+    }
+    changes = source_changes(state, "llm", {("a", "b"): 0.2})
+    assert changes == {"llm": {"1": 0.6}}
+    assert current_sources({**state, "source_changes": changes})["llm"] == [0.2, 0.6]
