@@ -85,7 +85,8 @@ def discovery_cell(config: dict, seed: int) -> list[dict]:
     rows = [
         {"metric": metric, "value": record[metric], "step": record["round"]}
         for record in run.history
-        for metric in METRICS
+        for metric in (*METRICS, "update_shift")  # the LLM update's mean move, on its rounds
+        if metric in record
     ]
     rows.append({"metric": "fallbacks", "value": len(run.values.get("fallbacks", [])), "step": 0})
     rows += [{"metric": f"llm_{k}", "value": v, "step": 0} for k, v in run.values.get("llm", {}).items()]
@@ -199,6 +200,42 @@ def wins_by_budget(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def paired_tests(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
+    """Per prior: ``ours[prior]`` against each other method and the static prior, paired over
+    (graph, seed): the mean difference in final F1, in F1 area (mean F1 over rounds 0..R) and in
+    final SHD, each with its Wilcoxon signed-rank p and win / tie / loss at p < 0.05."""
+    from discolab.experiments.fusion_eval import paired_test
+
+    keys = ["graph", "seed"]
+    out = []
+    for prior, part in frame.groupby("prior"):
+        mine = ours.get(prior, "uncertainty+structural")
+        last = part[part["round"] == part["round"].max()]
+        metrics = {
+            "f1": last.pivot_table(index=keys, columns="method", values="f1"),
+            "f1_area": part.pivot_table(index=keys, columns="method", values="f1", aggfunc="mean"),
+            "shd": last.pivot_table(index=keys, columns="method", values="shd"),
+        }
+        start = part[(part["round"] == 0) & (part["method"] == mine)].set_index(keys)
+        for name in ("f1", "shd"):  # the static prior: round 0, the same for every round of the area
+            metrics[name]["static prior"] = start[name]
+        metrics["f1_area"]["static prior"] = start["f1"]
+        for rival in [m for m in metrics["f1"].columns if m != mine]:
+            row = {
+                "prior": prior,
+                "method": mine,
+                "versus": rival,
+                "runs": int(metrics["f1"][[mine, rival]].dropna().shape[0]),
+            }
+            for name, table in metrics.items():
+                diff, p, verdict = paired_test(table[mine], table[rival])
+                if name == "shd" and verdict != "tie":  # fewer wrong edges is the win
+                    verdict = "win" if diff < 0 else "loss"
+                row[name] = f"{diff:+.3f}, p={p:.3f} ({verdict})"
+            out.append(row)
+    return pd.DataFrame(out)
+
+
 def plot_trajectories(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     """One PNG per prior: F1 against experiments spent, a panel per graph, a line per method
     (mean over seeds, band = +- one standard deviation)."""
@@ -274,6 +311,8 @@ def report(db: RunsDB, out_dir: Path) -> str:
         )
         lines.append(f"\n## {experiment}: graphs won at each budget (round r = r x I experiments)\n")
         lines.append(pivot.to_markdown())
+        lines.append(f"\n## {experiment}: paired Wilcoxon tests over (graph, seed), after the last round\n")
+        lines.append(paired_tests(frame, ours).to_markdown(index=False))
         paths = plot_trajectories(frame, out_dir)
         lines.append("\nplots: " + ", ".join(str(p) for p in paths) + "\n")
     if "igda-chared" in stored:

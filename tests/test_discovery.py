@@ -158,3 +158,27 @@ def test_a_run_keeps_a_ledger_of_its_llm_use(monkeypatch, capsys):
     assert main(argv) == 0  # the same questions again: answered from the cache
     out = capsys.readouterr().out
     assert "LLM: 0 questions asked" in out and f"({first['calls']} more from the cache)" in out
+
+
+def test_cli_discover_plots_the_run_and_refuses_a_bad_plot_path_before_running(tmp_path, capsys):
+    from conftest import run_cli
+    from discolab.agents.discovery.run import list_runs
+
+    quick = ["discover", "--graph", "cancer", "--prior", "simulated:0.7", "--update", "none", "--rounds", "2"]
+    target = tmp_path / "run.png"
+    code, out, err = run_cli(capsys, *quick, "--plot", str(target))
+    assert code == 0 and f"plot: {target}" in err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
+    before = len(list_runs(limit=10**6))
+    for bad, problem in ((tmp_path / "run.txt", "extension"), (tmp_path / "missing" / "run.png", "does not exist")):
+        code, out, err = run_cli(capsys, *quick, "--plot", str(bad))
+        assert code == 2 and problem in err and len(err.strip().splitlines()) == 1
+    assert len(list_runs(limit=10**6)) == before  # nothing started
+
+
+def test_the_run_figure_says_when_there_is_no_truth_to_score():
+    from discolab.ui.views import run_figure
+
+    run = start_discovery(DiscoverySettings(graph="cancer", prior="simulated:0.7", update="none", rounds=1))
+    fig = run_figure(run.values, [{**h, "f1": None} for h in run.history])
+    assert "no true graph" in " ".join(t.get_text() for t in fig.axes[1].texts)

@@ -35,6 +35,10 @@ def test_igda_eval_quick_reports_tables_wins_and_plots(url, tmp_path, capsys):
     frame = igda_eval.trajectories(RunsDB(url), "igda-eval")
     assert set(frame["round"]) == set(range(igda_eval.CONTROLLED_ROUNDS + 1))
     assert frame.groupby(["config_hash", "seed"]).ngroups == len(igda_eval.sweeps(True, False, [0, 1])[0].cells())
+    tests = igda_eval.paired_tests(frame, {})
+    pc = tests[(tests["prior"] == "pc") & (tests["versus"] == "random+structural")].iloc[0]
+    assert pc["runs"] == 4 and pc["f1"].endswith(("(win)", "(tie)", "(loss)")) and "p=" in pc["shd"]
+    assert "paired Wilcoxon tests" in out
 
 
 def test_runs_cli_lists_and_exports(url, tmp_path, capsys):

@@ -19,3 +19,18 @@ def test_walkthrough_notebook_executes_and_shows_its_views(tmp_path):
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "vega" in html  # the metrics chart (Altair)
     assert "sweep notebook-asia-seeds: 12 cells" in "".join(o.get("text", "") for o in outputs)
+
+
+def test_own_problem_notebook_explores_answers_and_exports(tmp_path):
+    notebook = nbformat.read(REPO / "experiments" / "own_problem_walkthrough.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    kinds = {key for o in outputs for key in o.get("data", {})}
+    assert "application/vnd.jupyter.widget-view+json" in kinds  # the run explorer
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "Experiment needed" in text and "True [True]" in text  # asked, answered from the cell
+    assert "digraph" in text and "dag {" in text  # exported
+    assert "1.0, 0)" in text  # the last round: F1 1.0, SHD 0, as in docs/own_problem.md

@@ -45,13 +45,57 @@ def test_discover_runs_a_simulated_discovery_and_draws_it():
     button(app, "Run").click().run()
     assert not app.exception and not app.error
     assert "(3 of 3 rounds)" in app.subheader[0].value
-    assert "simulated expert" in app.caption[-1].value
+    assert any("simulated expert" in c.value for c in app.caption)
     found = kinds(app)
-    assert "image" in found and "vega_lite_chart" in found
+    assert "plotly_chart" in found and "vega_lite_chart" in found
     assert len(app.dataframe[0].value) == 4  # rounds 0..3
     app.select_slider[0].set_value(0).run()  # step back to the prior
-    assert not app.exception and "image" in kinds(app)
+    assert not app.exception and "plotly_chart" in kinds(app)
+    app.toggle(key="graph-tested-only").set_value(True).run()
+    app.slider(key="graph-min-belief").set_value(0.9).run()
+    assert not app.exception and "plotly_chart" in kinds(app)
     assert kinds(app).count("download_button") == 6  # json, dot, graphml, gml, dagitty, bif (asia has data)
+
+
+def test_runs_are_compared_on_one_chart_and_seeds_drawn_as_a_band():
+    from discolab.agents.discovery import DiscoverySettings, start_discovery
+
+    ids = [
+        start_discovery(
+            DiscoverySettings(graph="cancer", prior="simulated:0.7", update="none", rounds=2, seed=s)
+        ).run_id
+        for s in (0, 1)
+    ]
+    ids.append(
+        start_discovery(DiscoverySettings(graph="cancer", prior="simulated:0.7", strategy="random", rounds=2)).run_id
+    )
+    app = page("discover")
+    compare = next(m for m in app.multiselect if m.label == "Runs to compare")
+    compare.set_value(ids).run()
+    assert not app.exception
+    table = next(d.value for d in app.dataframe if "strategy" in d.value.columns)
+    assert list(table["run"]) == ids and list(table["strategy"]) == ["uncertainty", "uncertainty", "random"]
+    charts = len([k for k in kinds(app) if k == "vega_lite_chart"])
+    assert charts == 2  # the run shown and the comparison
+    next(t for t in app.toggle if t.label == "Seeds of one setting as a band").set_value(True).run()
+    next(r for r in app.radio if r.label == "Metric").set_value("shd").run()
+    assert not app.exception and len([k for k in kinds(app) if k == "vega_lite_chart"]) == charts
+
+
+def test_the_comparison_groups_seeds_of_one_setting():
+    from discolab.ui.views import comparison_frame
+
+    history = [{"experiments": 0, "f1": 0.5, "shd": 3}, {"experiments": 2, "f1": 0.7, "shd": 2}]
+    settings = {"graph": "asia", "prior": "pc", "strategy": "uncertainty", "update": "llm", "experimenter": "oracle"}
+    curves, table = comparison_frame(
+        {
+            "a": ({**settings, "seed": 0}, history),
+            "b": ({**settings, "seed": 1}, history),
+            "c": ({**settings, "prior": "llm"}, history),
+        }
+    )
+    assert curves.groupby("setting")["run"].nunique().sort_values().tolist() == [1, 2]
+    assert len(table) == 3 and set(table["seed"].dropna()) == {0, 1}
 
 
 def test_a_fused_prior_runs_in_the_page_and_charts_its_weights():
@@ -222,9 +266,10 @@ def test_interp_page_offers_training_until_anchors_exist_then_generates_with_sco
     import shutil
 
     app = page("interp")
+    assert button(app, "Run the quick study (about 4 minutes)")  # seed 0: quick anchors in the background
     app.number_input[0].set_value(7).run()
     assert any("No trained anchors for seed 7" in i.value for i in app.info)
-    assert button(app, "Train anchors")
+    assert "discolab interp train --seed 7" in app.caption[-1].value
     folder = discolab_home / "interp" / "seed-7"
     shutil.copytree(random_anchors, folder)
     (folder / "anchors.json").write_text(json.dumps({"seed": 7}))
@@ -280,3 +325,63 @@ def test_sigterm_to_discolab_ui_stops_the_streamlit_server_too(tmp_path):
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+def test_agent_page_without_a_server_says_what_to_start_and_calls_tools_by_hand(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    app = page("agent")
+    assert "No model server is configured" in app.info[0].value
+    assert "llama-server" in app.code[0].value and "ollama" in app.code[0].value
+    app.selectbox(key="tool-name").set_value("describe_graph").run()
+    app.text_input(key="tool-describe_graph-graph").set_value("cancer").run()
+    button(app, "Call").click().run()
+    assert not app.exception and not app.error
+    assert "Smoker" in app.code[-1].value  # the tool's result: cancer's variables
+    app.text_input(key="tool-describe_graph-graph").set_value("/etc/passwd").run()
+    button(app, "Call").click().run()
+    assert "not available to tools" in app.error[0].value  # the same checks as a model's call
+
+
+def test_tool_forms_follow_the_json_schema():
+    import discolab.agents.tools.builtin  # noqa: F401
+    from discolab.agents.tools.registry import REGISTRY
+    from discolab.ui.tool_form import fields, parse_list
+
+    (graph,) = fields(REGISTRY["describe_graph"].schema()["function"]["parameters"])
+    assert graph.required and graph.kind == "string"
+    by_name = {f.name: f for f in fields(REGISTRY["run_discovery"].schema()["function"]["parameters"])}
+    assert by_name["graph"].default == "asia" and not by_name["graph"].required
+    assert by_name["rounds"].kind == "integer" and by_name["rounds"].maximum == 50
+    assert "bootstrap" in by_name["strategy"].choices
+    chared = {f.name: f for f in fields(REGISTRY["chared_generate"].schema()["function"]["parameters"])}
+    assert chared["models"].kind == "array" and "smollm2" in chared["models"].item_choices
+    assert chared["weights"].kind == "array" and chared["weights"].items == "number"  # optional: anyOf with null
+    assert chared["seed"].kind == "integer" and chared["seed"].maximum == 2**31 - 1
+    assert parse_list("0.5, 0.25", "number") == [0.5, 0.25]
+    with pytest.raises(ValueError):
+        parse_list("a, b", "integer")
+
+
+def test_the_interactive_graph_keeps_its_layout_filters_and_offers_the_answer():
+    from discolab.agents.discovery import DiscoverySettings, round_states, start_discovery
+    from discolab.core.graphs import load_benchmark
+    from discolab.ui.graph_view import answer_from_selection, interactive_graph, stable_positions
+
+    run = start_discovery(DiscoverySettings(graph="asia", prior="simulated:0.7", update="structural", rounds=3))
+    states = round_states(run.run_id)
+    positions = stable_positions(states)
+    first, last = (interactive_graph(states[r], positions) for r in (0, 3))
+    nodes = [t for t in last.data if t.name == "variables"][0]
+    assert list(nodes.x) == list([t for t in first.data if t.name == "variables"][0].x)  # nodes stay put
+    assert "recently visited asia" in " ".join(nodes.hovertext).lower()  # a description on hover
+    truth = set(load_benchmark("asia").edges)
+    tested = interactive_graph(states[3], positions, tested_only=True).data[0]
+    assert len(tested.customdata) == len(states[3]["results"])
+    assert all("experiment in round" in text for text in tested.hovertext)
+    true_only = interactive_graph(states[3], positions, true_only=True, min_belief=0.0).data[0]
+    assert {(u, v) for _, u, v in true_only.customdata} == truth
+    asked = interactive_graph(states[3], positions, pending=("asia", "tub"))
+    assert [t.name for t in asked.data][-1] == "answer"
+    assert answer_from_selection([{"customdata": ["answer", False, ""]}]) is False
+    assert answer_from_selection([{"customdata": ["edge", "asia", "tub"]}]) is None

@@ -39,3 +39,22 @@ def test_the_llm_update_records_how_far_it_moves_the_neighbours(monkeypatch):
 def test_a_bad_shift_is_named(update):
     with pytest.raises(DiscolabError, match="shift:D moves beliefs by D"):
         DiscoverySettings(update=update)
+
+
+def test_the_update_evaluation_runs_the_control_at_the_measured_shift(monkeypatch, tmp_path, capsys):
+    import discolab.agents.discovery.nodes as nodes
+    from discolab.experiments import llm_update_eval
+
+    moved = after_results(0.3, 0.8)  # the content-free question ("N/A") stays put, so calibration keeps the move
+    answer = lambda text: 0.3 if "N/A directly cause" in text else moved(text)  # noqa: E731
+    monkeypatch.setattr(nodes, "_backend", lambda settings: ScriptedBackend(answer))
+    db = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    assert llm_update_eval.main(["--quick", "--db", db]) == 0
+    report = capsys.readouterr().out
+    runs = llm_update_eval.runs_table(llm_update_eval.RunsDB(db))
+    assert set(runs["arm"]) == {*llm_update_eval.ARMS, llm_update_eval.SHIFT_ARM} and len(runs) == 14
+    igda = runs[runs["arm"] == llm_update_eval.IGDA]
+    control = runs[runs["arm"] == llm_update_eval.SHIFT_ARM]
+    assert igda["update_shift"].mean() > 0.1
+    assert (control["shift"] == round(igda["update_shift"].mean(), 3)).all()  # D is what the LLM moved
+    assert "IGDA against each arm" in report and "uncertainty+shift" in report

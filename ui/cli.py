@@ -488,8 +488,30 @@ def cmd_discover(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     return _drive_run(
-        lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event), settings.rounds, args.json
+        lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event),
+        settings.rounds,
+        args.json,
+        _plot_target(args.plot),
     )
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def _plot_target(plot: str | None) -> Path | None:
+    """``--plot FILE``, checked before the run starts: a run is not spent on a picture that cannot be saved."""
+    if plot is None:
+        return None
+    target = Path(plot)
+    if target.suffix.lower() not in PLOT_FORMATS:
+        raise DiscolabError(
+            f"--plot {plot}: the file's extension says its format; use one of {', '.join(PLOT_FORMATS)}"
+        )
+    if not target.parent.is_dir():
+        raise DiscolabError(f"--plot {plot}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise DiscolabError(f"--plot {plot}: that is a folder, not a file")
+    return target
 
 
 def _column_type(item: str) -> tuple[str, str]:
@@ -504,10 +526,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from discolab.agents.discovery.run import load_run
 
     run = load_run(args.run_id)
-    return _drive_run(lambda on_event: resume_discovery(args.run_id, on_event=on_event), run.settings.rounds, args.json)
+    return _drive_run(
+        lambda on_event: resume_discovery(args.run_id, on_event=on_event),
+        run.settings.rounds,
+        args.json,
+        _plot_target(args.plot),
+    )
 
 
-def _drive_run(step, rounds: int, as_json: bool) -> int:
+def _drive_run(step, rounds: int, as_json: bool, plot: Path | None = None) -> int:
     """Run to the end, asking a person at the terminal whenever the run pauses for an answer."""
     from discolab.agents.discovery import resume_discovery
     from tqdm.auto import tqdm
@@ -533,6 +560,11 @@ def _drive_run(step, rounds: int, as_json: bool) -> int:
     finally:
         if bars:
             bars[0].close()
+    if plot is not None:
+        from discolab.ui.views import run_figure
+
+        run_figure(run.values, run.history).savefig(plot, dpi=110)
+        print(f"plot: {plot}", file=sys.stderr)
     if as_json:
         print(json.dumps(run.as_dict(), indent=2))
         return 0
@@ -718,11 +750,17 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--run-id", default=None, help="id for the new run (default: a random one)")
     add_backend_arguments(discover)
     discover.add_argument("--json", action="store_true", help="print the run as JSON")
+    discover.add_argument(
+        "--plot", default=None, help="also draw the final graph and the F1 curve to FILE.png (.pdf, .svg)"
+    )
     discover.set_defaults(run=cmd_discover)
 
     resume = commands.add_parser("resume", help="continue an interrupted or paused discovery run")
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true", help="print the run as JSON")
+    resume.add_argument(
+        "--plot", default=None, help="also draw the final graph and the F1 curve to FILE.png (.pdf, .svg)"
+    )
     resume.set_defaults(run=cmd_resume)
 
     from discolab.core.graphs.export import FORMATS

@@ -30,6 +30,34 @@ def result_graph(run_id: str, round: int | None = None, acyclic: bool = False) -
 
 
 def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acyclic: bool) -> tuple[nx.DiGraph, dict]:
+    chosen, records = _edge_records(run_id, states, round)
+    values = states[chosen]
+    settings = DiscoverySettings.from_dict(values["settings"])
+    spec = run_graph(values)
+    beliefs = {edge: record["belief"] for edge, record in records.items()}
+    present = {edge: record["present"] for edge, record in records.items() if "present" in record}
+    graph = nx.DiGraph()
+    for variable in spec.variables:
+        graph.add_node(variable.name, description=variable.description)
+    for edge in predicted_edges(beliefs, present, settings.threshold):
+        record = records[edge]
+        status = "predicted" if record["status"] == "untested" else record["status"]
+        belief = 1.0 if status in FIXED else record["belief"]
+        graph.add_edge(*edge, belief=belief, status=status, provenance=record["provenance"])
+    dropped = make_acyclic(graph) if acyclic else []
+    summary = {"run_id": run_id, "round": chosen, "edges": graph.number_of_edges(), "dropped": len(dropped)}
+    return graph, summary
+
+
+def edge_records(states: dict[int, dict], round: int | None = None) -> dict[Edge, dict]:
+    """Every ordered pair of a run after ``round`` (default: the last), from its ``round_states``:
+    ``belief``, ``status`` (``confirmed`` or ``ruled out`` by an experiment, ``known``, else
+    ``untested``), ``present`` for a tested pair, and ``provenance`` (prior, updates, knowledge,
+    experiment), as the dashboard's graph shows them on hover."""
+    return _edge_records("", states, round)[1]
+
+
+def _edge_records(run_id: str, states: dict[int, dict], round: int | None) -> tuple[int, dict[Edge, dict]]:
     last = max(states)
     chosen = last if round is None else round
     if chosen not in states:
@@ -38,40 +66,30 @@ def _result_graph(run_id: str, states: dict[int, dict], round: int | None, acycl
     settings = DiscoverySettings.from_dict(values["settings"])
     spec = run_graph(values)
     pairs = [tuple(p) for p in values["pairs"]]
-    history = [current_beliefs(states[r]) for r in range(chosen + 1)]
-    beliefs = dict(zip(pairs, history[-1]))
+    history = [current_beliefs(states[r]) for r in range(chosen + 1) if r in states]
     tested = {tuple(r["edge"]): r for r in values.get("results", [])}
-    present = {edge: record["present"] for edge, record in tested.items()}
     simulated = not settings.fused and settings.prior.startswith("simulated:")
     source = f"simulated expert of F1 {settings.prior.split(':')[1]}" if simulated else settings.prior
-
-    graph = nx.DiGraph()
-    for variable in spec.variables:
-        graph.add_node(variable.name, description=variable.description)
-    index = {pair: i for i, pair in enumerate(pairs)}
     known = known_pairs(spec)
-    for edge in predicted_edges(beliefs, present, settings.threshold):
-        i = index[edge]
+    records = {}
+    for i, edge in enumerate(pairs):
         provenance = [{"kind": "prior", "source": source, "belief": history[0][i]}]
         provenance += [
             {"kind": "update", "update": settings.update, "round": r, "old": history[r - 1][i], "new": history[r][i]}
-            for r in range(1, chosen + 1)
+            for r in range(1, len(history))
             if history[r][i] != history[r - 1][i]
         ]
-        status = "predicted"
+        record = {"belief": history[-1][i], "status": "untested"}
         if known.get(edge):
             provenance.append({"kind": "knowledge", "required": True})
-            status = "known"
+            record["status"] = "known"
         elif edge in tested:
-            record = tested[edge]
-            experiment = {"round": record["round"], "experimenter": settings.experimenter, "answer": record["present"]}
+            result = tested[edge]
+            experiment = {"round": result["round"], "experimenter": settings.experimenter, "answer": result["present"]}
             provenance.append({"kind": "experiment", **experiment})
-            status = "confirmed"
-        belief = 1.0 if status in FIXED else beliefs[edge]
-        graph.add_edge(*edge, belief=belief, status=status, provenance=provenance)
-    dropped = make_acyclic(graph) if acyclic else []
-    summary = {"run_id": run_id, "round": chosen, "edges": graph.number_of_edges(), "dropped": len(dropped)}
-    return graph, summary
+            record |= {"status": "confirmed" if result["present"] else "ruled out", "present": result["present"]}
+        records[edge] = record | {"provenance": provenance}
+    return chosen, records
 
 
 def make_acyclic(graph: nx.DiGraph) -> list[Edge]:

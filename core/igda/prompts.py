@@ -26,6 +26,14 @@ def variable_listing(spec: GraphSpec, seed: int = 0) -> str:
     return "\n".join(f"- {v.name}: {v.description}" for v in variables)
 
 
+def question_line(cause: str, effect: str) -> str:
+    """The question about one pair, as the prompt's last line asks it."""
+    return (
+        f"Does {cause} directly cause {effect}? That is, would changing {cause} change {effect} "
+        f"even if all other listed variables were held fixed? Answer Yes or No."
+    )
+
+
 def edge_question(
     spec: GraphSpec,
     cause: str,
@@ -46,10 +54,7 @@ def edge_question(
     if results:
         lines = [f"- {u} directly causes {v}: {'yes, confirmed' if ok else 'no, ruled out'}" for (u, v), ok in results]
         parts.append("Experiments have already established:\n" + "\n".join(lines))
-    parts.append(
-        f"Question: Does {cause} directly cause {effect}? That is, would changing {cause} change {effect} "
-        f"even if all other listed variables were held fixed? Answer Yes or No."
-    )
+    parts.append(f"Question: {question_line(cause, effect)}")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 

@@ -1,12 +1,21 @@
 """Agent: chat with the research agent; every tool call and its result is shown."""
 
 import json
+import os
 
 import streamlit as st
 from discolab.agents.research import AgentSettings, ask_agent
 from discolab.core.errors import DiscolabError
 from discolab.core.llm.credentials import default_base_url, set_api_key
+from discolab.ui.tool_form import tool_form
 from discolab.ui.views import plain
+
+SERVER_LINES = (
+    "# llama.cpp's server (any GGUF model with tool calling, e.g. Qwen2.5-7B-Instruct); base URL http://127.0.0.1:8080/v1\n"
+    "llama-server -m qwen2.5-7b-instruct-q4_k_m.gguf --jinja --port 8080\n"
+    "# an Ollama-style server; base URL http://127.0.0.1:11434/v1, model qwen2.5:7b\n"
+    "ollama serve & ollama pull qwen2.5:7b"
+)
 
 st.title("Research agent")
 st.caption(
@@ -21,6 +30,12 @@ api_key = st.text_input(
     type="password",
 )
 model = st.text_input("Model", "gpt-4o-mini")
+if base_url is None and not os.environ.get("OPENAI_BASE_URL") and not os.environ.get("OPENAI_API_KEY"):
+    st.info(
+        "No model server is configured. Start one with a tool-calling model on this machine, then give its "
+        "URL above (and its model name), or call the tools by hand below."
+    )
+    st.code(SERVER_LINES, language="bash")
 history = st.session_state.setdefault("agent_history", [])
 # What the model wrote is shown as text, never as Markdown: an image link in a reply would have the
 # browser fetch it from any server the model (or text it read) names.
@@ -46,3 +61,38 @@ if question:
     else:
         history.append({"question": question, **answer.as_dict()})
         st.rerun()
+
+
+def tools_by_hand() -> None:
+    """Every tool the agent has, with its arguments as a form: the workbench without a model."""
+    import discolab.agents.tools.builtin  # noqa: F401  (registers the tools)
+    from discolab.agents.tools.registry import REGISTRY, ToolError, call_tool
+
+    names = sorted(REGISTRY)
+    name = st.selectbox("Tool", names, index=names.index("list_graphs"), key="tool-name")
+    tool = REGISTRY[name]
+    st.caption(plain(tool.description + (" (heavy: trains or runs long; one at a time)" if tool.heavy else "")))
+    schema = tool.schema()["function"]["parameters"]
+    with st.expander("JSON schema of the arguments"):
+        st.json(schema)
+    try:
+        arguments = tool_form(name, schema)
+    except ValueError as err:
+        st.error(plain(err))
+        return
+    if st.button("Call", key="tool-call"):
+        try:
+            with st.spinner(f"running {name} ..."):
+                result = call_tool(name, arguments)
+        except ToolError as err:
+            st.error(plain(err))
+        else:
+            st.session_state["tool-result"] = (name, arguments, result)
+    if st.session_state.get("tool-result", (None,))[0] == name:
+        _, called, result = st.session_state["tool-result"]
+        st.caption(plain(f"{name}({json.dumps(called)})"))
+        st.code(json.dumps(result, indent=2, default=str)[:20000], language="json")
+
+
+with st.expander("Tools by hand", expanded=base_url is None and not os.environ.get("OPENAI_API_KEY")):
+    tools_by_hand()

@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.study_panel import study_panel
 from discolab.ui.views import plain
 
 st.title("DDEQ: distributional deep equilibrium models")
@@ -15,28 +16,36 @@ st.caption(
 )
 
 db = RunsDB()
-try:
-    from discolab.experiments.ddeq_eval import classification_table, completion_table, figure, trace_table, verdict
+from discolab.experiments.ddeq_eval import (  # noqa: E402
+    CLASSIFY,
+    COMPLETE,
+    classification_table,
+    completion_table,
+    figure,
+    trace_table,
+    verdict,
+)
 
-    table = classification_table(db)
-except DiscolabError:
-    st.info(
-        "No results yet: run `discolab ddeq eval` (about 50 minutes for 3 seeds on two CPU cores) "
-        "or `discolab ddeq train`."
-    )
+present = set(db.experiments()["experiment"])
+quick = CLASSIFY not in present and CLASSIFY + "-quick" in present  # the full study's results, when there are any
+classify, complete = (CLASSIFY + "-quick", COMPLETE + "-quick") if quick else (CLASSIFY, COMPLETE)
+if classify not in present:
+    st.info("No DDEQ study in the runs database yet (or `discolab ddeq train` for one model).")
 else:
+    if quick:
+        st.warning("These are the quick study's results: tiny data and 2 epochs, not the figures of docs/ddeq.md.")
+    table = classification_table(db, classify)
     st.subheader("Accuracy and parameters (test sets, mean over seeds)")
     for line in verdict(table):
         st.write(line)
     st.dataframe(table.round(4), hide_index=True)
     st.subheader("Forward flow: MMD²(Z, f(Z)) relative to the start, median test cloud")
-    st.dataframe(trace_table(db), hide_index=True)
-    st.pyplot(figure(db))
-    try:
+    st.dataframe(trace_table(db, classify), hide_index=True)
+    st.pyplot(figure(db, classify))
+    if complete in present:
         st.subheader("Completion (2-D shapes, a quarter of the points cut)")
-        st.dataframe(completion_table(db), hide_index=True)
-    except DiscolabError:
-        pass
+        st.dataframe(completion_table(db, complete), hide_index=True)
+study_panel("ddeq")
 
 st.subheader("A cloud and its particles")
 from discolab.core.paths import data_path  # noqa: E402

@@ -12,6 +12,7 @@ from discolab.agents.discovery import (
     round_states,
     start_discovery,
 )
+from discolab.agents.discovery.nodes import run_graph
 from discolab.agents.discovery.results import export_run, no_discrete_data
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import BENCHMARKS, GraphSpec, resolve_graph
@@ -23,7 +24,14 @@ from discolab.core.igda.updates import UPDATES
 from discolab.core.llm.base import Usage
 from discolab.core.llm.credentials import default_base_url, set_api_key
 from discolab.core.llm.openai_backend import CONFIDENCE_MODES, resolve_server_settings
-from discolab.ui.views import graph_figure, metrics_chart, plain, weights_chart
+from discolab.ui.graph_view import answer_from_selection, interactive_graph, stable_positions
+from discolab.ui.views import (
+    comparison_chart,
+    comparison_frame,
+    metrics_chart,
+    plain,
+    weights_chart,
+)
 
 st.title("Discover")
 
@@ -236,9 +244,10 @@ def show_run(run_id: str) -> None:
     if len(states) > 1:
         chosen = st.select_slider("Round", options=list(states), value=max(states))
     show_truth = st.toggle("Show true edges", value=True)
+    pending = tuple(run.question["edge"]) if run.question is not None and chosen == max(states) else None
     left, right = st.columns([3, 2])
     with left:
-        st.pyplot(graph_figure(states[chosen], show_truth=show_truth), clear_figure=True)
+        graph_panel(run_id, states, chosen, show_truth, pending)
     with right:
         st.altair_chart(metrics_chart(run.history), width="stretch")
         st.dataframe(
@@ -253,6 +262,57 @@ def show_run(run_id: str) -> None:
         st.altair_chart(weights_chart(run.history), width="stretch")
         st.text("\n".join(describe_weights(run.history[-1]["fusion"], run.history[-1]["experiments"])))
     export_download(run_id, chosen, states[chosen])  # full width: six buttons with their names
+
+
+def graph_panel(run_id: str, states: dict, chosen: int, show_truth: bool, pending: tuple | None) -> None:
+    """The interactive graph with its filters; a pending question is answered by a click on it."""
+    has_truth = run_graph(states[chosen]).has_truth
+    threshold, tested, true = st.columns(3)
+    min_belief = threshold.slider("Beliefs from", 0.0, 1.0, 0.5, 0.05, key="graph-min-belief")
+    tested_only = tested.toggle("Tested edges only", key="graph-tested-only")
+    true_only = true.toggle("True edges only", key="graph-true-only", disabled=not (has_truth and show_truth))
+    layouts = st.session_state.setdefault("graph-layouts", {})
+    if run_id not in layouts:  # one layout per run: nodes stay put while the round changes
+        seed = DiscoverySettings.from_dict(states[min(states)]["settings"]).seed
+        layouts[run_id] = stable_positions(states, seed=seed)
+    figure = interactive_graph(
+        states[chosen], layouts[run_id], None, min_belief, tested_only, true_only, show_truth, pending
+    )
+    key = f"graph-{run_id}-{chosen}-{'-'.join(pending) if pending else ''}"
+    event = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points", width="stretch")
+    st.caption(
+        "Hover on a variable for its description, on an edge's dot for its belief, where it came from and the "
+        "question asked. Green: confirmed, red: ruled out, grey: true edges the run does not hold."
+        + (" The orange edge is the question waiting: click Yes or No beside it." if pending else "")
+    )
+    answer = answer_from_selection((event or {}).get("selection", {}).get("points", [])) if pending else None
+    if answer is not None:
+        try:
+            resume_discovery(run_id, answer=answer)
+        except DiscolabError as err:
+            st.error(plain(err))
+        st.rerun()
+
+
+def compare_runs(ids: list[str], labels: dict[str, str]) -> None:
+    """Several runs' F1 or SHD against experiments spent on one chart, their settings in a table;
+    runs differing only in the seed can be drawn as one setting with a band."""
+    chosen = st.multiselect("Runs to compare", ids, format_func=labels.get, key="compare-runs")
+    if not chosen:
+        st.caption("Pick two or more runs: their curves share one chart, their settings one table.")
+        return
+    metric = st.radio("Metric", ["f1", "shd"], horizontal=True, format_func=str.upper, key="compare-metric")
+    by_setting = st.toggle("Seeds of one setting as a band", key="compare-band")
+    runs = {}
+    for run_id in chosen:
+        run = load_run(run_id)
+        runs[run_id] = (run.settings.as_dict(), run.history)
+    curves, table = comparison_frame(runs)
+    if curves[metric].isna().all():
+        st.info("These runs have no true graph, so there is no F1 or SHD to compare.")
+    else:
+        st.altair_chart(comparison_chart(curves, metric, by_setting), width="stretch")
+    st.dataframe(table, hide_index=True)
 
 
 def export_download(run_id: str, round_number: int, values: dict) -> None:
@@ -300,6 +360,8 @@ if past:
     current = st.session_state.get("run_id")
     picked = st.selectbox("Runs", ids, index=ids.index(current) if current in ids else 0, format_func=labels.get)
     st.session_state["run_id"] = picked
+    with st.expander("Compare runs"):
+        compare_runs([r["run_id"] for r in past if "error" not in r], labels)
 
 if "run_id" in st.session_state:
     try:

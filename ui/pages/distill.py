@@ -3,6 +3,7 @@
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.study_panel import study_panel
 from discolab.ui.views import plain
 
 st.title("Dataset distillation")
@@ -22,13 +23,16 @@ except DiscolabError as err:
 
 from discolab.experiments import distill_eval as ev  # noqa: E402  (after the database check, as the other pages)
 
-quick = st.checkbox("Show the --quick smoke-test sweeps", value=ev.SOFTLABEL not in present and ev.D3 not in present)
+quick = st.checkbox("Show the quick study (small budgets)", value=ev.SOFTLABEL not in present and ev.D3 not in present)
 suffix = "-quick" if quick else ""
 soft = db.wide(ev.SOFTLABEL + suffix) if ev.SOFTLABEL + suffix in present else None
 d3 = db.wide(ev.D3 + suffix) if ev.D3 + suffix in present else None
+if quick and (soft is not None or d3 is not None):
+    st.warning("These are the quick study's results: small budgets, not the figures of docs/distill.md.")
 if soft is None and d3 is None:
-    st.info("No distillation sweep in the runs database yet: run `python -m discolab.experiments.distill_eval`.")
-else:
+    st.info(f"No distillation {'quick ' if quick else ''}study in the runs database yet.")
+study_panel("distill")
+if soft is not None or d3 is not None:
     st.subheader("Curves")
     st.pyplot(ev.figure(soft, d3))
     if soft is not None:

@@ -2,9 +2,10 @@
 
 import pandas as pd
 import streamlit as st
-from discolab.core.interp.anchors import AnchorConfig, anchors_dir, train_anchors
+from discolab.core.interp.anchors import anchors_dir
 from discolab.core.interp.scorers import ATTRIBUTES, normalized
 from discolab.core.paths import data_path
+from discolab.ui.study_panel import study_panel
 from discolab.ui.views import plain
 
 st.title("Interpolation: attribute sliders")
@@ -19,13 +20,11 @@ folder = anchors_dir(anchors_seed)
 
 if not (folder / "anchors.json").is_file():
     st.info(f"No trained anchors for seed {anchors_seed} yet ({folder}).")
-    quick = st.checkbox("Quick (6 topics x 2 texts, 3 epochs: a few minutes; full: about 15 minutes)", value=True)
-    if st.button("Train anchors", type="primary"):
-        config = AnchorConfig(topics=6, samples_per_topic=2, epochs=3) if quick else AnchorConfig()
-        with st.status("training anchors ...", expanded=True) as status:
-            train_anchors(anchors_seed, config, progress=st.write)
-            status.update(label="anchors trained", state="complete")
-        st.rerun()
+    if anchors_seed == 0:
+        st.caption("Quick anchors: 6 topics x 2 texts, 3 epochs, trained in the background.")
+        study_panel("interp-anchors")
+    else:
+        st.caption(f"Train them with `discolab interp train --seed {anchors_seed}` (about 15 minutes).")
     st.stop()
 
 st.subheader("Sliders")

@@ -3,7 +3,8 @@
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
-from discolab.ui.views import plain
+from discolab.ui.study_panel import study_panel
+from discolab.ui.views import plain, quick_label
 
 st.title("Mixture of experts: memorization vs reasoning")
 st.caption(
@@ -24,7 +25,7 @@ if experiments:
     from discolab.experiments.moe_eval import EXPERIMENT, analyse, cells_table, figure, verdict
 
     default = experiments.index(EXPERIMENT) if EXPERIMENT in experiments else 0
-    experiment = st.selectbox("Experiment", experiments, index=default)
+    experiment = st.selectbox("Experiment", experiments, index=default, format_func=quick_label)
     table = cells_table(db, experiment)
     summary = analyse(table)
     st.caption(f"{len(table)} trained models, {table['seed'].nunique()} seeds")
@@ -40,7 +41,8 @@ if experiments:
     load = ["task", "n_experts", "load_entropy", "load_entropy_min", "max_load_fraction", "experts_used"]
     st.dataframe(summary[summary["family"] == "moe"][[*load, "dropped_fraction_train"]].round(4), hide_index=True)
 else:
-    st.info("No MoE sweep in the runs database yet: run `python -m discolab.experiments.moe_eval`.")
+    st.info("No MoE study in the runs database yet.")
+study_panel("moe")
 
 st.subheader("Quick run")
 left, middle, right = st.columns(3)

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.ui.study_panel import study_panel
 from discolab.ui.views import plain
 
 st.title("S2T2: sparse Sinkhorn token translation to proteins")
@@ -37,7 +38,8 @@ from discolab.core.s2t2.conditions import load_plan, plan_mapping, saved_plans  
 
 plans = saved_plans()
 if not plans:
-    st.info("No learned plan yet: run `discolab s2t2 train` (a few minutes).")
+    st.info("No learned plan yet: train one (S2T2, seed 0) in the background, or `discolab s2t2 train`.")
+    study_panel("s2t2-plan")
     st.stop()
 choice = st.selectbox("Plan", plans, format_func=lambda p: p.parent.name)
 try:

@@ -3,7 +3,8 @@
 import streamlit as st
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
-from discolab.ui.views import plain
+from discolab.ui.study_panel import study_panel
+from discolab.ui.views import plain, quick_label
 
 st.title("Hierarchical vs linear generalization")
 st.caption(
@@ -32,7 +33,7 @@ if experiments:
     )
 
     default = experiments.index(EXPERIMENT) if EXPERIMENT in experiments else 0
-    experiment = st.selectbox("Experiment", experiments, index=default)
+    experiment = st.selectbox("Experiment", experiments, index=default, format_func=quick_label)
     trajectory = trajectories(db, experiment)
     final = final_table(trajectory)
     summary = analyse(final)
@@ -60,7 +61,8 @@ if experiments:
         wide.columns = [f"seed {s}" for s in wide.columns]
         st.line_chart(wide, x_label="training step", y_label="OOD hierarchical fraction")
 else:
-    st.info("No tree sweep in the runs database yet: run `python -m discolab.experiments.tree_eval`.")
+    st.info("No tree study in the runs database yet.")
+study_panel("tree")
 
 st.subheader("Quick run")
 left, middle, right = st.columns(3)
