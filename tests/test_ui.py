@@ -266,7 +266,7 @@ def test_interp_page_offers_training_until_anchors_exist_then_generates_with_sco
     import shutil
 
     app = page("interp")
-    assert button(app, "Run the quick study (about 4 minutes)")  # seed 0: quick anchors in the background
+    assert button(app, "Run the quick study (about 10 minutes)")  # seed 0: quick anchors in the background
     app.number_input[0].set_value(7).run()
     assert any("No trained anchors for seed 7" in i.value for i in app.info)
     assert "discolab interp train --seed 7" in app.caption[-1].value

@@ -3,7 +3,7 @@
 A page's rerun (or a closed tab) must not stop a study, and two tabs must not run it twice. So a
 study runs as its own process (``python -m discolab.ui.jobs NAME``, a new session so that it and
 its children can be stopped together), and its state is a small JSON file in the data
-directory's ``jobs/`` folder, claimed atomically (``O_EXCL``) when the study starts. Every page
+directory's ``jobs/`` folder, checked and claimed under a file lock when the study starts. Every page
 reads progress from the process's log (the sweep runner's ``done/total`` bar); cancelling stops
 the process group, and the cells already finished stay in the runs database, as they are
 recorded one by one. Quick studies write experiments named ``...-quick``, which no page shows
@@ -12,6 +12,7 @@ as the full study.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -31,7 +32,7 @@ class Study:
     name: str
     module: str  # discolab.experiments.X, run with ``argv``
     argv: tuple[str, ...]
-    minutes: float  # measured on the 2-core reference machine, for the time estimate
+    minutes: float  # the estimate shown before any cell finishes (README: measured durations)
     experiments: tuple[str, ...]  # what it writes to the runs database
     full: str  # the command of the full study, shown beside the button
 
@@ -48,16 +49,16 @@ STUDIES = {
             "python -m discolab.experiments.count_task --seeds 20 --workers 2",
         ),
         Study(
-            "moe", "discolab.experiments.moe_eval", ("--quick", "--seeds", "2"), 3.0, ("moe-parrots-quick",),
+            "moe", "discolab.experiments.moe_eval", ("--quick", "--seeds", "1"), 3.0, ("moe-parrots-quick",),
             "python -m discolab.experiments.moe_eval --seeds 3",
         ),
         Study(
-            "tree", "discolab.experiments.tree_eval", ("--quick", "--seeds", "2"), 3.0, ("tree-question-quick",),
+            "tree", "discolab.experiments.tree_eval", ("--quick", "--seeds", "2"), 1.0, ("tree-question-quick",),
             "python -m discolab.experiments.tree_eval --seeds 10",
         ),
         Study(
-            "distill", "discolab.experiments.distill_eval", ("--quick", "--seeds", "1"), 3.0,
-            ("distill-softlabel-quick", "distill-d3-quick"), "python -m discolab.experiments.distill_eval --seeds 3",
+            "distill", "discolab.experiments.distill_eval", ("--quick", "--seeds", "1"), 1.0,
+            ("distill-softlabel-quick", "distill-d3-subtasks-quick", "distill-d3-quick"), "python -m discolab.experiments.distill_eval --seeds 3",
         ),
         Study(
             "ddeq", "discolab.experiments.ddeq_eval", ("--quick", "--seeds", "1"), 2.0,
@@ -65,11 +66,11 @@ STUDIES = {
         ),
         # Model files rather than rows in the runs database: what those pages draw from.
         Study(
-            "interp-anchors", "discolab.ui.cli", ("interp", "train", "--quick", "--seed", "0"), 4.0, (),
+            "interp-anchors", "discolab.ui.cli", ("interp", "train", "--quick", "--seed", "0"), 10.0, (),
             "discolab interp train --seed 0 (about 15 minutes), then python -m discolab.experiments.interp_eval",
         ),
         Study(
-            "s2t2-plan", "discolab.ui.cli", ("s2t2", "train"), 4.0, (),
+            "s2t2-plan", "discolab.ui.cli", ("s2t2", "train"), 5.0, (),
             "discolab s2t2 eval (about 2.5 hours for 3 seeds)",
         ),
     )
@@ -141,17 +142,20 @@ def start(name: str) -> dict:
         raise DiscolabError(f"unknown study {name!r}; choose from {', '.join(STUDIES)}")
     path = _job_file(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    current = status(name)
-    if current is not None and current["status"] == "running":
-        return current
-    path.unlink(missing_ok=True)
-    try:  # the claim: of two tabs starting at once, one creates the file, the other finds it
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return status(name) or {}
+    # Check and claim under a lock: of two tabs pressing the button at once, one starts the
+    # study and the other finds it running.
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = status(name)
+        if current is not None and current["status"] == "running":
+            return current
+        return _launch(name)
+
+
+def _launch(name: str) -> dict:
+    """Start the background process; the caller holds the lock."""
     log = data_path("jobs", f"{name}.log")
-    with os.fdopen(descriptor, "w") as claim:
-        claim.write(json.dumps({"status": "starting", "pid": os.getpid(), "started": time.time(), "log": str(log)}))
+    _write(name, {"status": "starting", "pid": os.getpid(), "started": time.time(), "log": str(log)})
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "discolab.ui.jobs", name],

@@ -208,24 +208,22 @@ def weights_chart(history: list[dict]):
         for name, entry in r["fusion"]["sources"].items()
     ]
     frame = pd.DataFrame(rows, columns=["experiments", "source", "weight", "low", "high", "auroc"])
+    tooltip = ["source", "experiments", alt.Tooltip("weight:Q", format=".2f"), alt.Tooltip("auroc:Q", format=".2f")]
+    return band_chart(frame, "weight", "learned weight", "source", tooltip).properties(height=220)
+
+
+def band_chart(frame: pd.DataFrame, y: str, title: str, colour: str, tooltip: list):
+    """A line per ``colour`` of ``y`` against experiments spent, in a band from ``low`` to ``high`` (Altair)."""
+    import altair as alt
+
     x = alt.X("experiments:Q", title="experiments spent")
-    band = alt.Chart(frame).mark_area(opacity=0.2).encode(x=x, y="low:Q", y2="high:Q", color="source:N")
+    band = alt.Chart(frame).mark_area(opacity=0.2).encode(x=x, y="low:Q", y2="high:Q", color=f"{colour}:N")
     line = (
         alt.Chart(frame)
         .mark_line(point=True)
-        .encode(
-            x=x,
-            y=alt.Y("weight:Q", title="learned weight"),
-            color="source:N",
-            tooltip=[
-                "source",
-                "experiments",
-                alt.Tooltip("weight:Q", format=".2f"),
-                alt.Tooltip("auroc:Q", format=".2f"),
-            ],
-        )
+        .encode(x=x, y=alt.Y(f"{y}:Q", title=title), color=f"{colour}:N", tooltip=tooltip)
     )
-    return (band + line).properties(height=220)
+    return band + line
 
 
 def distribution_figure(
@@ -292,15 +290,5 @@ def comparison_chart(curves: pd.DataFrame, metric: str = "f1", by_setting: bool 
     stats = scored.groupby(["setting", "experiments"])[metric].agg(["mean", "std", "count"]).reset_index()
     stats["std"] = stats["std"].fillna(0.0)
     stats["low"], stats["high"] = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
-    band = alt.Chart(stats).mark_area(opacity=0.2).encode(x=x, y="low:Q", y2="high:Q", color="setting:N")
-    line = (
-        alt.Chart(stats)
-        .mark_line(point=True)
-        .encode(
-            x=x,
-            y=alt.Y("mean:Q", title=f"{y_title} (mean over seeds)"),
-            color="setting:N",
-            tooltip=["setting", "experiments", alt.Tooltip("mean:Q", format=".3f"), "count"],
-        )
-    )
-    return (band + line).properties(height=300)
+    tooltip = ["setting", "experiments", alt.Tooltip("mean:Q", format=".3f"), "count"]
+    return band_chart(stats, "mean", f"{y_title} (mean over seeds)", "setting", tooltip).properties(height=300)

@@ -210,12 +210,17 @@ def human_question(run_id: str) -> bool:
     yes, no = st.columns(2)
     answer = True if yes.button("Yes", key="answer-yes") else False if no.button("No", key="answer-no") else None
     if answer is not None:
-        try:
-            resume_discovery(run_id, answer=answer)
-        except DiscolabError as err:
-            st.error(plain(err))
-        st.rerun()
+        answer_question(run_id, answer)
     return True
+
+
+def answer_question(run_id: str, answer: bool) -> None:
+    """Resume the run waiting for a person with ``answer`` (from a button or a click on the graph)."""
+    try:
+        resume_discovery(run_id, answer=answer)
+    except DiscolabError as err:
+        st.error(plain(err))
+    st.rerun()
 
 
 def show_run(run_id: str) -> None:
@@ -287,11 +292,7 @@ def graph_panel(run_id: str, states: dict, chosen: int, show_truth: bool, pendin
     )
     answer = answer_from_selection((event or {}).get("selection", {}).get("points", [])) if pending else None
     if answer is not None:
-        try:
-            resume_discovery(run_id, answer=answer)
-        except DiscolabError as err:
-            st.error(plain(err))
-        st.rerun()
+        answer_question(run_id, answer)
 
 
 def compare_runs(ids: list[str], labels: dict[str, str]) -> None:
