@@ -58,7 +58,8 @@ STUDIES = {
         ),
         Study(
             "distill", "discolab.experiments.distill_eval", ("--quick", "--seeds", "1"), 1.0,
-            ("distill-softlabel-quick", "distill-d3-subtasks-quick", "distill-d3-quick"), "python -m discolab.experiments.distill_eval --seeds 3",
+            ("distill-softlabel-quick", "distill-d3-subtasks-quick", "distill-d3-quick"),
+            "python -m discolab.experiments.distill_eval --seeds 3",
         ),
         Study(
             "ddeq", "discolab.experiments.ddeq_eval", ("--quick", "--seeds", "1"), 2.0,
