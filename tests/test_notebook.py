@@ -1,19 +1,23 @@
-"""The example notebook runs top to bottom (so it cannot rot)."""
+"""The example notebooks run top to bottom (so they cannot rot)."""
 
 import nbformat
 from conftest import REPO
 from nbclient import NotebookClient
 
-NOTEBOOK = REPO / "experiments" / "discovery_walkthrough.ipynb"
 
-
-def test_walkthrough_notebook_executes_and_shows_its_views(tmp_path):
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+def executed_outputs(name: str, folder) -> list:
+    """Every output of experiments/``name`` run top to bottom in ``folder``; none is an error."""
+    notebook = nbformat.read(REPO / "experiments" / name, as_version=4)
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
+    return outputs
+
+
+def test_walkthrough_notebook_executes_and_shows_its_views(tmp_path):
+    outputs = executed_outputs("discovery_walkthrough.ipynb", tmp_path)
     kinds = {key for o in outputs for key in o.get("data", {})}
     assert "image/png" in kinds  # the graph and the distribution figure
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
@@ -22,12 +26,7 @@ def test_walkthrough_notebook_executes_and_shows_its_views(tmp_path):
 
 
 def test_own_problem_notebook_explores_answers_and_exports(tmp_path):
-    notebook = nbformat.read(REPO / "experiments" / "own_problem_walkthrough.ipynb", as_version=4)
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs = executed_outputs("own_problem_walkthrough.ipynb", tmp_path)
     kinds = {key for o in outputs for key in o.get("data", {})}
     assert "application/vnd.jupyter.widget-view+json" in kinds  # the run explorer
     text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
