@@ -385,3 +385,19 @@ def test_the_interactive_graph_keeps_its_layout_filters_and_offers_the_answer():
     assert [t.name for t in asked.data][-1] == "answer"
     assert answer_from_selection([{"customdata": ["answer", False, ""]}]) is False
     assert answer_from_selection([{"customdata": ["edge", "asia", "tub"]}]) is None
+
+
+def test_the_graph_hover_tells_the_prior_and_each_update_of_an_edge():
+    from discolab.agents.discovery import DiscoverySettings, round_states, start_discovery
+    from discolab.agents.discovery.results import edge_records
+    from discolab.ui.graph_view import edge_hover
+
+    run = start_discovery(DiscoverySettings(graph="cancer", prior="simulated:0.7", update="shift:0.2", rounds=2))
+    states = round_states(run.run_id)
+    records = edge_records(states)
+    prior = dict(zip(map(tuple, states[0]["pairs"]), states[0]["prior_beliefs"]))
+    moved = next(e for e, r in records.items() if any(p["kind"] == "update" for p in r["provenance"]))
+    text = edge_hover(moved, records[moved], None)
+    assert f"0.7): {prior[moved]:.2f}" in text and "update (shift:0.2)" in text
+    alone = edge_records({2: states[2]}, 2)[moved]  # one state: the prior is still the prior
+    assert alone["provenance"][0]["belief"] == prior[moved]

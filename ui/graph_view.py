@@ -88,7 +88,8 @@ def interactive_graph(
     pending: tuple[str, str] | None = None,
 ) -> go.Figure:
     """The state ``values`` (one of a run's ``round_states``) as a Plotly figure. ``records`` are
-    :func:`edge_records` of that state (computed when not given). Each edge's dot carries
+    :func:`edge_records` of the run at that round (when not given: from this state alone, so
+    without the updates of earlier rounds in the provenance). Each edge's dot carries
     ``customdata`` ``["edge", u, v]``; with ``pending``, the Yes / No dots carry ``["answer", True]``
     and ``["answer", False]``, which is how a click on the graph answers the question."""
     spec = run_graph(values)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 from discolab.agents.discovery import DiscoverySettings, load_run, resume_discovery, round_states, start_discovery
+from discolab.agents.discovery.results import edge_records
 from discolab.ui.graph_view import interactive_graph, stable_positions
 from discolab.ui.views import comparison_chart, comparison_frame
 from IPython.display import display
@@ -64,6 +65,7 @@ class RunExplorer(widgets.VBox):
         return interactive_graph(
             self.states[self.rounds.value],
             self.positions,
+            edge_records(self.states, self.rounds.value),
             min_belief=self.min_belief.value,
             tested_only=self.tested_only.value,
             true_only=self.true_only.value,

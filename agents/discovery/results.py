@@ -67,13 +67,14 @@ def _edge_records(run_id: str, states: dict[int, dict], round: int | None) -> tu
     spec = run_graph(values)
     pairs = [tuple(p) for p in values["pairs"]]
     history = [current_beliefs(states[r]) for r in range(chosen + 1) if r in states]
+    prior = values.get("prior_beliefs", history[0])  # the prior even when only this round's state is given
     tested = {tuple(r["edge"]): r for r in values.get("results", [])}
     simulated = not settings.fused and settings.prior.startswith("simulated:")
     source = f"simulated expert of F1 {settings.prior.split(':')[1]}" if simulated else settings.prior
     known = known_pairs(spec)
     records = {}
     for i, edge in enumerate(pairs):
-        provenance = [{"kind": "prior", "source": source, "belief": history[0][i]}]
+        provenance = [{"kind": "prior", "source": source, "belief": prior[i]}]
         provenance += [
             {"kind": "update", "update": settings.update, "round": r, "old": history[r - 1][i], "new": history[r][i]}
             for r in range(1, len(history))

@@ -13,7 +13,7 @@ from discolab.agents.discovery import (
     start_discovery,
 )
 from discolab.agents.discovery.nodes import run_graph
-from discolab.agents.discovery.results import export_run, no_discrete_data
+from discolab.agents.discovery.results import edge_records, export_run, no_discrete_data
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import BENCHMARKS, GraphSpec, resolve_graph
 from discolab.core.graphs.export import FORMATS
@@ -280,8 +280,9 @@ def graph_panel(run_id: str, states: dict, chosen: int, show_truth: bool, pendin
     if run_id not in layouts:  # one layout per run: nodes stay put while the round changes
         seed = DiscoverySettings.from_dict(states[min(states)]["settings"]).seed
         layouts[run_id] = stable_positions(states, seed=seed)
+    records = edge_records(states, chosen)  # with every round's updates in the provenance
     figure = interactive_graph(
-        states[chosen], layouts[run_id], None, min_belief, tested_only, true_only, show_truth, pending
+        states[chosen], layouts[run_id], records, min_belief, tested_only, true_only, show_truth, pending
     )
     key = f"graph-{run_id}-{chosen}-{'-'.join(pending) if pending else ''}"
     event = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points", width="stretch")
