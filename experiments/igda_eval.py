@@ -38,6 +38,7 @@ from discolab.core.graphs import BENCHMARKS, edge_auroc
 from discolab.core.igda.baselines import BASELINES, run_baseline
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
+from discolab.experiments.fusion_eval import paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep_from_arguments
 
 SMALL = ["cancer", "earthquake", "survey", "asia"]
@@ -204,8 +205,6 @@ def paired_tests(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
     """Per prior: ``ours[prior]`` against each other method and the static prior, paired over
     (graph, seed): the mean difference in final F1, in F1 area (mean F1 over rounds 0..R) and in
     final SHD, each with its Wilcoxon signed-rank p and win / tie / loss at p < 0.05."""
-    from discolab.experiments.fusion_eval import paired_test
-
     keys = ["graph", "seed"]
     out = []
     for prior, part in frame.groupby("prior"):

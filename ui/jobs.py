@@ -33,7 +33,6 @@ class Study:
     module: str  # discolab.experiments.X, run with ``argv``
     argv: tuple[str, ...]
     minutes: float  # the estimate shown before any cell finishes (README: measured durations)
-    experiments: tuple[str, ...]  # what it writes to the runs database
     full: str  # the command of the full study, shown beside the button
 
     @property
@@ -45,33 +44,32 @@ STUDIES = {
     study.name: study
     for study in (
         Study(
-            "count-task", "discolab.experiments.count_task", ("--quick",), 1.0, ("count-task-quick",),
+            "count-task", "discolab.experiments.count_task", ("--quick",), 1.0,
             "python -m discolab.experiments.count_task --seeds 20 --workers 2",
         ),
         Study(
-            "moe", "discolab.experiments.moe_eval", ("--quick", "--seeds", "1"), 3.0, ("moe-parrots-quick",),
+            "moe", "discolab.experiments.moe_eval", ("--quick", "--seeds", "1"), 3.0,
             "python -m discolab.experiments.moe_eval --seeds 3",
         ),
         Study(
-            "tree", "discolab.experiments.tree_eval", ("--quick", "--seeds", "2"), 1.0, ("tree-question-quick",),
+            "tree", "discolab.experiments.tree_eval", ("--quick", "--seeds", "2"), 1.0,
             "python -m discolab.experiments.tree_eval --seeds 10",
         ),
         Study(
             "distill", "discolab.experiments.distill_eval", ("--quick", "--seeds", "1"), 1.0,
-            ("distill-softlabel-quick", "distill-d3-subtasks-quick", "distill-d3-quick"),
             "python -m discolab.experiments.distill_eval --seeds 3",
         ),
         Study(
             "ddeq", "discolab.experiments.ddeq_eval", ("--quick", "--seeds", "1"), 2.0,
-            ("ddeq-classify-quick", "ddeq-completion-quick"), "discolab ddeq eval",
+            "discolab ddeq eval",
         ),
         # Model files rather than rows in the runs database: what those pages draw from.
         Study(
-            "interp-anchors", "discolab.ui.cli", ("interp", "train", "--quick", "--seed", "0"), 10.0, (),
+            "interp-anchors", "discolab.ui.cli", ("interp", "train", "--quick", "--seed", "0"), 10.0,
             "discolab interp train --seed 0 (about 15 minutes), then python -m discolab.experiments.interp_eval",
         ),
         Study(
-            "s2t2-plan", "discolab.ui.cli", ("s2t2", "train"), 5.0, (),
+            "s2t2-plan", "discolab.ui.cli", ("s2t2", "train"), 5.0,
             "discolab s2t2 eval (about 2.5 hours for 3 seeds)",
         ),
     )

@@ -13,6 +13,8 @@ several runs on one chart. ::
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 from discolab.agents.discovery import DiscoverySettings, load_run, resume_discovery, round_states, start_discovery
 from discolab.agents.discovery.results import edge_records
@@ -51,7 +53,9 @@ class RunExplorer(widgets.VBox):
         self.rounds.min, self.rounds.max = min(self.states), max(self.states)
         self.rounds.value = max(self.states)
         waiting = self.run.question is not None
-        self.question.value = f"<b>Experiment needed:</b> {_escape(self.run.question['question'])}" if waiting else ""
+        self.question.value = (
+            f"<b>Experiment needed:</b> {html.escape(self.run.question['question'])}" if waiting else ""
+        )
         self.yes.layout.display = self.no.layout.display = None if waiting else "none"
         self.draw()
 
@@ -81,12 +85,6 @@ class RunExplorer(widgets.VBox):
         """Answer the pending question (the human experimenter) and show the run as it goes on."""
         resume_discovery(self.run_id, answer=present)
         self.refresh()
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def explore(run_id: str) -> RunExplorer:
