@@ -10,7 +10,9 @@ Models: tiny decoder-only transformers (:mod:`.count_model`) at several sizes (d
 each trained from many seeds (the seed sets initialisation and data order). Metrics per run:
 ``ood_exact`` (exact-match accuracy on every OOD span with a in 0..63-k: the sharp metric),
 ``ood_loglik`` (mean per-token log-likelihood of the OOD targets, teacher-forced: the continuous
-metric), ``id_exact`` (exact match on held-out training-length spans) and ``params``.
+metric), ``ood_exact_span<k>`` (exact match per OOD span length k), ``id_exact`` (exact match on
+the held-out fifth of the training-length prompts: (a, span) pairs that training never draws),
+``train_exact`` (exact match on the prompts training draws from) and ``params``.
 
 Question (Zhao et al., 2024, "Distributional Scaling Laws for Emergent Capabilities"): across
 seeds, is OOD accuracy bimodal at intermediate sizes; does P(success) move smoothly with size
@@ -18,7 +20,10 @@ while the seed-averaged curve looks sudden?
 
 Run: ``python -m discolab.experiments.count_task [--quick] [--workers 2] [--seeds 20]``; the
 results go to the runs database as experiment ``count-task`` (``count-task-quick``) and the
-analysis (``discolab.core.scaling``) is printed and plotted.
+analysis (``discolab.core.scaling``) is printed and plotted. ``--pilots`` runs the variants the docs
+compare against at 2x32 (experiment ``count-task-pilots``): no position embeddings (NoPE), 4,000
+steps, a larger 3x64 model, and every sequence at position 0 (positions past the training lengths
+never trained).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import argparse
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
@@ -44,7 +50,16 @@ TEST_SPANS = (9, 12)
 BLOCK = 3 + TEST_SPANS[1] + 1  # a b > + outputs + eos
 SIZES = [(1, 16), (1, 32), (2, 32), (2, 48), (3, 48)]  # (layers, width)
 QUICK_SIZES = [(1, 16), (2, 32)]
-TRAINING = {"steps": 1500, "batch": 64, "lr": 3e-3, "weight_decay": 0.1}
+TRAINING = {"steps": 1500, "batch": 64, "lr": 3e-3, "weight_decay": 0.1, "random_start": True}
+HELD_OUT_SHARE = 0.2  # of the training-length (a, span) prompts, never drawn in training
+SPLIT_SEED = 0  # one split for every run, so that every run is scored on the same prompts
+PILOTS = {  # variant -> settings, each at 2x32
+    "2x32": {},
+    "nope": {"positions": "none"},
+    "4000-steps": {"steps": 4000},
+    "3x64": {"layers": 3, "width": 64},
+    "fixed-start": {"random_start": False},
+}
 
 
 def example(a: int, span: int) -> list[int]:
@@ -57,15 +72,34 @@ def all_examples(spans: tuple[int, int]) -> list[list[int]]:
     return [example(a, k) for k in range(spans[0], spans[1] + 1) for a in range(NUMBERS - k + 1)]
 
 
-def training_batch(rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Inputs, targets (PAD-masked to the output tokens) and start positions for spans of training
-    length. Each sequence starts at a random position, so that every position embedding is trained
-    although no training output is longer than 8: what a long span needs beyond that is the rule
-    itself (stop at b), not an unseen position."""
+def split_examples() -> tuple[dict[int, list[list[int]]], list[list[int]]]:
+    """The training-length prompts split once (seed :data:`SPLIT_SEED`): the training pool by span
+    length, and the held-out :data:`HELD_OUT_SHARE` of each length, on which ``id_exact`` is scored."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    pool, held_out = {}, []
+    for k in range(TRAIN_SPANS[0], TRAIN_SPANS[1] + 1):
+        examples = all_examples((k, k))
+        order = rng.permutation(len(examples))
+        cut = round(HELD_OUT_SHARE * len(examples))
+        held_out += [examples[i] for i in order[:cut]]
+        pool[k] = [examples[i] for i in order[cut:]]
+    return pool, held_out
+
+
+def training_batch(
+    rng: np.random.Generator, batch: int, pool: dict[int, list[list[int]]], random_start: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs, targets (PAD-masked to the output tokens) and start positions: a span length uniform
+    over the training lengths, then a prompt of that length from the training ``pool``. With
+    ``random_start`` each sequence starts at a random position, so that every position embedding is
+    trained although no training output is longer than 8: what a long span needs beyond that is the
+    rule itself (stop at b), not an unseen position."""
     spans = rng.integers(TRAIN_SPANS[0], TRAIN_SPANS[1] + 1, size=batch)
-    starts = [int(rng.integers(0, NUMBERS - k + 1)) for k in spans]
-    inputs, targets = padded([example(a, int(k)) for a, k in zip(starts, spans)])
-    offsets = torch.from_numpy(rng.integers(0, BLOCK - inputs.shape[1] + 1, size=batch))
+    inputs, targets = padded([pool[int(k)][int(rng.integers(len(pool[int(k)])))] for k in spans])
+    if random_start:
+        offsets = torch.from_numpy(rng.integers(0, BLOCK - inputs.shape[1] + 1, size=batch))
+    else:
+        offsets = torch.zeros(batch, dtype=torch.long)
     return inputs, targets, offsets
 
 
@@ -123,9 +157,10 @@ def train_count_model(config: dict, seed: int) -> dict:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * s / steps))
     )
+    pool, held_out = split_examples()
     model.train()
     for _ in range(steps):
-        inputs, targets, offsets = training_batch(rng, settings["batch"])
+        inputs, targets, offsets = training_batch(rng, settings["batch"], pool, settings["random_start"])
         loss = F.cross_entropy(model(inputs, offsets).reshape(-1, VOCAB), targets.reshape(-1), ignore_index=PAD)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,14 +168,17 @@ def train_count_model(config: dict, seed: int) -> dict:
         schedule.step()
     model.eval()
     ood = all_examples(TEST_SPANS)
-    held_out = all_examples(TRAIN_SPANS)
-    return {
+    metrics = {
         "ood_exact": exact_match(model, ood),
         "ood_loglik": mean_loglik(model, ood),
         "id_exact": exact_match(model, held_out),
+        "train_exact": exact_match(model, [e for examples in pool.values() for e in examples]),
         "train_loss": float(loss.detach()),
         "params": model.n_params(),
     }
+    for k in range(TEST_SPANS[0], TEST_SPANS[1] + 1):
+        metrics[f"ood_exact_span{k}"] = exact_match(model, all_examples((k, k)))
+    return metrics
 
 
 def sweep(quick: bool, seeds: list[int]) -> Sweep:
@@ -153,19 +191,62 @@ def sweep(quick: bool, seeds: list[int]) -> Sweep:
     return Sweep(name, train_count_model, configs, seeds, setting_keys=["size", "layers", "width"])
 
 
+def fit_table(table: pd.DataFrame) -> str:
+    """Per size: in-distribution exact match on the held-out prompts and on the training prompts
+    (mean and lowest seed), and the mean OOD exact match per span length."""
+    spans = [f"ood_exact_span{k}" for k in range(TEST_SPANS[0], TEST_SPANS[1] + 1)]
+    rows = []
+    for size, part in table.sort_values("params").groupby("size", sort=False):
+        row = {"size": size, "seeds": len(part)}
+        for metric, name in (("id_exact", "held-out ID"), ("train_exact", "training ID")):
+            row[f"{name} mean"] = part[metric].mean()
+            row[f"{name} min"] = part[metric].min()
+        rows.append(row | {f"OOD span {m[len('ood_exact_span'):]}": part[m].mean() for m in spans})
+    return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f")
+
+
+def pilot_sweep(seeds: list[int]) -> Sweep:
+    """The variants of :data:`PILOTS` at 2x32 (same steps and seeds unless the variant says)."""
+    configs = [{"variant": name, "layers": 2, "width": 32, **settings} for name, settings in PILOTS.items()]
+    return Sweep("count-task-pilots", train_count_model, configs, seeds, setting_keys=["variant"])
+
+
+def pilot_table(db: RunsDB) -> str:
+    """Per variant: mean ± sd over seeds of OOD exact match (all, and per span), held-out and training ID."""
+    table = db.wide("count-task-pilots")
+    metrics = ["ood_exact", *(f"ood_exact_span{k}" for k in range(TEST_SPANS[0], TEST_SPANS[1] + 1))]
+    metrics += ["id_exact", "train_exact"]
+    grouped = table.groupby("variant", sort=False)
+    rows = [
+        {"variant": name, "seeds": len(part), "params": int(part["params"].iloc[0])}
+        | {m: f"{part[m].mean():.2f} ± {part[m].std():.2f}" for m in metrics}
+        for name, part in grouped
+    ]
+    order = list(PILOTS)
+    rows.sort(key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order))
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="2 sizes x 3 seeds x 150 steps (seconds)")
     parser.add_argument("--threshold", type=float, default=0.8, help="success: OOD exact match >= this")
+    parser.add_argument("--pilots", action="store_true", help="the 2x32 variants of PILOTS instead (--seeds of them)")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     seeds = list(range(3 if args.quick else args.seeds))
     db = RunsDB(args.db)
+    if args.pilots:
+        print(run_sweep(pilot_sweep(seeds), db, args.executor, args.workers, args.address).line())
+        print(pilot_table(db))
+        return 0
     spec = sweep(args.quick, seeds)
     print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
     table = db.wide(spec.name)
     table = table[table["size"].isin([c["size"] for c in spec.configs])]
+    print("\nexact match in distribution (held-out and training prompts) and out of distribution per span length")
+    print(fit_table(table))
     for metric, threshold in (("ood_exact", args.threshold), ("ood_loglik", None)):
         report = analyze(table, "params", metric, threshold=threshold)
         sizes = table.drop_duplicates("params").set_index("params")["size"]

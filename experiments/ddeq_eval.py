@@ -12,15 +12,17 @@ Rows: test accuracy, parameters, the largest logit change under shuffled input p
 steps and relative residual, and (DDEQ) the relative residual trace of a 100-step flow on test
 clouds after training and at initialisation (metrics ``trace``/``trace_init``, by step).
 
-Completion (sweep ``ddeq-completion``, DDEQ and the unrolled ablation): 2-D shapes with a quarter of
-the points cut around a random point; MMD^2 (exact energy distance) and Chamfer distance to the whole
-cloud of the cut input and of the output particles (DDEQ also after 4x the flow steps: ``_long``),
-and the spread (std) of the output points against the target's.
+Completion (sweep ``ddeq-completion``, DDEQ and the unrolled ablation, and the :data:`ABLATIONS`:
+implicit differentiation instead of the phantom gradient, and f's residual gain starting at 1 instead
+of 0.1): 2-D shapes with a quarter of the points cut around a random point; MMD^2 (exact energy
+distance) and Chamfer distance to the whole cloud of the cut input and of the output particles (DDEQ
+also after 4x the flow steps: ``_long``), and the spread (std) of the output points against the
+target's.
 
 Trained DDEQs are saved as DATA_HOME/ddeq/<data>-seed-<seed>.pt (``completion-ddeq`` and
 ``completion-unrolled`` for the completion models) for the dashboard.
 
-Run: ``python -m discolab.experiments.ddeq_eval [--seeds 3] [--epochs 30]`` (about 50 minutes on
+Run: ``python -m discolab.experiments.ddeq_eval [--seeds 5] [--epochs 30]`` (about 2 hours on
 two cores; ``--quick``: a smoke test of a minute).
 """
 
@@ -30,6 +32,7 @@ import argparse
 import pickle
 import shutil
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +43,10 @@ from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result,
 
 CLASSIFY = "ddeq-classify"
 COMPLETE = "ddeq-completion"
+RIESZ = {"bandwidth": 0.05, "flow_decay": 0.1}  # the ablation: a nearly exact Riesz kernel, a decaying step
 MODELS = {  # name in the tables -> cell settings
     "ddeq": {"model": "ddeq"},
+    "ddeq-riesz": {"model": "ddeq", **RIESZ},
     "unrolled": {"model": "unrolled", "unroll_steps": 10},
     "pointnet": {"model": "pointnet", "pointnet_size": "full"},
     "pointnet-small": {"model": "pointnet", "pointnet_size": "small"},
@@ -50,6 +55,12 @@ DATASETS = ("digits", "shapes")
 COMPLETION_EPOCHS = 20
 TRACE_STEPS = 100
 TRACE_REPORTED = (0, 10, 25, 50, 100)
+DEPTHS = (1, 2, 5, 10, 20, 30, 60, 120)  # flow steps at which accuracy is scored (trained at 30)
+ABLATIONS = {  # completion variants beside the two main models: the backward pass, and f's initial gain
+    "ddeq-implicit": {"model": "ddeq", "backward": "implicit"},
+    "ddeq-gain-1": {"model": "ddeq", "residual_scale": 1.0},
+    "unrolled-gain-1": {"model": "unrolled", "residual_scale": 1.0},
+}
 IMAGE = "ddeq_results.png"
 
 
@@ -83,7 +94,8 @@ def load_model(path: Path):
         raise DiscolabError(f"no saved DDEQ at {path}: run `discolab ddeq eval` first")
     try:
         record = torch.load(path, weights_only=True)  # tensors and plain values only: no code runs on load
-        model = DDEQ(DDEQConfig(**record["config"]))
+        known = {f.name for f in fields(DDEQConfig)}  # files from older versions carry retired settings
+        model = DDEQ(DDEQConfig(**{k: v for k, v in record["config"].items() if k in known}))
         model.load_state_dict(record["state"])
     except (KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise DiscolabError(f"{path} is not a saved DDEQ ({err})") from None
@@ -92,15 +104,21 @@ def load_model(path: Path):
 
 
 def classify_cell(config: dict, seed: int) -> list[dict]:
-    """Train and score one (data, model); DDEQ also gets its residual trace (trained and at initialisation)."""
+    """Train and score one (data, model). A DDEQ also gets its accuracy at each flow depth of
+    :data:`DEPTHS` (metric ``accuracy_depth``, step = depth) and its residual trace, trained and at
+    initialisation; the default DDEQ is saved for the dashboard."""
     import torch
-    from discolab.core.ddeq.train import build_model, dataset_for, relative_residual_trace, run
+    from discolab.core.ddeq.train import accuracy_by_depth, build_model, dataset_for, relative_residual_trace, run
 
     model, metrics = run({k: v for k, v in config.items() if k != "variant"}, seed)
     rows = [{"metric": k, "value": float(v), "step": 0} for k, v in metrics.items()]
     if config["model"] == "ddeq":
         _, test = dataset_for(config, seed)
-        save_model(model, model_path(config["data"], seed), config, seed, metrics)
+        if config["variant"] == "ddeq":
+            save_model(model, model_path(config["data"], seed), config, seed, metrics)
+        rows += [
+            {"metric": "accuracy_depth", "value": v, "step": k} for k, v in accuracy_by_depth(model, test, DEPTHS).items()
+        ]
         torch.manual_seed(seed)
         fresh = build_model("ddeq", test.point_dim, len(test.classes), **config)
         fresh.init_seed = seed
@@ -113,8 +131,9 @@ def classify_cell(config: dict, seed: int) -> list[dict]:
 def completion_cell(config: dict, seed: int) -> dict:
     from discolab.core.ddeq.train import run_completion
 
-    model, metrics, _, _ = run_completion(config, seed)
-    save_model(model, model_path(f"completion-{config['model']}", seed), config, seed, metrics)
+    model, metrics, _, _ = run_completion({k: v for k, v in config.items() if k != "variant"}, seed)
+    if "variant" not in config:  # the two main models are saved for the dashboard
+        save_model(model, model_path(f"completion-{config['model']}", seed), config, seed, metrics)
     return metrics
 
 
@@ -134,14 +153,22 @@ def sweeps(seeds: list[int], epochs: int, quick: bool = False) -> tuple[Sweep, S
     classify = Sweep(
         CLASSIFY + suffix, classify_cell, classify_configs(epochs, quick), seeds, ["variant", "data", "epochs"]
     )
-    completion = [
-        {"model": model, "epochs": COMPLETION_EPOCHS if not quick else epochs, "n_per_class": 20 if quick else 150}
-        for model in ("ddeq", "unrolled")
-    ]
-    return classify, Sweep(COMPLETE + suffix, completion_cell, completion, seeds, ["model", "epochs"])
+    base = {"epochs": COMPLETION_EPOCHS if not quick else epochs, "n_per_class": 20 if quick else 150}
+    completion = [{"model": model, **base} for model in ("ddeq", "unrolled")]
+    if not quick:
+        completion += [{"model": settings["model"], **base, "variant": name, **settings} for name, settings in ABLATIONS.items()]
+    return classify, Sweep(COMPLETE + suffix, completion_cell, completion, seeds, ["model", "variant", "epochs"])
 
 
-FLOW_SETTINGS = ((1e-6, 1.0), (1e-6, 3.0), (1.0, 1.0), (3.0, 3.0))  # (kernel smoothing eps, step size)
+# (kernel smoothing eps, step size, step decay): lr_k = lr / (1 + decay k)
+FLOW_SETTINGS = (
+    (1e-6, 1.0, 0.0),
+    (1e-6, 3.0, 0.0),
+    (1.0, 1.0, 0.0),
+    (3.0, 3.0, 0.0),
+    (RIESZ["bandwidth"], 3.0, 0.0),
+    (RIESZ["bandwidth"], 3.0, RIESZ["flow_decay"]),
+)
 
 
 def exact_residual(model, points, mask, path) -> tuple[float, float]:
@@ -156,7 +183,7 @@ def exact_residual(model, points, mask, path) -> tuple[float, float]:
     return start, end
 
 
-def exact_residual_table(seeds: int = 3, n: int = 128) -> pd.DataFrame:
+def exact_residual_table(seeds: int = 5, n: int = 128) -> pd.DataFrame:
     """For the saved classifiers: the exact energy distance to the fixed point, start and after 100 steps."""
     from discolab.core.ddeq.train import dataset_for
 
@@ -175,23 +202,51 @@ def exact_residual_table(seeds: int = 3, n: int = 128) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def full_gradient_path(model, points, mask, steps: int, lr: float):
+    """The alternative the flow is measured against: plain gradient descent on the residual
+    R(Z) = MMD^2(Z, f(Z; X)) itself, through f's dependence on Z (autograd), at step ``lr`` x m
+    (the flow's velocity is m times a particle's gradient). Returns the path and R along it, as
+    ``model.flow_path`` does."""
+    import torch
+    from discolab.core.ddeq.mmd import mmd2
+
+    config = model.config
+    with torch.no_grad():
+        h = model.encoder(points, mask)
+    z = model.initial_particles(points.shape[0], points.dtype)
+    path, residuals = [z], []
+    for _ in range(steps + 1):
+        z = z.detach().requires_grad_(True)
+        residual = mmd2(z, model.layer(z, h, mask), kernel=config.kernel, bandwidth=config.bandwidth)
+        (gradient,) = torch.autograd.grad(residual.sum(), z)
+        residuals.append(residual.detach())
+        if len(path) <= steps:
+            z = z.detach() - lr * config.n_particles * gradient
+            path.append(z)
+    return torch.stack([p.detach() for p in path]), torch.stack(residuals, 1)
+
+
 def flow_study(steps: int = 150, n: int = 64, seed: int = 0) -> pd.DataFrame:
-    """The forward flow on an untrained layer (digits test clouds) for each smoothing / step size:
-    median relative residual in the flow's own kernel at a few steps, and the exact energy distance
-    MMD^2(Z, f(Z)) at the start and the end (comparable across settings)."""
+    """The forward flow on an untrained layer (digits test clouds) for each smoothing / step size /
+    decay, and plain gradient descent on the residual (eps 3, step 3): median relative residual in
+    the flow's own kernel at a few steps, and the exact energy distance MMD^2(Z, f(Z)) at the start
+    and the end (comparable across settings)."""
     import torch
     from discolab.core.ddeq.data import digit_clouds, split
     from discolab.core.ddeq.model import DDEQ, DDEQConfig
 
     test = split(digit_clouds(seed=seed), seed=seed)[1].subset(range(n))
     rows = []
-    for eps, lr in FLOW_SETTINGS:
+    for method, (eps, lr, decay) in [("flow", s) for s in FLOW_SETTINGS] + [("gradient of R", (3.0, 3.0, 0.0))]:
         torch.manual_seed(seed)
-        model = DDEQ(DDEQConfig(bandwidth=eps, flow_lr=lr)).eval()
-        path, residuals = model.flow_path(test.points, test.mask, steps)
+        model = DDEQ(DDEQConfig(bandwidth=eps, flow_lr=lr, flow_decay=decay)).eval()
+        if method == "flow":
+            path, residuals = model.flow_path(test.points, test.mask, steps)
+        else:
+            path, residuals = full_gradient_path(model, test.points, test.mask, steps, lr)
         relative = (residuals / residuals[:, :1]).median(0).values
         exact = exact_residual(model, test.points, test.mask, path)
-        row = {"smoothing eps": eps, "step size": lr}
+        row = {"method": method, "smoothing eps": eps, "step size": lr, "decay": decay}
         row |= {f"relative @{k}": relative[k].item() for k in (10, 50, steps)}
         rows.append(row | {"exact MMD² start": exact[0], f"exact MMD² @{steps}": exact[1]})
     return pd.DataFrame(rows)
@@ -232,12 +287,28 @@ def trace_table(db: RunsDB, experiment: str = CLASSIFY) -> pd.DataFrame:
         if metric not in table:
             continue
         part = table[table[metric].notna()]
-        for data, by_data in part.groupby("data"):
+        for (data, variant), by_data in part.groupby(["data", "variant"]):
             curve = by_data.groupby("step")[metric].median()
             rows.append(
-                {"data": data, "layer": "trained" if metric == "trace" else "initial"}
+                {"data": data, "model": variant, "layer": "trained" if metric == "trace" else "initial"}
                 | {f"step {k}": curve.get(k, np.nan) for k in TRACE_REPORTED}
             )
+    return pd.DataFrame(rows)
+
+
+def depth_table(db: RunsDB, experiment: str = CLASSIFY) -> pd.DataFrame:
+    """Test accuracy (mean ± sd over seeds) when the flow runs exactly k steps, per data set and DDEQ."""
+    table = db.wide(experiment)
+    if "accuracy_depth" not in table:
+        return pd.DataFrame()
+    part = table[table["accuracy_depth"].notna()]
+    rows = []
+    for (data, variant), by in part.groupby(["data", "variant"]):
+        stats = by.groupby("step")["accuracy_depth"].agg(["mean", "std"])
+        rows.append(
+            {"data": data, "model": variant, "seeds": by["seed"].nunique()}
+            | {f"{k} steps": f"{stats.loc[k, 'mean']:.3f} ± {stats.loc[k, 'std']:.3f}" for k in stats.index}
+        )
     return pd.DataFrame(rows)
 
 
@@ -258,10 +329,12 @@ def completion_table(db: RunsDB, experiment: str = COMPLETE) -> pd.DataFrame:
     """Per metric (rows) and model: mean over seeds and the per-seed values."""
     table = db.wide(experiment)
     table = table[table["step"] == 0]
+    table = table.assign(label=table["variant"].fillna(table["model"]) if "variant" in table else table["model"])
+    order = ["ddeq", "unrolled", *ABLATIONS]
     rows = []
     for metric in COMPLETION_METRICS:
         row = {"metric": metric}
-        for model, part in table.groupby("model"):
+        for model, part in sorted(table.groupby("label"), key=lambda g: order.index(g[0]) if g[0] in order else 99):
             values = part.sort_values("seed")[metric] if metric in part else pd.Series(dtype=float)
             if values.notna().any():
                 row[model] = f"{values.mean():.4f} ({' '.join(f'{v:.4f}' for v in values)})"
@@ -303,19 +376,30 @@ def figure(db: RunsDB, classify: str = CLASSIFY, completion_seed: int = 0):
         ax.set_xlabel("parameters")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{data}: accuracy vs parameters")
-    ax = fig.add_subplot(grid[0, 2:])
+    ax = fig.add_subplot(grid[0, 2])
     for metric, style in (("trace", "-"), ("trace_init", ":")):
         if metric not in table:
             continue
-        for data, part in table[table[metric].notna()].groupby("data"):
+        for (data, variant), part in table[table[metric].notna()].groupby(["data", "variant"]):
             curve = part.groupby("step")[metric].median()
-            label = f"{data}, {'trained' if metric == 'trace' else 'initial'} layer"
+            label = f"{data} {variant}, {'trained' if metric == 'trace' else 'initial'}"
             ax.plot(curve.index, curve.values, style, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("flow step")
     ax.set_ylabel("MMD²(Z, f(Z)) / initial (median cloud)")
     ax.set_title("forward flow: residual to the fixed point")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=6)
+    if "accuracy_depth" in table:
+        ax = fig.add_subplot(grid[0, 3])
+        for (data, variant), part in table[table["accuracy_depth"].notna()].groupby(["data", "variant"]):
+            curve = part.groupby("step")["accuracy_depth"].agg(["mean", "std"])
+            ax.errorbar(curve.index, curve["mean"], curve["std"], marker="o", capsize=2, label=f"{data} {variant}")
+        ax.set_xscale("log")
+        ax.axvline(30, color="gray", linestyle=":", linewidth=1)
+        ax.set_xlabel("flow steps at test (trained at 30)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title("accuracy against the flow's depth")
+        ax.legend(fontsize=6)
     path = model_path("completion-ddeq", completion_seed)
     if path.is_file():
         from discolab.core.ddeq.data import remove_disc, shape_clouds, split
@@ -363,6 +447,10 @@ def report(db: RunsDB, classify: str = CLASSIFY, completion: str = COMPLETE, doc
         "",
         trace_table(db, classify).to_markdown(index=False, floatfmt=".2e"),
         "",
+        "Test accuracy when the flow runs exactly k steps (mean ± sd over seeds; trained at 30):",
+        "",
+        depth_table(db, classify).to_markdown(index=False),
+        "",
         "The same residual in the exact energy distance (no smoothing), saved classifiers, median cloud:",
         "",
         exact_residual_table().to_markdown(index=False, floatfmt=".2e"),
@@ -377,7 +465,7 @@ def report(db: RunsDB, classify: str = CLASSIFY, completion: str = COMPLETE, doc
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``discolab ddeq eval`` and ``python -m discolab.experiments.ddeq_eval``."""
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--data", choices=DATASETS, nargs="+", default=list(DATASETS), help="classification data sets")
     parser.add_argument("--quick", action="store_true", help="tiny data and 2 epochs: a smoke test")

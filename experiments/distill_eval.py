@@ -15,8 +15,12 @@ Sweeps: ``distill-softlabel`` (cells: data set x IPC x study, :mod:`discolab.cor
 ``distill-d3-subtasks`` (one cell per subtask's distillation: the parallel phase) and ``distill-d3``
 (budget x method x labels x subtasks, :mod:`discolab.core.distill.budget`).
 
-Run: ``python -m discolab.experiments.distill_eval [--seeds 3] [--quick] [--report-only]`` (about 45
-CPU-minutes on one thread; ``--quick``: a smoke test of a couple of minutes).
+Pilots (``--pilots``, instead of the study): the runs behind the settings the study fixes, sweeps
+``distill-pilot-temperature`` (the soft-label temperature T at IPC 1) and ``distill-pilot-d3`` (D3's
+PCA start against a random one, a wider decoder, more distillation steps).
+
+Run: ``python -m discolab.experiments.distill_eval [--seeds 3] [--quick] [--pilots] [--report-only]``
+(about 45 CPU-minutes on one thread; ``--pilots``: about 5; ``--quick``, a smoke test: about half a minute).
 """
 
 from __future__ import annotations
@@ -52,6 +56,18 @@ D3_METHODS = {  # name in the tables -> cell settings
     "d3-soft": {"method": "d3", "labels": "soft", "subtasks": 1},
     "d3-federated-soft": {"method": "d3", "labels": "soft", "subtasks": 2},
 }
+PILOT_TEMPERATURE = "distill-pilot-temperature"
+PILOT_D3 = "distill-pilot-d3"
+TEMPERATURES = (1.0, 2.0, 3.0, 4.0, 8.0)
+PILOT_EPOCHS = [LABEL_EPOCH, 20]  # the label checkpoint of the label studies and the expert's last
+D3_PILOTS = [  # (budget in IPC, name in the table, what differs from the study's D3: D3_ARCH, a PCA start)
+    (5, "d3", {}),
+    (5, "random start", {"init": "random"}),
+    (5, "hidden 24", {"hidden": 24}),
+    (10, "d3", {}),
+    (10, "hidden 48", {"hidden": 48}),
+    (10, "800 steps", {"distill_steps": 800}),
+]
 IMAGE = "distill_results.png"
 IMAGE_FLOATS = 64  # both data sets' images are 1 x 8 x 8
 
@@ -151,6 +167,92 @@ def d3_named_cell(config: dict, seed: int) -> dict:
     return d3_cell(d3_cell_config(config), seed)
 
 
+# --- pilots: the runs behind the settings the study fixes -------------------------------------------------------
+
+
+def temperature_cell(config: dict, seed: int) -> list[dict]:
+    """Pilot cell: the epochs study at one temperature (rows ``hard``, ``soft`` and ``expert``), plus, per
+    expert epoch, how peaked that checkpoint's labels at this temperature are on the whole training set:
+    ``top1``, the mean largest entry, and ``top2_share``, the largest entry's mean share of the two largest
+    (what a label truncated to its top 2 gives the top class)."""
+    from discolab.core.distill.data import load_data
+    from discolab.core.distill.labels import soft_labels
+    from discolab.core.distill.nets import expert_at, logits_of, train_expert
+    from discolab.core.distill.softlabel import resolve, run
+
+    one_thread()
+    rows = run(config, seed)
+    config = resolve(config)
+    data = load_data(config["dataset"], config["data_seed"])
+    checkpoints = train_expert(data, seed, config["expert_train_epochs"], config["width"])  # cached by run
+    for epoch in config["expert_epochs"]:
+        expert = expert_at(data, checkpoints, epoch, config["width"])
+        top = soft_labels(logits_of(expert, data.train_x), config["temperature"]).topk(2, dim=-1).values
+        rows.append({"metric": "top1", "value": top[:, 0].mean().item(), "step": epoch})
+        rows.append({"metric": "top2_share", "value": (top[:, 0] / top.sum(-1)).mean().item(), "step": epoch})
+    return rows
+
+
+def d3_pilot_cell(config: dict, seed: int) -> dict:
+    """Pilot cell: monolithic D3 with hard labels, built as :func:`discolab.core.distill.budget.run` builds
+    it, except that ``init`` chooses how latents and decoder start (``pca``, as in the study, or
+    ``random``); ``name`` only labels the row. Returns the student's test accuracy, the latents per class
+    and the final MMD² per class."""
+    from discolab.core.distill import budget
+    from discolab.core.distill.d3 import aggregate, distill_classes
+    from discolab.core.distill.data import load_data
+    from discolab.core.distill.nets import accuracy, expert_at, new_convnet, train_classifier, train_expert
+
+    one_thread()
+    init = config.get("init", "pca")
+    config = budget.resolve({k: v for k, v in config.items() if k not in ("name", "init")})
+    data = load_data(config["dataset"], config["data_seed"])
+    checkpoints = train_expert(data, seed, config["expert_train_epochs"], config["width"])
+    expert = expert_at(data, checkpoints, len(checkpoints["states"]), config["width"])
+    per_class = budget.d3_layout(config, data)["per_class"]
+    student = new_convnet(data.n_classes, data.image_shape, config["width"], seed + 1)
+    part = distill_classes(
+        data, expert, per_class, config["latent_dim"], config["hidden"], config["distill_steps"], seed, init=init
+    )
+    distilled = aggregate([part], data.n_classes, None)
+    train_classifier(student, distilled.training_set(config["fresh"]), config["student_steps"], seed)
+    test_accuracy = accuracy(student, data.test_x, data.test_y)
+    return {"accuracy": test_accuracy, "latents_per_class": per_class, "final_mmd": part.final_mmd}
+
+
+def temperature_configs(quick: bool = False) -> list[dict]:
+    """The epochs study at IPC 1 per data set and temperature, labels from :data:`PILOT_EPOCHS` (``quick``:
+    digits, T in {1, 4}, short training)."""
+    datasets = ["digits"] if quick else ["digits", "nested"]
+    temperatures = (1.0, 4.0) if quick else TEMPERATURES
+    short = {"student_steps": 60, "expert_train_epochs": 3, "expert_epochs": [3]} if quick else {}
+    return [
+        {"dataset": dataset, "ipc": 1, "study": "epochs", "expert_epochs": PILOT_EPOCHS, "temperature": t, **short}
+        for dataset in datasets
+        for t in temperatures
+    ]
+
+
+def d3_pilot_configs(quick: bool = False) -> list[dict]:
+    """The D3 variants of :data:`D3_PILOTS` on digits (``quick``: budget 5 only, short training)."""
+    short = {"student_steps": 60, "distill_steps": 20, "expert_train_epochs": 3} if quick else {}
+    return [
+        {"dataset": "digits", "budget_ipc": budget, "name": name, "init": "pca", **D3_ARCH, **changes, **short}
+        for budget, name, changes in D3_PILOTS
+        if budget == 5 or not quick
+    ]
+
+
+def pilot_sweeps(seeds: list[int], quick: bool = False) -> tuple[Sweep, Sweep]:
+    suffix = "-quick" if quick else ""
+    temperature_keys = ["dataset", "ipc", "temperature"]
+    d3_keys = ["dataset", "budget_ipc", "name", "init", "hidden", "distill_steps"]
+    return (
+        Sweep(PILOT_TEMPERATURE + suffix, temperature_cell, temperature_configs(quick), seeds, temperature_keys),
+        Sweep(PILOT_D3 + suffix, d3_pilot_cell, d3_pilot_configs(quick), seeds, d3_keys),
+    )
+
+
 # --- analysis ---------------------------------------------------------------------------------------------------
 
 
@@ -247,6 +349,73 @@ def d3_summary(table: pd.DataFrame) -> pd.DataFrame:
     order = {name: i for i, name in enumerate(D3_METHODS)}
     summary = summary.reset_index()
     return summary.sort_values(["budget_ipc", "name"], key=lambda s: s.map(order) if s.name == "name" else s)
+
+
+def expert_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """Per data set: the expert's test accuracy at the last checkpoint that an epochs study of ``table``
+    used, mean and std over seeds."""
+    part = table.dropna(subset=["expert"]) if "expert" in table else table.iloc[:0]
+    last = part[part["step"] == part.groupby("dataset")["step"].transform("max")].drop_duplicates(["dataset", "seed"])
+    return (
+        last.groupby("dataset")
+        .agg(epoch=("step", "max"), seeds=("seed", "nunique"), expert=("expert", "mean"), expert_std=("expert", "std"))
+        .reset_index()
+    )
+
+
+def temperature_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, temperature and expert epoch: hard- and soft-label accuracy (mean over seeds), the
+    soft label's gain and the seeds it won (paired by seed), and the labels' mean top entry and top-2
+    share on the training set."""
+    rows = []
+    for (dataset, temperature), cell in table.groupby(["dataset", "temperature"]):
+        hard = cell[cell["step"] == 0].set_index("seed")["hard"]
+        for epoch, at_epoch in cell[cell["step"] > 0].groupby("step"):
+            soft = at_epoch.set_index("seed")["soft"]
+            paired = (soft - hard).dropna()
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "T": temperature,
+                    "expert_epoch": int(epoch),
+                    "seeds": len(paired),
+                    "hard": hard.mean(),
+                    "soft": soft.mean(),
+                    "soft_std": soft.std(),
+                    "gain": paired.mean(),
+                    "wins": f"{int((paired > 0).sum())}/{len(paired)}",
+                    "top1": at_epoch["top1"].mean(),
+                    "top2_share": at_epoch["top2_share"].mean(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def d3_pilot_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per budget and variant (in :data:`D3_PILOTS` order): accuracy mean and std over seeds, latents per
+    class, and the difference to the study's D3 at the same budget with the seeds it won (paired)."""
+    order = {(budget, name): i for i, (budget, name, _) in enumerate(D3_PILOTS)}
+    rows = []
+    for (budget, name), cell in sorted(table.groupby(["budget_ipc", "name"]), key=lambda group: order[group[0]]):
+        reference = table[(table["budget_ipc"] == budget) & (table["name"] == "d3")].set_index("seed")["accuracy"]
+        paired = (cell.set_index("seed")["accuracy"] - reference).dropna()
+        first = cell.iloc[0]
+        rows.append(
+            {
+                "budget_ipc": budget,
+                "name": name,
+                "init": first["init"],
+                "hidden": first["hidden"],
+                "distill_steps": first["distill_steps"],
+                "latents_per_class": first["latents_per_class"],
+                "seeds": cell["seed"].nunique(),
+                "accuracy": cell["accuracy"].mean(),
+                "accuracy_std": cell["accuracy"].std(),
+                "vs_d3": np.nan if name == "d3" else paired.mean(),
+                "wins": "" if name == "d3" else f"{int((paired > 0).sum())}/{len(paired)}",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def figure(soft: pd.DataFrame | None, d3: pd.DataFrame | None):
@@ -348,6 +517,8 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
     if soft is not None:
         lines += ["Soft vs hard labels (mean over seeds; best epoch chosen on the test mean):", ""]
         lines += [soft_vs_hard(soft).round(4).to_markdown(index=False), ""]
+        experts = expert_accuracy(soft).round(4).to_markdown(index=False)
+        lines += ["Expert test accuracy (the last checkpoint studied):", "", experts, ""]
         lines += ["Soft-label accuracy by expert epoch (columns):", "", epoch_curves(soft).round(3).to_markdown(), ""]
         lines += ["Swap test (IPC 1):", "", swap_curve(soft).round(4).to_markdown(index=False), ""]
         grid = topk_grid(soft)
@@ -367,10 +538,29 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
     return "\n".join([*lines, f"plot: {path}"])
 
 
+def pilot_report(db: RunsDB, quick: bool = False) -> str:
+    """The pilots' tables (markdown), from the runs database."""
+    suffix = "-quick" if quick else ""
+    temperature, d3 = _table(db, PILOT_TEMPERATURE + suffix), _table(db, PILOT_D3 + suffix)
+    lines = []
+    if temperature is not None:
+        lines += ["Pilot: soft-label temperature T at IPC 1 (mean over seeds; gain and wins paired by seed against"]
+        lines += ["the hard-label student; top1 and top2_share: the labels' mean top entry and its share of the top"]
+        lines += ["two, on the training set):", ""]
+        lines += [temperature_table(temperature).round(4).to_markdown(index=False), ""]
+        experts = expert_accuracy(temperature).round(4).to_markdown(index=False)
+        lines += ["Expert test accuracy (the last checkpoint):", "", experts, ""]
+    if d3 is not None:
+        lines += ["Pilot: D3 variants on digits, hard labels (mean over seeds; vs_d3 and wins paired by seed against"]
+        lines += ["the study's D3 at the same budget):", "", d3_pilot_table(d3).round(4).to_markdown(index=False), ""]
+    return "\n".join(lines) if lines else "no distillation pilot in the runs database yet"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test of the pipeline")
     parser.add_argument("--only", choices=["softlabel", "d3"], default=None, help="run one of the two studies")
+    parser.add_argument("--pilots", action="store_true", help="instead of the study: the pilots behind its settings")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
     parser.add_argument(
@@ -380,8 +570,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """Run the missing cells (soft-label study, then D3's subtasks in parallel, then D3's students)."""
+    """Run the missing cells (soft-label study, then D3's subtasks in parallel, then D3's students), or
+    with ``--pilots`` the pilots' cells instead; print the report."""
     db = RunsDB(args.db)
+    if args.pilots:
+        if not args.report_only:
+            for plan in pilot_sweeps(list(range(args.seeds)), args.quick):
+                print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
+        print(pilot_report(db, args.quick))
+        return 0
     softlabel, subtasks, d3 = sweeps(list(range(args.seeds)), args.quick)
     if not args.report_only:
         plans = {"softlabel": [softlabel], "d3": [subtasks, d3], None: [softlabel, subtasks, d3]}[args.only]

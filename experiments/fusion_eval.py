@@ -161,7 +161,10 @@ def comparisons(runs: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
         row = {"expert": expert, "rows": rows, "graphs": len(by_graph), "runs": len(table)}
         for arm in ARMS:
             if arm in table:
-                row[f"{metric} {arm}"] = round(float(table[arm].mean()), 3)
+                covered = table[arm].notna().groupby(level="graph").any()
+                mean = f"{table[arm].mean():.3f}"
+                # an arm recorded on fewer graphs than the others is a mean over those graphs only
+                row[f"{metric} {arm}"] = mean if covered.all() else f"{mean} ({int(covered.sum())} graphs)"
         for name, rival, rival_by_graph in (
             ("best single", best_runs, by_graph[["expert", "pc"]].max(axis=1)),
             ("fixed", table["fixed"], by_graph["fixed"]),
@@ -188,9 +191,14 @@ def report(db: RunsDB, graphs: list[str] | None = None, experts: list[str] | Non
         runs = runs[runs["graph"].isin(graphs)]
     if experts:
         runs = runs[runs["expert"].isin([*experts, "-"])]
-    lines = ["## igda-fusion: final F1 (mean over graphs and seeds) and the learned fusion's comparisons\n"]
+    lines = ["### igda-fusion: final F1 (mean over graphs and seeds) and the learned fusion's comparisons\n"]
+    everywhere = set(runs["graph"])
+    for arm, part in runs.groupby("arm"):
+        if set(part["graph"]) != everywhere:
+            graphs_of_arm = ", ".join(g for g in BENCHMARKS if g in set(part["graph"]))
+            lines.append(f"(arm {arm} is recorded on {graphs_of_arm} only: its means are over those graphs)\n")
     lines.append(comparisons(runs).to_markdown(index=False))
-    lines.append("\n## the same for the area under the F1-versus-experiments curve\n")
+    lines.append("\n### the same for the area under the F1-versus-experiments curve\n")
     lines.append(comparisons(runs, "f1_area").to_markdown(index=False))
     fused = runs[runs["arm"].isin(["learned", "learned+explore", "learned+lookahead"])]
     if "weight_expert" in fused:
@@ -202,12 +210,14 @@ def report(db: RunsDB, graphs: list[str] | None = None, experts: list[str] | Non
                 fused[f"error_{source}"] = (fused[f"weight_{source}"] - fused[f"oracle_weight_{source}"]).abs()
             columns += ["oracle_weight_expert", "oracle_weight_pc", "error_expert", "error_pc"]
         weights = fused.groupby(["expert", "rows", "arm"])[columns].mean().round(2)
-        lines.append("\n## learned weights after the last round, the weights all pairs' answers give, and")
-        lines.append("## the absolute error (mean over graphs and seeds)\n")
+        lines.append(
+            "\n### learned weights after the last round, the weights all pairs' answers give, and the absolute error"
+            " (mean over graphs and seeds)\n"
+        )
         lines.append(weights.to_markdown())
     for column, when in (("auroc_prior", "round 0"), ("auroc_final", "the last round")):
         auroc = with_pc_per_expert(runs).pivot_table(index=["expert", "rows"], columns="arm", values=column)
-        lines.append(f"\n## AUROC of the beliefs against the true edges, {when} (mean over graphs and seeds)\n")
+        lines.append(f"\n### AUROC of the beliefs against the true edges, {when} (mean over graphs and seeds)\n")
         lines.append(auroc.round(3).to_markdown())
     return "\n".join(lines)
 

@@ -201,6 +201,17 @@ def wins_by_budget(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def wins_table(wins: pd.DataFrame, rounds: int) -> pd.DataFrame:
+    """The :func:`wins_by_budget` counts after ``rounds`` as a prior x rival table of "won/graphs
+    (t tied)" (the rest are losses)."""
+    part = wins[wins["round"] == rounds]
+    cells = part["wins"].astype(str) + "/" + part["graphs"].astype(str)
+    cells = cells.where(part["ties"] == 0, cells + " (" + part["ties"].astype(str) + " tied)")
+    table = part.assign(cell=cells).pivot(index="prior", columns="versus", values="cell")
+    order = ["static prior", *sorted(c for c in table.columns if c != "static prior")]
+    return table[order]
+
+
 def paired_tests(frame: pd.DataFrame, ours: dict[str, str]) -> pd.DataFrame:
     """Per prior: ``ours[prior]`` against each other method and the static prior, paired over
     (graph, seed): the mean difference in final F1, in F1 area (mean F1 over rounds 0..R) and in
@@ -310,6 +321,9 @@ def report(db: RunsDB, out_dir: Path) -> str:
         )
         lines.append(f"\n## {experiment}: graphs won at each budget (round r = r x I experiments)\n")
         lines.append(pivot.to_markdown())
+        for rounds in sorted({min(2, int(wins["round"].max())), int(wins["round"].max())}):
+            lines.append(f"\n## {experiment}: after round {rounds}, graphs won (ties counted apart; the rest are losses)\n")
+            lines.append(wins_table(wins, rounds).to_markdown())
         lines.append(f"\n## {experiment}: paired Wilcoxon tests over (graph, seed), after the last round\n")
         lines.append(paired_tests(frame, ours).to_markdown(index=False))
         paths = plot_trajectories(frame, out_dir)

@@ -136,7 +136,7 @@ def report(db: RunsDB, graphs: list[str] | None = None) -> str:
                 row["runs"], row["graphs W/T/L (f1)"] = len(both), f"{won}/{len(margin) - won - lost}/{lost}"
         rows.append(row)
     return (
-        "## igda-llm-update: final F1 by graph and arm (mean ± std over seeds)\n\n"
+        "### igda-llm-update: final F1 by graph and arm (mean ± std over seeds)\n\n"
         + per_graph.to_markdown()
         + "\n\n## IGDA against each arm, paired over (graph, seed)\n\n"
         + pd.DataFrame(rows).to_markdown(index=False)

@@ -11,9 +11,10 @@ totals); every cell with the same training budget, for each seed. One cell = one
 metrics: test accuracy, train loss, total / active / router parameters, expert load (entropy over
 log E, largest expert's share, experts used, dropped fraction in training).
 
-Report: mean +- std over seeds per task and model, accuracy against the number of experts and
-against total parameters (``moe_accuracy.png``), and a verdict per task: how much of the dense
-gain at matched total parameters the experts recover.
+Report: mean +- std over seeds and each seed's accuracy per task and model, the reasoning task's
+accuracy per answer class, the training graphs dropped for equalling a test graph, accuracy against
+the number of experts and against total parameters (``moe_accuracy.png``), and a verdict per task:
+how much of the dense gain at matched total parameters the experts recover.
 
 Run: ``python -m discolab.experiments.moe_eval [--seeds 3] [--quick] [--report-only]`` (about 35
 CPU-minutes with one thread for the full grid; ``--quick``: a smoke test of a few seconds per cell).
@@ -56,7 +57,9 @@ METRICS = (
     "experts_used",
     "dropped_fraction_train",
     "chance",
+    "train_seconds",
 )
+CLASS_PREFIX = "accuracy_class_"  # the reasoning task's accuracy per answer class (distance 1, 2, further)
 IMAGE = "moe_accuracy.png"
 LONG_STEPS = 9000
 MIN_DENSE_GAIN = 0.05  # accuracy; below it, width did not help and the ratio is noise
@@ -114,12 +117,34 @@ def cells_table(db: RunsDB, experiment: str = EXPERIMENT) -> pd.DataFrame:
 def analyse(table: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (task, family, width, experts)."""
     keys = ["task", "family", "d_model", "n_experts"]
-    grouped = table.groupby(keys, dropna=False)
-    summary = grouped[list(METRICS)].mean()
+    grouped = table.sort_values("seed").groupby(keys, dropna=False)
+    summary = grouped[[*METRICS, *class_columns(table)]].mean()
     for metric in ("accuracy", "train_loss"):
         summary[metric + "_std"] = grouped[metric].std()
+    summary["accuracy_per_seed"] = grouped["accuracy"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
     summary["seeds"] = grouped["seed"].nunique()
     return summary.reset_index().sort_values(["task", "family", "params_total"])
+
+
+def class_columns(table: pd.DataFrame) -> list[str]:
+    """The recorded per-class accuracy metrics (``accuracy_class_1``, ``_2``, ``_further``), in that order."""
+    return sorted(c for c in table.columns if c.startswith(CLASS_PREFIX))
+
+
+def rejected_graphs(table: pd.DataFrame) -> pd.DataFrame:
+    """Per task and seed with graph cells: the training graphs drawn and those dropped for equalling a test
+    graph (:meth:`discolab.core.moe.tasks.ShortestPath.train_batch`), per cell on average, and their ratio."""
+    if "rejected_train_graphs" not in table:
+        return pd.DataFrame()
+    graphs = table[table["rejected_train_graphs"].notna()].copy()
+    if "train_graphs_drawn" not in graphs:
+        graphs["train_graphs_drawn"] = np.nan  # rows recorded before the draws were
+    grouped = graphs.groupby(["task", "seed"])
+    out = grouped[["rejected_train_graphs", "train_graphs_drawn"]].mean()
+    out.insert(0, "cells", grouped.size())
+    sums = grouped[["rejected_train_graphs", "train_graphs_drawn"]].sum(min_count=1)
+    out["rejected_fraction"] = sums["rejected_train_graphs"] / sums["train_graphs_drawn"]
+    return out.reset_index()
 
 
 def verdict(summary: pd.DataFrame) -> pd.DataFrame:
@@ -211,17 +236,39 @@ def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = N
     if docs_image is not None:
         shutil.copyfile(path, docs_image)
     columns = ["task", "family", "d_model", "n_experts", "params_total", "params_active", "seeds"]
-    columns += ["accuracy", "accuracy_std", "token_accuracy", "train_loss", "chance"]
+    columns += ["accuracy", "accuracy_std", "accuracy_per_seed", "token_accuracy", "train_loss", "chance"]
+    columns += ["train_seconds"]
     load = ["task", "n_experts", "load_entropy", "load_entropy_min", "max_load_fraction", "experts_used"]
     load += ["dropped_fraction_train"]
     moe = summary[summary["family"] == "moe"]
     lines = [
         f"{len(table)} trained models ({table['seed'].nunique()} seeds)",
         "",
-        "Accuracy per model (mean and std over seeds):",
+        "Accuracy per model (mean and std over seeds, then each seed's in seed order; train_seconds: mean per cell):",
         "",
         summary[columns].round(4).to_markdown(index=False),
         "",
+    ]
+    classes = class_columns(table)
+    if classes:
+        per_class = summary[summary[classes].notna().any(axis=1)]
+        lines += [
+            "Accuracy per answer class (mean over seeds; classes: shortest-path distance 1, 2, further):",
+            "",
+            per_class[["task", "family", "d_model", "n_experts", "params_total", "accuracy", *classes]]
+            .round(4)
+            .to_markdown(index=False),
+            "",
+        ]
+    rejected = rejected_graphs(table)
+    if not rejected.empty:
+        lines += [
+            "Training graphs dropped for equalling a test graph (per cell, mean over the seed's cells):",
+            "",
+            rejected.round(6).to_markdown(index=False),
+            "",
+        ]
+    lines += [
         "Expert load on the test tokens (entropy / log E: 1 uniform; max share: 1/E uniform, 1 collapsed):",
         "",
         moe[load].round(4).to_markdown(index=False),

@@ -19,6 +19,10 @@ hierarchical seeds vs complexity, trajectories): ``tree_hierarchical.png``.
 
 Run: ``python -m discolab.experiments.tree_eval [--seeds 10] [--quick] [--report-only]`` (``--quick``: a smoke
 test of a few seconds per cell). Per-cell time and the settings' reasons: docs/tree.md.
+
+``--exploration`` runs instead the exploration that preceded the grid (:data:`EXPLORATION`: runs e1 to e6, model
+depth, lexicon size, learning rate and weight decay, one or two seeds, 4,000 or 10,000 steps) as sweep cells of the
+experiment ``tree-exploration`` and prints one table row per run (:func:`exploration_report`).
 """
 
 from __future__ import annotations
@@ -26,21 +30,23 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from discolab.core.errors import DiscolabError
 from discolab.core.paths import data_path
-from discolab.core.runs import RunsDB
+from discolab.core.runs import RunsDB, config_hash
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
 
 EXPERIMENT = "tree-question"
 COMPLEXITY = (0.0, 0.1, 0.25, 0.5, 1.0)
 DIVERSITY = (2, 6, None)  # templates per pool (simple: 14, center-embedded: 21); None = all
-# The sweep's setting, the cheapest of those explored (docs/tree.md): the small lexicon (3 nouns, 2 + 2 verbs,
-# 2 determiners, 2 prepositions), the full 35-template grammar, 2 layers x 64, 5000 steps: about 2 CPU-minutes per
-# cell on one thread. Hierarchical generalization appeared neither here (3 of 150 models past 0.8) nor in any explored
-# setting (up to 30,000 steps, 4 layers); the paper's models trained far longer.
+# The sweep's setting, the cheapest of the exploration's (:data:`EXPLORATION`, docs/tree.md): the small lexicon
+# (3 nouns, 2 + 2 verbs, 2 determiners, 2 prepositions), the full 35-template grammar, 2 layers x 64, 5000 steps:
+# about 2 CPU-minutes per cell on one thread. Hierarchical generalization appeared neither here (3 of 150 models past
+# 0.8) nor in a 30,000-step 4-layer run (docs/tree.md); the paper's models trained far longer.
 BASE = {
     "task": "question",
     "n_train": 20000,
@@ -69,6 +75,35 @@ MIN_MODES_GAP = 0.2
 IMAGE = "tree_hierarchical.png"
 RELATIVE_CLAUSES = ("rc_v", "rc_vo", "rc_sv")  # as in discolab.core.tree.grammar (not imported: no torch here)
 
+EXPLORATION_EXPERIMENT = "tree-exploration"
+# TreeDataConfig's default lexicon (6 nouns, 4 + 4 verbs, 3 determiners, 3 prepositions) and BASE's small one.
+LEXICON_KEYS = ("n_nouns", "n_intransitive", "n_transitive", "n_determiners", "n_prepositions")
+DEFAULT_LEXICON = dict(zip(LEXICON_KEYS, (6, 4, 4, 3, 3)))
+SMALL_LEXICON = {k: BASE[k] for k in LEXICON_KEYS}
+# The exploration's starting point: BASE with the default lexicon and all templates; each run changes it.
+EXPLORATION_BASE = {**BASE, **DEFAULT_LEXICON, "n_templates": None}
+# The exploration that looked for the smallest setting with hierarchical generalization, before the grid: one
+# entry per run (one table row of docs/tree.md): (label, setting, changes to EXPLORATION_BASE, center share,
+# steps, seed). A setting names what differs from e1's; e5 names no lexicon, so it keeps e1's default one.
+EXPLORATION = (
+    ("e1", "2 layers x 64, default lexicon", {}, 0, 4000, 0),
+    ("e1", "2 layers x 64, default lexicon", {}, 0, 4000, 1),
+    ("e1", "2 layers x 64, default lexicon", {}, 1, 4000, 0),
+    ("e1", "2 layers x 64, default lexicon", {}, 1, 4000, 1),
+    ("e2", "2 layers x 64, default lexicon", {}, 1, 10000, 0),
+    ("e2", "2 layers x 64, default lexicon", {}, 0, 10000, 0),
+    ("e3", "2 layers x 64, small lexicon", SMALL_LEXICON, 1, 10000, 0),
+    ("e3", "2 layers x 64, small lexicon", SMALL_LEXICON, 0, 10000, 0),
+    ("e4", "4 layers x 64, default lexicon", {"n_layers": 4}, 1, 10000, 0),
+    ("e5", "2 layers x 64, default lexicon, lr 3e-3, weight decay 0.1", {"lr": 3e-3, "weight_decay": 0.1}, 1, 10000, 0),
+    ("e6", "4 layers x 64, small lexicon", {"n_layers": 4, **SMALL_LEXICON}, 1, 10000, 0),
+)
+EXPLORATION_KEYS = ("n_layers", *LEXICON_KEYS, "lr", "weight_decay", "center_share", "steps")
+# --quick --exploration: every run's model and lexicon at a tiny budget, a smoke test of a few seconds per run: the
+# data below, 1/200 of the run's steps (so that e1 and e2 stay different cells).
+EXPLORATION_QUICK = {"n_train": 1000, "n_test": 100, "eval_every": 10}
+QUICK_STEPS_DIVISOR = 200
+
 
 def tree_cell(config: dict, seed: int) -> list[dict]:
     """One trained model (:func:`discolab.core.tree.train.run`); its trajectory rows."""
@@ -85,6 +120,79 @@ def configs(quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY) -> 
 def sweep(seeds: list[int], quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY) -> Sweep:
     name = EXPERIMENT + ("-quick" if quick else "")
     return Sweep(name, tree_cell, configs(quick, complexity, diversity), seeds, ["center_share", "n_templates"])
+
+
+@dataclass
+class ExplorationSweep(Sweep):
+    """The exploration's runs as sweep cells: each run its own (config, seed), not every config x every seed."""
+
+    runs: list[dict] = field(default_factory=list)  # label, setting, config, seed: one per table row
+
+    def cells(self) -> list[tuple[dict, int]]:
+        return [(run["config"], run["seed"]) for run in self.runs]
+
+
+def exploration_runs(quick: bool = False) -> list[dict]:
+    """:data:`EXPLORATION` as runs: label, setting, the cell's config and seed."""
+    runs = []
+    for label, setting, changes, share, steps, seed in EXPLORATION:
+        config = {**EXPLORATION_BASE, **changes, "center_share": float(share), "steps": steps}
+        if quick:
+            config |= {**EXPLORATION_QUICK, "steps": max(1, steps // QUICK_STEPS_DIVISOR)}
+        runs.append({"label": label, "setting": setting, "config": config, "seed": seed})
+    return runs
+
+
+def exploration_sweep(quick: bool = False) -> ExplorationSweep:
+    runs = exploration_runs(quick)
+    configs = list({config_hash(run["config"]): run["config"] for run in runs}.values())
+    seeds = sorted({run["seed"] for run in runs})
+    name = EXPLORATION_EXPERIMENT + ("-quick" if quick else "")
+    return ExplorationSweep(name, tree_cell, configs, seeds, EXPLORATION_KEYS, runs)
+
+
+def exploration_table(db: RunsDB, plan: ExplorationSweep) -> pd.DataFrame:
+    """One row per run of the exploration: its setting and, once recorded, its final evaluation (the last step's
+    fractions, the hierarchical fraction per kind of relative clause, the training time); NaN where not run."""
+    try:
+        wide = db.wide(plan.name)
+    except DiscolabError:  # nothing recorded yet
+        wide = pd.DataFrame(columns=["config_hash", "seed", "step"])
+    rows = []
+    for run in plan.runs:
+        config, seed = run["config"], run["seed"]
+        cell = wide[(wide["config_hash"] == config_hash(config)) & (wide["seed"] == seed)]
+        last = cell.loc[cell["step"].idxmax()] if len(cell) else pd.Series(dtype=float)
+        kinds = [last.get(f"ood_hierarchical_{kind}", np.nan) for kind in RELATIVE_CLAUSES]
+        rows.append(
+            {
+                "run": run["label"],
+                "setting": run["setting"],
+                "seed": seed,
+                "center_share": config["center_share"],
+                "steps": config["steps"],
+                "ood_hierarchical": last.get("ood_hierarchical", np.nan),
+                "ood_linear": last.get("ood_linear", np.nan),
+                "id_accuracy": last.get("id_accuracy", np.nan),
+                "rc_v / rc_vo / rc_sv": " / ".join("n/a" if np.isnan(k) else f"{k:.2f}" for k in kinds),
+                "seconds": last.get("train_seconds", np.nan),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def exploration_report(db: RunsDB, plan: ExplorationSweep) -> str:
+    table = exploration_table(db, plan)
+    done = int(table["ood_hierarchical"].notna().sum())
+    lines = [
+        f"Exploration ({plan.name}): {done} of {len(table)} runs recorded; all templates, "
+        f"{plan.runs[0]['config']['n_train']} training items, {plan.runs[0]['config']['n_test']} test questions; "
+        "final evaluation of each run (rc_v / rc_vo / rc_sv: hierarchical fraction per kind of relative clause on "
+        "the subject; seconds: training time):",
+        "",
+        table.round({"ood_hierarchical": 2, "ood_linear": 2, "id_accuracy": 2, "seconds": 0}).to_markdown(index=False),
+    ]
+    return "\n".join(lines)
 
 
 def _diversity_label(value) -> str:
@@ -323,6 +431,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--diversity", nargs="+", default=[_diversity_label(d) for d in DIVERSITY], help="templates per pool, or all"
     )
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--exploration",
+        action="store_true",
+        help="run the exploration before the grid (runs e1 to e6, docs/tree.md) instead; --seeds, --complexity and "
+        "--diversity do not apply",
+    )
     parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of an in-process run (tiny models: 1)")
     add_sweep_arguments(parser)
@@ -333,12 +447,19 @@ def _diversity_values(labels) -> list[int | None]:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """Run the sweep's missing cells (unless ``--report-only``), then print the report."""
+    """Run the sweep's missing cells (unless ``--report-only``), then print the report (with ``--exploration``:
+    the exploration's cells and table)."""
     db = RunsDB(args.db)
     if not args.report_only and args.executor == "local" and args.workers == 1:
         import torch  # worker processes get their threads from the sweep runner; this one from the flag
 
         torch.set_num_threads(args.threads)
+    if args.exploration:
+        plan = exploration_sweep(args.quick)
+        if not args.report_only:
+            print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
+        print(exploration_report(db, plan))
+        return 0
     plan = sweep(list(range(args.seeds)), args.quick, tuple(args.complexity), tuple(_diversity_values(args.diversity)))
     if not args.report_only:
         print(run_sweep(plan, db, args.executor, args.workers, args.address).line())

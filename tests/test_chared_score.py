@@ -173,6 +173,26 @@ def test_chared_backend_alone_agrees_with_the_token_level_backend(local_fp32):
         CharEDBackend(["smollm2"], [0.5, 0.5])
 
 
+def test_chared_backend_flags_an_answer_with_no_yes_or_no_mass(monkeypatch):
+    """No mass on any spelling is no answer: 0.5 flagged as a fallback (calibration and the cache
+    skip it), as the other backends do, not a character probability of 0.5."""
+    from discolab.core.chared import backend as module
+
+    class Silent:  # a model that never reaches an answer
+        def render(self, prompt):
+            return "Q: " + prompt[-1]["content"] + "\nA:"
+
+        def marginals(self, text):
+            return None
+
+    monkeypatch.setattr(module, "prefix_log_probabilities", lambda *a, **k: np.array([-np.inf]))
+    chared = module.CharEDBackend(["smollm2"], [1.0])
+    chared._models = [Silent()]
+    (answer,) = chared.score_yes_no([[{"role": "user", "content": "Does rain cause wet grass?"}]])
+    assert answer.fallback and answer.p_yes == 0.5 and answer.answer_mass == 0.0
+    assert "no mass" in answer.detail
+
+
 def test_discovery_with_a_chared_prior_runs_and_names_bad_ensembles(local_fp32, tmp_path, monkeypatch):
     from discolab.agents.discovery import DiscoverySettings, start_discovery
     from discolab.core.errors import DiscolabError

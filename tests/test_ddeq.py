@@ -86,7 +86,7 @@ def test_predictions_do_not_depend_on_point_order_and_the_layer_is_equivariant_i
     torch.manual_seed(0)
     points, mask = clouds(batch=3, n=25)
     order = torch.randperm(25)
-    for model in (DDEQ(DDEQConfig(max_steps=20, eval_max_steps=20)).eval(), PointNet(2, 10)):
+    for model in (DDEQ(DDEQConfig(max_steps=20)).eval(), PointNet(2, 10)):
         with torch.no_grad():
             gap = (model(points, mask) - model(points[:, order], mask[:, order])).abs().max()
         assert gap < 1e-4
@@ -99,6 +99,59 @@ def test_predictions_do_not_depend_on_point_order_and_the_layer_is_equivariant_i
     # the check can fail: a model that reads the first point is not invariant
     first = points[:, 0].sum(-1)
     assert (first - points[:, order][:, 0].sum(-1)).abs().max() > 1e-3
+
+
+def test_a_clouds_prediction_does_not_depend_on_its_place_or_company_in_the_batch():
+    """The same cloud alone, first and last in a batch gives the same output: Z_0 is shared, and each
+    cloud stops at its own tolerance however long the others take. The check can fail: a per-position
+    initial draw (the old behaviour) moves the logits by far more than the tolerance."""
+    torch.manual_seed(0)
+    model = DDEQ(DDEQConfig(max_steps=40, tol=1e-2)).eval()
+    points, mask = clouds(batch=6, n=30, seed=3)
+    cloud, cloud_mask = points[:1, :20], mask[:1, :20]  # a cloud shorter than the batch's padding
+
+    def padded(x, m):
+        return torch.cat([x, torch.zeros(1, 10, 2)], 1), torch.cat([m, torch.zeros(1, 10, dtype=torch.bool)], 1)
+
+    with torch.no_grad():
+        alone = model(cloud, cloud_mask)
+        first = model(*map(torch.cat, zip(padded(cloud, cloud_mask), (points[1:], mask[1:]))))[0]
+        last = model(*map(torch.cat, zip((points[1:], mask[1:]), padded(cloud, cloud_mask))))[-1]
+    torch.testing.assert_close(first, alone[0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(last, alone[0], atol=1e-4, rtol=0)
+    z0 = model.initial_particles(3)
+    assert torch.equal(z0[0], z0[2])
+    drawn = torch.randn(6, 10, 64, generator=torch.Generator().manual_seed(model.init_seed))
+    assert not torch.allclose(drawn[0], drawn[5])  # what a per-position draw would give
+
+
+def test_training_and_evaluation_run_the_flow_to_the_same_depth():
+    torch.manual_seed(0)
+    model = DDEQ(DDEQConfig(max_steps=7, tol=1e-12))
+    points, mask = clouds()
+    for mode in (model.train, model.eval):
+        mode()
+        with torch.no_grad():
+            model(points, mask)
+        assert model.last_stats["residual_trace"].shape[1] == 7
+
+
+def test_a_decaying_step_lets_a_nearly_exact_riesz_kernel_flow_settle():
+    """With a fixed step the (nearly) exact energy kernel's unit-length gradients make particles
+    oscillate at the scale of the step; lr / (1 + decay k) lets them settle (same fixed points)."""
+    generator = torch.Generator().manual_seed(1)
+    target = torch.randn(4, 6, 3, generator=generator)
+    z0 = torch.randn(4, 6, 3, generator=generator)
+    final = {}
+    for decay in (0.0, 0.03):
+        step = MMDFlowStep(lambda z: target, lr=1.0, kernel="energy", bandwidth=0.05, decay=decay)
+        z = z0
+        for _ in range(300):
+            z = step.map(z)
+            step.advance()
+        final[decay] = mmd2(z.double(), target.double()).median().item()  # the exact energy distance
+        assert step.step_size == pytest.approx(1.0 / (1 + decay * 300))
+    assert final[0.0] > 1e-2 and final[0.03] < 1e-6
 
 
 def test_data_sets_are_seeded_padded_and_split_by_class():
@@ -127,7 +180,7 @@ def test_remove_disc_cuts_the_points_nearest_a_chosen_point():
 
 def test_a_quick_training_run_beats_chance():
     config = {"model": "ddeq", "data": "shapes", "dim": 2, "n_per_class": 30, "epochs": 10, "lr": 5e-3}
-    _, metrics = run({**config, "d_model": 32, "max_steps": 15}, seed=0)
+    _, metrics = run({**config, "d_model": 32, "max_steps": 25}, seed=0)
     # 45 test clouds of 6 classes: chance is 1/6 (sd of a guesser's accuracy ~0.056)
     assert metrics["accuracy"] > 1.8 * metrics["chance"]
     assert metrics["permutation_gap"] < 1e-4
@@ -164,14 +217,23 @@ def test_tiny_sweep_report_tools_and_train_command(capsys):
 
     tiny = [{**c, "n_per_class": 6, "epochs": 1, "max_steps": 5} for c in classify_configs(1) if c["data"] == "shapes"]
     completion = [{"model": m, "epochs": 1, "n_per_class": 6, "max_steps": 5} for m in ("ddeq", "unrolled")]
+    completion.append({**completion[0], "variant": "ddeq-gain-1", "residual_scale": 1.0})
     for sweep in (Sweep(CLASSIFY, classify_cell, tiny, [0]), Sweep(COMPLETE, completion_cell, completion, [0])):
         outcome = run_sweep(sweep, RunsDB(), progress=False)
         assert outcome.failed == 0, outcome.errors
     text = report(RunsDB())
     assert "shapes: DDEQ" in text and "x fewer parameters than PointNet" in text
-    assert "step 100" in text and "mmd2_output_long" in text
+    assert "step 100" in text and "mmd2_output_long" in text and "| ddeq-gain-1" in text
+    depth = text.split("flow runs exactly k steps")[1]
+    assert "| 120 steps" in depth and "| shapes | ddeq-riesz |" in depth
     results = call_tool("ddeq_results", {})
-    assert [row["model"] for row in results["classification"]] == ["ddeq", "unrolled", "pointnet", "pointnet-small"]
+    assert [row["model"] for row in results["classification"]] == [
+        "ddeq",
+        "ddeq-riesz",
+        "unrolled",
+        "pointnet",
+        "pointnet-small",
+    ]
     assert {row["layer"] for row in results["flow_trace"]} == {"trained", "initial"}
     trained = call_tool("ddeq_train", {"data": "digits", "model": "pointnet-small", "epochs": 1})
     assert 0 <= trained["accuracy"] <= 1 and trained["params"] < 100_000
@@ -188,7 +250,7 @@ def test_saved_models_round_trip_and_bad_files_are_named(tmp_path):
     from discolab.core.errors import DiscolabError
     from discolab.experiments.ddeq_eval import load_model, save_model
 
-    model = DDEQ(DDEQConfig(point_dim=2, n_outputs=6, max_steps=5, eval_max_steps=5))
+    model = DDEQ(DDEQConfig(point_dim=2, n_outputs=6, max_steps=5))
     path = tmp_path / "m.pt"
     save_model(model, path, {"data": "shapes", "dim": 2}, 4, {"accuracy": 0.25})
     loaded, record = load_model(path)
@@ -197,6 +259,9 @@ def test_saved_models_round_trip_and_bad_files_are_named(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(points, mask), model.eval()(points, mask))
     assert record["seed"] == 4 and loaded.init_seed == 4 and record["metrics"] == {"accuracy": 0.25}
+    old = torch.load(path, weights_only=True)  # a file from a version with a separate evaluation depth
+    torch.save({**old, "config": {**old["config"], "eval_max_steps": 60}}, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt")[0].config.max_steps == 5
     (tmp_path / "bad.pt").write_text("not a model")
     with pytest.raises(DiscolabError, match="bad.pt is not a saved DDEQ"):
         load_model(tmp_path / "bad.pt")

@@ -182,3 +182,26 @@ def test_quick_sweep_reports_every_table_through_tools_cli_and_page(discolab_hom
     assert not app.exception and not app.error
     app.checkbox[0].set_value(True).run()
     assert not app.exception and any(s.value.startswith("Equal storage") for s in app.subheader)
+
+
+def test_quick_pilots_record_their_cells_and_print_their_tables(discolab_home, capsys):
+    from discolab.core.distill.budget import run as d3_run
+    from discolab.core.runs import RunsDB
+    from discolab.experiments import distill_eval
+
+    capsys.readouterr()
+    assert distill_eval.main(["--pilots", "--quick", "--seeds", "1"]) == 0
+    printed = capsys.readouterr().out
+    for heading in ("Pilot: soft-label temperature", "Expert test accuracy", "Pilot: D3 variants"):
+        assert heading in printed
+    temperature = distill_eval.temperature_table(RunsDB().wide(distill_eval.PILOT_TEMPERATURE + "-quick"))
+    assert list(temperature["T"]) == [1.0, 4.0] and (temperature["seeds"] == 1).all()
+    assert (temperature["top1"].diff().dropna() < 0).all()  # a higher temperature flattens the labels
+    d3_table = distill_eval.d3_pilot_table(RunsDB().wide(distill_eval.PILOT_D3 + "-quick"))
+    assert list(d3_table["name"]) == ["d3", "random start", "hidden 24"]
+    assert list(d3_table["latents_per_class"]) == [19, 19, 11]  # a wider decoder leaves room for fewer latents
+    # The pilot's D3 with a PCA start is the study's D3 cell: same set, same student, same accuracy.
+    study = next(c for c in distill_eval.d3_configs(quick=True) if c["name"] == "d3")
+    assert d3_table["accuracy"].iloc[0] == pytest.approx(d3_run(distill_eval.d3_cell_config(study), 0)["accuracy"])
+    assert distill_eval.main(["--pilots", "--quick", "--seeds", "1", "--report-only"]) == 0
+    assert capsys.readouterr().out == printed  # the report reads the runs database; nothing reran

@@ -15,14 +15,35 @@ def test_count_task_quick_trains_sweeps_and_analyses(url, capsys):
 
     assert count_task.main(["--quick", "--db", url]) == 0
     out = capsys.readouterr().out
-    assert "ood_exact across seeds per model size" in out and "plot:" in out
+    assert "ood_exact across seeds per model size" in out and "plot:" in out and "held-out ID mean" in out
     wide = RunsDB(url).wide("count-task-quick")
     assert len(wide) == 2 * 3
     assert wide["id_exact"].between(0, 1).all() and (wide["ood_loglik"] < 0).all()
+    assert wide["train_exact"].between(0, 1).all() and wide["ood_exact_span12"].between(0, 1).all()
     assert wide.groupby("size")["params"].nunique().eq(1).all()
     # a rerun finds every cell done and trains nothing
     assert count_task.main(["--quick", "--db", url]) == 0
     assert "6 already done, 0 run" in capsys.readouterr().out
+
+
+def test_count_task_scores_in_distribution_on_prompts_training_never_draws():
+    import numpy as np
+    from discolab.experiments import count_task
+
+    pool, held_out = count_task.split_examples()
+    training = {tuple(e) for examples in pool.values() for e in examples}
+    held = {tuple(e) for e in held_out}
+    assert len(training) + len(held) == len(count_task.all_examples(count_task.TRAIN_SPANS)) == 484
+    assert not training & held and len(held) == pytest.approx(0.2 * 484, abs=8)
+    assert {e[1] - e[0] + 1 for e in held} == set(range(1, 9))  # every training length is held out too
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        inputs, _, offsets = count_task.training_batch(rng, 64, pool)
+        for row in inputs.tolist():
+            drawn = row[: row.index(count_task.EOS) + 1] if count_task.EOS in row else row + [count_task.EOS]
+            assert tuple(drawn) in training
+    assert offsets.max() > 0
+    assert count_task.training_batch(rng, 8, pool, random_start=False)[2].eq(0).all()
 
 
 def test_igda_eval_quick_reports_tables_wins_and_plots(url, tmp_path, capsys):

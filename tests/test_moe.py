@@ -193,3 +193,72 @@ def test_train_command_prints_the_metrics_as_json(capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["config"]["n_experts"] is None and printed["params_active"] == printed["params_total"]
     assert printed["config"]["n_entries"] == 40 and 0 <= printed["accuracy"] <= 1
+
+
+REPORTED_ACCURACY = {0: 0.66, 1: 0.94, 2: 0.99}  # per seed, as the fake cell below records it
+
+
+def _recorded_cell(config: dict, seed: int) -> dict:
+    """A stand-in for a trained graph cell: fixed metrics, so the report's figures are known exactly."""
+    return {
+        "accuracy": REPORTED_ACCURACY[seed],
+        "train_loss": 0.4,
+        "params_total": 1000 * config["d_model"],
+        "params_active": 1000 * config["d_model"],
+        "chance": 0.355,
+        "train_seconds": 10.0 + seed,
+        "accuracy_class_1": 1.0,
+        "accuracy_class_2": 0.625,
+        "accuracy_class_further": 0.5,
+        "rejected_train_graphs": 20 + seed,
+        "train_graphs_drawn": 40000,
+    }
+
+
+def _report_table(text: str, title: str) -> list[dict]:
+    """The markdown table printed under ``title`` (its first words) in a report, as rows of strings."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    header, body = rows[0], rows[2:]
+    return [dict(zip(header, row)) for row in body]
+
+
+def test_report_prints_each_seed_the_per_class_accuracies_and_the_dropped_training_graphs():
+    from discolab.core.runs import RunsDB
+    from discolab.experiments.moe_eval import long_configs, report
+    from discolab.experiments.sweep import Sweep, run_sweep
+
+    name, keys = "moe-report-figures", ["task", "d_model", "n_experts"]
+    plan = Sweep(name, _recorded_cell, long_configs(steps=3), [0, 1, 2], setting_keys=keys)
+    assert run_sweep(plan, RunsDB(), progress=False).done == 12
+    text = report(RunsDB(), name)
+    models = _report_table(text, "Accuracy per model")
+    assert len(models) == 4
+    for row in models:
+        assert row["accuracy_per_seed"] == "0.660, 0.940, 0.990"  # each seed's accuracy, in seed order
+        assert (row["accuracy"], row["accuracy_std"], row["train_seconds"]) == ("0.8633", "0.1779", "11")
+    classes = _report_table(text, "Accuracy per answer class")
+    assert [(r["family"], r["n_experts"], r["params_total"]) for r in classes] == [
+        ("dense", "nan", "32000"),
+        ("dense", "nan", "64000"),
+        ("moe", "1", "32000"),
+        ("moe", "16", "32000"),
+    ]
+    per_class = [(r["accuracy_class_1"], r["accuracy_class_2"], r["accuracy_class_further"]) for r in classes]
+    assert per_class == [("1", "0.625", "0.5")] * 4
+    dropped = _report_table(text, "Training graphs dropped")
+    assert [(r["seed"], r["cells"], r["rejected_train_graphs"], r["train_graphs_drawn"]) for r in dropped] == [
+        (str(seed), "4", str(20 + seed), "40000") for seed in range(3)
+    ]
+    assert [float(r["rejected_fraction"]) for r in dropped] == [(20 + seed) / 40000 for seed in range(3)]
+
+
+def test_a_graph_cell_records_its_draws_and_per_class_accuracy():
+    metrics = run({"task": "shortest_path", "steps": 3, "batch_size": 16, "n_test": 50, "d_model": 16, "n_heads": 2}, 0)
+    assert metrics["train_graphs_drawn"] == 3 * 16 >= metrics["rejected_train_graphs"] >= 0
+    assert {"accuracy_class_1", "accuracy_class_2", "accuracy_class_further"} <= set(metrics)

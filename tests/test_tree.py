@@ -259,3 +259,50 @@ def test_train_command_prints_the_metrics_as_json(capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["config"]["n_templates"] == 3 and printed["config"]["center_share"] == 1.0
     assert 0 <= printed["ood_hierarchical"] <= 1 and printed["trajectory"][0]["step"] == 0
+
+
+def test_exploration_flag_runs_each_run_of_the_exploration_as_a_sweep_cell(monkeypatch, capsys):
+    import argparse
+
+    from discolab.core.runs import RunsDB, config_hash
+    from discolab.core.tree.train import split_config
+    from discolab.experiments import tree_eval
+
+    plan = tree_eval.exploration_sweep()
+    cells = plan.cells()
+    assert plan.name == "tree-exploration" and len(cells) == 11 == len({(config_hash(c), s) for c, s in cells})
+    default = {"n_nouns": 6, "n_intransitive": 4, "n_transitive": 4, "n_determiners": 3, "n_prepositions": 3}
+    small = {"n_nouns": 3, "n_intransitive": 2, "n_transitive": 2, "n_determiners": 2, "n_prepositions": 2}
+    common = {"task": "question", "n_train": 20000, "n_test": 500, "n_templates": None, "d_model": 64, "n_heads": 4}
+    settings = {}
+    for entry, (config, seed) in zip(plan.runs, cells):
+        split_config(config)  # every key is a setting of core.tree
+        assert {k: config[k] for k in common} == common
+        lexicon = {k: config[k] for k in default}
+        row = (config["n_layers"], lexicon, config["lr"], config.get("weight_decay", 0.0))
+        settings.setdefault(entry["label"], []).append((*row, config["center_share"], config["steps"], seed))
+    assert settings == {
+        "e1": [(2, default, 1e-3, 0.0, share, 4000, seed) for share in (0.0, 1.0) for seed in (0, 1)],
+        "e2": [(2, default, 1e-3, 0.0, share, 10000, 0) for share in (1.0, 0.0)],
+        "e3": [(2, small, 1e-3, 0.0, share, 10000, 0) for share in (1.0, 0.0)],
+        "e4": [(4, default, 1e-3, 0.0, 1.0, 10000, 0)],
+        "e5": [(2, default, 3e-3, 0.1, 1.0, 10000, 0)],
+        "e6": [(4, small, 1e-3, 0.0, 1.0, 10000, 0)],
+    }
+
+    # A tiny version through the flag: every run's model and lexicon, a few steps on little data.
+    monkeypatch.setattr(tree_eval, "EXPLORATION_QUICK", {"n_train": 300, "n_test": 40, "eval_every": 2})
+    monkeypatch.setattr(tree_eval, "QUICK_STEPS_DIVISOR", 1000)
+    parser = argparse.ArgumentParser()
+    tree_eval.add_arguments(parser)
+    assert tree_eval.sweep_command(parser.parse_args(["--exploration", "--quick"])) == 0
+    printed = capsys.readouterr().out
+    assert "11 cells, 0 already done, 11 run, 0 failed" in printed and "11 of 11 runs recorded" in printed
+    quick = tree_eval.exploration_sweep(quick=True)
+    recorded = RunsDB().cells(quick.name)
+    assert (recorded["status"] == "done").all()
+    assert set(zip(recorded["config_hash"], recorded["seed"])) == {(config_hash(c), s) for c, s in quick.cells()}
+    table = tree_eval.exploration_table(RunsDB(), quick)
+    assert list(table["run"]) == ["e1"] * 4 + ["e2"] * 2 + ["e3"] * 2 + ["e4", "e5", "e6"]
+    assert list(table["steps"]) == [4] * 4 + [10] * 7 and table["ood_hierarchical"].between(0, 1).all()
+    assert table["seconds"].notna().all() and not table["rc_v / rc_vo / rc_sv"].str.contains("n/a").any()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..llm.base import CHARACTER_PROBABILITY, Prompt, YesNo
+from ..llm.base import CHARACTER_PROBABILITY, FALLBACK, Prompt, YesNo
 from .decode import CharEDModel, generate
 from .ensemble import check_weights
 from .score import prefix_log_probabilities
@@ -79,7 +79,8 @@ class CharEDBackend:
         yes = sum(probability(s) for s in YES_SPELLINGS)
         no = sum(probability(s) for s in NO_SPELLINGS)
         if yes + no <= 0:
-            return YesNo(0.5, CHARACTER_PROBABILITY, 0.0, detail="no mass on Yes or No")
+            # Flagged like every backend's unusable answer, so calibration and the cache skip it.
+            return YesNo(0.5, FALLBACK, 0.0, detail="no mass on Yes or No")
         return YesNo(yes / (yes + no), CHARACTER_PROBABILITY, yes + no)
 
     def chat(self, messages: Prompt, *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0) -> str:

@@ -22,8 +22,9 @@ The flow is registered with torchdeq as the solver ``"mmd_flow"`` (:func:`mmd_fl
 torchdeq's DEQ cores provide the backward pass through the step map g(Z) = Z - lr * v(Z, f(Z; X)):
 phantom gradients (a few damped differentiable steps of g at the solution) or implicit
 differentiation (the adjoint linear system of g at the solution). The solver stops when the relative
-residual R(Z_k) / R(Z_0) falls below ``tol`` for every cloud of the batch, or after ``max_iter``
-steps, and reports per cloud the residual trace, the lowest relative residual and its step.
+residual R(Z_k) / R(Z_0) falls below ``tol`` for every cloud of the batch (each cloud frozen at its
+own first such step), or after ``max_iter`` steps, and reports per cloud the residual trace, the
+lowest relative residual and its step.
 """
 
 from __future__ import annotations
@@ -44,20 +45,37 @@ class MMDFlowStep:
 
     ``layer(Z)`` is f(Z; X) with X bound. Differentiable in Z and in f's parameters when gradients
     are enabled (torchdeq's backward); torchdeq runs the solver itself under ``no_grad``.
+
+    The step size is lr / (1 + decay * k) at step k (``advance`` moves k on; decay 0 is a fixed
+    step). A decaying step lets the flow settle with the exact Riesz kernel, whose unit-length
+    gradients make a fixed step oscillate; g's fixed points (v = 0) do not depend on the step size.
     """
 
     def __init__(
-        self, layer: Callable[[torch.Tensor], torch.Tensor], lr: float, kernel: str = "energy", bandwidth: float = 1.0
+        self,
+        layer: Callable[[torch.Tensor], torch.Tensor],
+        lr: float,
+        kernel: str = "energy",
+        bandwidth: float = 1.0,
+        decay: float = 0.0,
     ):
-        self.layer, self.lr, self.kernel, self.bandwidth = layer, lr, kernel, bandwidth
+        self.layer, self.lr, self.kernel, self.bandwidth, self.decay = layer, lr, kernel, bandwidth, decay
+        self.k = 0
+
+    @property
+    def step_size(self) -> float:
+        return self.lr / (1.0 + self.decay * self.k)
+
+    def advance(self) -> None:
+        self.k += 1
 
     def __call__(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         target = self.layer(z)
         residual = mmd2(z, target, kernel=self.kernel, bandwidth=self.bandwidth)
-        return z - self.lr * mmd_velocity(z, target, self.kernel, self.bandwidth), residual
+        return z - self.step_size * mmd_velocity(z, target, self.kernel, self.bandwidth), residual
 
     def map(self, z: torch.Tensor) -> torch.Tensor:
-        """g(Z): the fixed-point map torchdeq differentiates."""
+        """g(Z): the fixed-point map torchdeq differentiates (at the step size the flow ended with)."""
         return self(z)[0]
 
 
@@ -67,14 +85,16 @@ def mmd_flow_solver(func, x0, max_iter=50, tol=1e-3, stop_mode="rel", indexing=N
     ``flow_step`` (an :class:`MMDFlowStep`, passed through torchdeq's ``solver_kwargs``) is the same map
     as ``func`` but also returns the residual the stopping rule needs; without it the solver falls back
     to ``func`` and the residual of the particles' displacement. Per cloud, the iterate with the lowest
-    residual is kept (as torchdeq's own solvers do). ``stop_mode`` "rel" uses the relative residual,
-    "abs" MMD^2 itself.
+    residual is kept (as torchdeq's own solvers do), and a cloud whose residual has fallen below ``tol``
+    is frozen there: what a cloud gets never depends on how long the other clouds of its batch take.
+    ``stop_mode`` "rel" uses the relative residual, "abs" MMD^2 itself.
     """
     batch = x0.shape[0]
     lowest = x0
     best_abs = torch.full((batch,), float("inf"), device=x0.device)
     best_rel = best_abs.clone()
     best_step = torch.zeros(batch, device=x0.device)
+    done = torch.zeros(batch, dtype=torch.bool, device=x0.device)
     abs_trace, rel_trace, trajectory = [], [], []
     z, initial = x0, None
     for k in range(max_iter):
@@ -85,18 +105,22 @@ def mmd_flow_solver(func, x0, max_iter=50, tol=1e-3, stop_mode="rel", indexing=N
             residual = (z_next - z).flatten(1).pow(2).sum(1)
         initial = residual.clamp_min(1e-30) if initial is None else initial
         relative = residual / initial
-        improved = (relative if stop_mode == "rel" else residual) < (best_rel if stop_mode == "rel" else best_abs)
+        measure = relative if stop_mode == "rel" else residual
+        improved = (measure < (best_rel if stop_mode == "rel" else best_abs)) & ~done
         lowest = torch.where(improved.view(-1, *[1] * (z.dim() - 1)), z, lowest)
         best_abs = torch.where(improved, residual, best_abs)
         best_rel = torch.where(improved, relative, best_rel)
         best_step = torch.where(improved, torch.full_like(best_step, k), best_step)
         abs_trace.append(residual)
         rel_trace.append(relative)
+        done = done | (measure < tol)
         if indexing and (k + 1) in indexing:
             trajectory.append(lowest)
-        if ((relative if stop_mode == "rel" else residual) < tol).all():
+        if done.all():
             break
         z = z_next
+        if flow_step is not None and k + 1 < max_iter:
+            flow_step.advance()
     if indexing and not trajectory:
         trajectory.append(lowest)
     stats = SolverStat(

@@ -11,8 +11,10 @@ particles Z (B, m, d) to another:
     Z <- LN(Z + MLP(Z))
 
 No positions enter anywhere, so f is equivariant in Z's order and invariant in X's. The forward pass
-runs the MMD particle flow (:mod:`.flow`) to Z* with f(Z*; X) = Z* as measures, from particles drawn
-from a seeded standard Gaussian; the backward pass is torchdeq's (phantom gradient or implicit
+runs the MMD particle flow (:mod:`.flow`) to Z* with f(Z*; X) = Z* as measures, from m particles
+drawn once from a seeded standard Gaussian and shared by every cloud (so a cloud's prediction never
+depends on its place in a batch or on the other clouds in it), for at most ``max_steps`` steps in
+training and evaluation alike; the backward pass is torchdeq's (phantom gradient or implicit
 differentiation, ``backward``). Heads: classification = max-pool over particles + linear;
 completion = a point-wise linear map of each particle to a point.
 
@@ -44,8 +46,8 @@ class DDEQConfig:
     kernel: str = "energy"  # energy (smoothed norm) | gaussian
     bandwidth: float = 3.0  # energy: the norm's smoothing eps; gaussian: h
     flow_lr: float = 3.0  # particle step size
-    max_steps: int = 30  # step cap of the flow (training); evaluation runs ``eval_max_steps``
-    eval_max_steps: int = 60
+    flow_decay: float = 0.0  # step k moves by flow_lr / (1 + flow_decay * k)
+    max_steps: int = 30  # step cap of the flow, in training and in evaluation
     tol: float = 1e-3  # stop when MMD^2(Z, f(Z)) / MMD^2(Z_0, f(Z_0)) < tol for every cloud
     backward: str = "phantom"  # phantom | implicit
     phantom_steps: int = 5  # differentiable steps of the step map at Z* (phantom gradient)
@@ -60,7 +62,7 @@ class DDEQConfig:
             raise ValueError(f"backward must be phantom or implicit, got {self.backward!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
-        if self.n_particles < 1 or self.max_steps < 1 or self.flow_lr <= 0:
+        if self.n_particles < 1 or self.max_steps < 1 or self.flow_lr <= 0 or self.flow_decay < 0:
             raise ValueError(f"invalid DDEQ config {self}")
 
 
@@ -120,7 +122,7 @@ class DDEQ(nn.Module):
             core="indexing",
             f_solver=SOLVER,
             f_max_iter=config.max_steps,
-            eval_f_max_iter=config.eval_max_steps,
+            eval_f_max_iter=config.max_steps,
             f_tol=config.tol,
             f_stop_mode="rel",
             ift=not phantom,
@@ -131,13 +133,17 @@ class DDEQ(nn.Module):
         )
 
     def initial_particles(self, batch: int, dtype=torch.float32) -> torch.Tensor:
+        """Z_0: one seeded draw of m particles, the same for every cloud of the batch."""
         generator = torch.Generator().manual_seed(self.init_seed)
-        return torch.randn(batch, self.config.n_particles, self.config.d_model, generator=generator, dtype=dtype)
+        z0 = torch.randn(self.config.n_particles, self.config.d_model, generator=generator, dtype=dtype)
+        return z0.expand(batch, -1, -1).clone()
 
     def flow_step(self, h: torch.Tensor, mask: torch.Tensor) -> MMDFlowStep:
         """The flow's step for the encoded input ``h``, with this model's kernel and step size."""
         config = self.config
-        return MMDFlowStep(lambda z: self.layer(z, h, mask), config.flow_lr, config.kernel, config.bandwidth)
+        return MMDFlowStep(
+            lambda z: self.layer(z, h, mask), config.flow_lr, config.kernel, config.bandwidth, config.flow_decay
+        )
 
     def particles(self, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         config = self.config
@@ -175,6 +181,7 @@ class DDEQ(nn.Module):
         path, residuals = [z], []
         for _ in range(steps):
             z, residual = step(z)
+            step.advance()
             path.append(z)
             residuals.append(residual)
         residuals.append(step(z)[1])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import torch
@@ -162,6 +162,21 @@ def permutation_gap(model: torch.nn.Module, data: PointClouds, seed: int, n: int
     return (model(part.points, part.mask) - model(shuffled_points, shuffled_mask)).abs().max().item()
 
 
+@torch.no_grad()
+def accuracy_by_depth(model: DDEQ, data: PointClouds, depths: Sequence[int], batch_size: int = 256) -> dict[int, float]:
+    """Test accuracy when the flow runs exactly k steps from Z_0 (no stopping rule), for each k in
+    ``depths``: how much of the prediction the flow's depth carries, and whether the model still
+    answers past the depth it was trained at."""
+    model.eval()
+    correct = dict.fromkeys(depths, 0)
+    for start in range(0, len(data), batch_size):
+        part = data.subset(range(start, min(start + batch_size, len(data))))
+        path, _ = model.flow_path(part.points, part.mask, max(depths))
+        for k in depths:
+            correct[k] += int((model.head(path[k].max(1).values).argmax(1) == part.labels).sum())
+    return {k: correct[k] / len(data) for k in depths}
+
+
 def relative_residual_trace(model: DDEQ, data: PointClouds, steps: int = 100, n: int = 128) -> torch.Tensor:
     """MMD^2(Z_k, f(Z_k)) / MMD^2(Z_0, f(Z_0)) for k = 0..steps on the first ``n`` clouds, (n, steps + 1)."""
     model.eval()
@@ -236,7 +251,6 @@ def run_completion(
     data = shape_clouds(n_per_class=config.pop("n_per_class", 150), dim=2, seed=seed)
     train_data, test_data = split(data, seed=seed)
     settings = {"n_particles": 32, "residual_scale": 0.1, "max_steps": 30, **config, "head": "points"}
-    settings["eval_max_steps"] = settings["max_steps"]
     model = build_model(name, 2, 2, **settings)
     model.init_seed = seed
     start = time.perf_counter()

@@ -149,6 +149,7 @@ class ShortestPath:
         generator = torch.Generator().manual_seed(self.seed + TEST_SEED_OFFSET)
         self.test_inputs, self.test_targets, self.test_keys = self._sample(self.n_test, generator)
         self.rejected = 0  # training graphs dropped for equalling a test graph
+        self.drawn = 0  # training graphs drawn, dropped ones included
 
     @property
     def vocab_size(self) -> int:
@@ -220,6 +221,7 @@ class ShortestPath:
         """Fresh graphs every batch; any that equals a test graph (same labelled edge set) is dropped."""
         inputs, targets, keys = self._sample(batch_size, generator)
         fresh = ~torch.isin(keys, self.test_keys)
+        self.drawn += len(keys)
         self.rejected += int((~fresh).sum())
         return inputs[fresh], targets[fresh]
 

@@ -170,4 +170,5 @@ def run(config: dict, seed: int, progress: Callable[[str], None] | None = None) 
     )
     if hasattr(task, "rejected"):
         metrics["rejected_train_graphs"] = task.rejected
+        metrics["train_graphs_drawn"] = task.drawn
     return metrics
