@@ -47,8 +47,9 @@ class MMDFlowStep:
     are enabled (torchdeq's backward); torchdeq runs the solver itself under ``no_grad``.
 
     The step size is lr / (1 + decay * k) at step k (``advance`` moves k on; decay 0 is a fixed
-    step). A decaying step lets the flow settle with the exact Riesz kernel, whose unit-length
-    gradients make a fixed step oscillate; g's fixed points (v = 0) do not depend on the step size.
+    step). A decaying step lets the flow settle with a nearly exact Riesz kernel (small smoothing;
+    with none, float32 rounding of ||x - y||^2 near 0 makes it unstable), whose unit-length gradients
+    make a fixed step oscillate; g's fixed points (v = 0) do not depend on the step size.
     """
 
     def __init__(
