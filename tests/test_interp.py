@@ -79,7 +79,8 @@ def test_scorers_are_oriented_and_accurate_on_held_out_sentences():
         "simplicity/flesch",
         "simplicity/minilm",
     }
-    assert min(accuracy.values()) >= 0.8
+    # the evaluation sentences come in topic-matched pairs, some only mildly polar: well above chance
+    assert min(accuracy.values()) >= 0.7 and accuracy["simplicity/flesch"] >= 0.9
     for attribute, high, low in [
         ("sentiment", "What a lovely, happy day!", "This is awful and I hate it."),
         ("formality", "We hereby acknowledge receipt of your correspondence.", "hey lol gonna be late, sorry!!"),
@@ -162,3 +163,43 @@ def test_response_analysis_finds_monotone_linear_curves_and_the_entanglement():
     )
     assert entanglement.loc["formality", "simplicity/flesch"] > 0.2
     assert means.shape == (3 * len(ALPHAS), 6)
+
+
+def test_the_independent_scorer_shares_no_sentence_with_the_filter_and_is_accurate():
+    from discolab.core.interp.scorers import EVAL_TRAIN_PER_POLE, labelled, split
+
+    for attribute, poles in ATTRIBUTES.items():
+        filter_sentences = {t for pole in poles for t in labelled()[attribute][pole]}
+        evaluation = labelled("labelled_eval")[attribute]
+        assert all(len(evaluation[pole]) >= 100 for pole in poles)
+        assert not filter_sentences & {t for pole in poles for t in evaluation[pole]}
+        train, _, test, test_y = split(attribute, evaluation=True)
+        assert len(train) == 2 * EVAL_TRAIN_PER_POLE and not set(train) & set(test) and test_y.sum() == len(test) / 2
+    assert held_out_accuracy()["formality/minilm"] >= 0.85
+
+
+def test_the_evaluation_cells_score_sliders_the_instructed_base_model_and_fluency(random_anchors, discolab_home):
+    import shutil
+
+    from discolab.core.runs import RunsDB
+    from discolab.experiments import interp_eval
+    from discolab.experiments.sweep import Sweep, run_sweep
+
+    folder = discolab_home / "interp" / "seed-7"
+    shutil.copytree(random_anchors, folder, dirs_exist_ok=True)
+    (folder / "anchors.json").write_text("{}")
+    plan = interp_eval.configs([7], max_new_tokens=5)
+    studies = {c["study"] for c in plan}
+    assert studies == {"alpha", "lambda", "instruct"} and len(plan) == 3 * (7 + 4 + 2) + 1
+    tiny = [c for c in plan if c["attribute"] in ("sentiment", "none") and c.get("alpha", 2.0) in (-1.0, 2.0)]
+    tiny = [c for c in tiny if c["study"] != "lambda" or c["lambda"] in (0.1, 1.0)]
+    db = RunsDB()
+    outcome = run_sweep(Sweep(interp_eval.EXPERIMENT, interp_eval.response_cell, tiny, [0]), db, progress=False)
+    assert outcome.failed == 0, outcome.errors
+    wide = db.wide(interp_eval.EXPERIMENT)
+    assert (wide["perplexity"] > 1).all() and len(wide) == len(tiny) * 6
+    alphas, lambdas = interp_eval.cell_sliders({"study": "lambda", "attribute": "sentiment", "lambda": 0.1})
+    assert alphas["sentiment"] == 1.0 and lambdas["formality"] == pytest.approx(0.45)
+    text = interp_eval.report(db)
+    assert "instruct negative" in text and "slider alpha 2" in text and "perplexity" in text
+    assert "held-out evaluation sentences" in text and "| sentiment   |      0.1 |" in text

@@ -15,6 +15,7 @@ not give this sum exactly; scaling the adapters does.)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,13 +87,37 @@ class SliderModel:
         self.coefficients = {n: coefficient[n] for n in self.names}
         return self.coefficients
 
-    def generate(self, prompts: list[str], max_new_tokens: int = 60, seed: int | None = None) -> list[str]:
-        """Replies to neutral-instruction or free prompts: greedy if ``seed`` is None, else sampled."""
+    def generate(
+        self, prompts: list[str], max_new_tokens: int = 60, seed: int | None = None, adapters: bool = True
+    ) -> list[str]:
+        """Replies to neutral-instruction or free prompts: greedy if ``seed`` is None, else sampled;
+        ``adapters`` False: the base model alone (the baseline of simply instructing it)."""
         chats = [[{"role": "user", "content": p}] for p in prompts]
         sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
         if seed is not None:
             torch.manual_seed(seed)
-        return chat_replies(self.model, self.tokenizer, chats, max_new_tokens, sampling)
+        with nullcontext() if adapters else self.model.disable_adapter():
+            return chat_replies(self.model, self.tokenizer, chats, max_new_tokens, sampling)
+
+    @torch.inference_mode()
+    def base_perplexity(self, prompts: list[str], replies: list[str]) -> list[float]:
+        """Fluency: the perplexity of each reply under the base model (adapters off), as the answer
+        to its prompt, exp(mean negative log-likelihood of the reply's tokens); NaN for an empty reply."""
+        out = []
+        with self.model.disable_adapter():
+            for prompt, reply in zip(prompts, replies):
+                chat = [{"role": "user", "content": prompt}]
+                context = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+                context_ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
+                reply_ids = self.tokenizer(reply, add_special_tokens=False)["input_ids"]
+                if not reply_ids:
+                    out.append(float("nan"))
+                    continue
+                logits = self.model(input_ids=torch.tensor([context_ids + reply_ids])).logits[0]
+                predicted = logits[len(context_ids) - 1 : -1]  # the positions that predict the reply's tokens
+                nll = torch.nn.functional.cross_entropy(predicted, torch.tensor(reply_ids))
+                out.append(float(nll.exp()))
+        return out
 
 
 def topic_prompt(topic: str) -> str:

