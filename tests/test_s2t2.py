@@ -1,5 +1,6 @@
 """S2T2's data and target tokenizer: the offline proteins, the split, the BPE's compression."""
 
+import pandas as pd
 import pytest
 from discolab.core.s2t2.data import protein_sequences, split_sequences
 from discolab.core.s2t2.tokenizer import characters_per_token, train_protein_bpe
@@ -47,6 +48,7 @@ def test_protein_bpe_round_trips_and_compresses_better_than_the_text_tokenizer(p
 # --- the sparse plan ---------------------------------------------------------------------------
 
 import math  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 import torch  # noqa: E402
 from discolab.core.s2t2.plan import (  # noqa: E402
@@ -146,12 +148,20 @@ def test_bits_per_character_is_the_same_quantity_for_every_tokenizer():
 
 
 @pytest.fixture(scope="module")
-def tiny_s2t2():
+def source_body():
+    """The embedded model's body (frozen, float32) and its tokenizer."""
+    from discolab.core.s2t2.model import load_body
+
+    return load_body(None, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_s2t2(source_body):
     """S2T2 on the frozen embedded model with a 40-token protein BPE (seconds, not minutes)."""
-    from discolab.core.s2t2.model import S2T2LM, load_body
+    from discolab.core.s2t2.model import S2T2LM
 
     parts = split_sequences(protein_sequences())
-    body, source_tokenizer = load_body(None, seed=0)
+    body, source_tokenizer = source_body
     tokenizer = train_protein_bpe(parts["train"][:50], 40)
     model = S2T2LM(body, tokenizer, source_tokenizer, parts["train"][:50], seed=0, iterations=5)
     return model, windows(parts["train"][:2], 48)[:4]
@@ -188,3 +198,210 @@ def test_saved_plan_round_trips_and_maps_tokens(tiny_s2t2, tmp_path):
     (tmp_path / "broken.pt").write_bytes(b"not a plan")
     with pytest.raises(ValueError, match="not a readable S2T2 plan"):
         load_plan(tmp_path / "broken.pt")
+
+
+# --- the unigram baseline, the evaluation split, budgets ---------------------------------------
+
+from discolab.core.s2t2.train import unigram_bits_per_residue  # noqa: E402
+
+
+def test_unigram_baseline_is_the_add_one_smoothed_training_frequencies(proteins):
+    # training counts A 2, B 1 over the alphabet {A, B}: p(A) = 3/5, p(B) = 2/5; evaluated A A B
+    expected = -(2 * math.log2(3 / 5) + math.log2(2 / 5)) / 3
+    assert unigram_bits_per_residue(["AAB"], ["AB", "A"]) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="not in the training alphabet: C"):
+        unigram_bits_per_residue(["AB"], ["AC"])
+    parts = split_sequences(proteins)
+    assert unigram_bits_per_residue(parts["train"], parts["test"]) == pytest.approx(4.181, abs=5e-4)  # docs/s2t2.md
+
+
+class ResidueCountsLM(torch.nn.Module):
+    """A trainable unigram LM over the residue letters (one learned logit per letter, no context):
+    train_condition's bookkeeping in milliseconds."""
+
+    letters = "ACDEFGHIKLMNPQRSTVWXY"
+
+    def __init__(self):
+        super().__init__()
+        self.start_id = len(self.letters)
+        self.logits = torch.nn.Parameter(torch.zeros(len(self.letters) + 1))
+
+    def encode(self, text: str) -> list[int]:
+        return [self.letters.index(c) for c in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.letters[i] for i in ids)
+
+    def forward(self, ids, mask):
+        return self.logits.float().log_softmax(-1).expand(*ids.shape, -1)
+
+
+@pytest.fixture
+def counts_conditions(monkeypatch):
+    """conditions.train_condition on :class:`ResidueCountsLM`, whatever the condition, recording the
+    windows each bits-per-character call scores."""
+    from discolab.core.s2t2 import conditions
+
+    scored = []
+
+    def recording_bits_per_character(model, texts):
+        scored.append(list(texts))
+        return bits_per_character(model, texts)
+
+    monkeypatch.setattr(conditions, "build_model", lambda condition, config, seed: ResidueCountsLM())
+    monkeypatch.setattr(conditions, "tokenizer_compression", lambda model, sequences: 1.0)
+    monkeypatch.setattr(conditions, "bits_per_character", recording_bits_per_character)
+    return conditions, scored
+
+
+def test_validation_scoring_uses_the_validation_windows_only(counts_conditions):
+    conditions, scored = counts_conditions
+    config = conditions.S2T2Config(eval_split="validation", residues=2000)
+    _, metrics = conditions.train_condition("source-finetune", config, seed=0, budgets=[1000])
+    windows_of = conditions.prepared_data(config.vocab_size, config.window, config.split_seed)["windows"]
+    assert len(scored) == 2 and all(texts == windows_of["validation"] for texts in scored)  # budget 1000, then the end
+    assert windows_of["validation"] != windows_of["test"]
+    assert "validation_bpc" in metrics and "test_bpc" not in metrics
+    assert set(metrics["validation_bpc_by_budget"]) == {1000, 2000}
+    with pytest.raises(ValueError, match="eval_split must be one of validation, test"):
+        conditions.S2T2Config(eval_split="train")
+
+
+def test_one_run_scores_each_budget_as_a_run_of_that_budget_would(counts_conditions):
+    conditions, _ = counts_conditions
+    config = conditions.S2T2Config(eval_split="validation", residues=6000, learning_rate=0.05)
+    _, long_run = conditions.train_condition("source-finetune", config, seed=1, budgets=[2000])
+    _, short_run = conditions.train_condition("source-finetune", replace(config, residues=2000), seed=1)
+    curve = long_run["validation_bpc_by_budget"]
+    assert curve[2000] == pytest.approx(short_run["validation_bpc"], abs=1e-9)
+    assert curve[6000] == long_run["validation_bpc"] < curve[2000]  # it goes on learning
+    with pytest.raises(ValueError, match="go past"):
+        conditions.train_condition("source-finetune", config, seed=1, budgets=[7000])
+
+
+# --- the conditions: joint S2T2, the renormalised source head ------------------------------------
+
+
+def test_joint_s2t2_learns_the_plan_and_lora_from_the_first_step():
+    from discolab.core.s2t2.conditions import S2T2Config, build_model
+    from discolab.core.s2t2.train import fit
+
+    config = S2T2Config(vocab_size=40)
+    joint = build_model("s2t2", config, seed=0)
+    before = {n: p.detach().clone() for n, p in joint.named_parameters() if p.requires_grad}
+    lora_b = [n for n in before if "lora_B" in n]
+    assert "plan.scores" in before and len(lora_b) == 7 * 30  # every projection of the 30 layers
+    assert all(n == "plan.scores" or "lora_" in n for n in before)  # the body itself stays frozen
+    text = windows(split_sequences(protein_sequences())["train"][:1], 48)[:1]
+    fit(joint, text, residues=1, learning_rate=1e-3, plan_learning_rate=1e-2, batch_size=1, bf16=False)
+    moved = {n for n, p in joint.named_parameters() if p.requires_grad and not torch.equal(p, before[n])}
+    assert "plan.scores" in moved and set(lora_b) <= moved  # one step moved P and every LoRA (B starts at 0)
+    del joint
+    frozen = build_model("s2t2-frozen", config, seed=0)
+    assert [n for n, p in frozen.named_parameters() if p.requires_grad] == ["plan.scores"]
+
+
+def test_the_residue_token_head_renormalises_over_the_residue_tokens(source_body, proteins):
+    from discolab.core.s2t2.model import SourceTokenLM, residue_token_ids, source_vocabulary
+    from discolab.core.s2t2.train import encode_windows
+
+    causal_lm, tokenizer = source_body
+    parts = split_sequences(proteins)
+    residue_ids = residue_token_ids(tokenizer, parts["train"])
+    seen, _ = source_vocabulary(tokenizer, parts["train"])
+    held_out, _ = source_vocabulary(tokenizer, parts["validation"] + parts["test"])
+    residue_set = set(residue_ids.tolist())
+    assert set(seen.tolist()) < residue_set and len(residue_set) < 1000  # measured 615 within 755 of 49,152
+    assert set(held_out.tolist()) <= residue_set and not set(held_out.tolist()) <= set(seen.tolist())
+    full, renormalised = SourceTokenLM(causal_lm, tokenizer), SourceTokenLM(causal_lm, tokenizer, residue_ids)
+    texts = [parts["test"][0][:40], parts["test"][1][:25]]
+    ids, mask = encode_windows(renormalised, texts)
+    with torch.no_grad():
+        full_log_probs, log_probs = full(ids, mask), renormalised(ids, mask)
+    probabilities = log_probs.exp()
+    torch.testing.assert_close(probabilities[..., residue_ids].sum(-1), torch.ones(ids.shape))
+    outside = torch.ones(probabilities.shape[-1], dtype=torch.bool)
+    outside[residue_ids] = False
+    assert probabilities[..., outside].sum(-1).max() < 1e-20
+    # the full distribution conditioned on the residue tokens: log q(s) - log q(R)
+    inside = full_log_probs[..., residue_ids]
+    torch.testing.assert_close(log_probs[..., residue_ids], inside - inside.logsumexp(-1, keepdim=True))
+    assert bits_per_character(renormalised, texts) < bits_per_character(full, texts)
+
+
+# --- the evaluation command: selection on validation, the comparison on test --------------------
+
+
+def fake_validation_bpc(config: dict, residues: int, epoch: int) -> float:
+    """Lowest at learning rate 1e-3, P's 1e-2 and batch 8; source-finetune overfits, S2T2 improves with budget."""
+    setting = abs(math.log10(config["learning_rate"]) + 3) + abs(math.log10(config["plan_learning_rate"]) + 2)
+    budget = residues / epoch if config["condition"] == "source-finetune" else epoch / residues
+    return 4.0 + setting + 0.1 * (config["batch_size"] == 4) + 0.01 * budget
+
+
+def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monkeypatch, tmp_path, capsys):
+    from discolab.core.errors import DiscolabError
+    from discolab.core.runs import RunsDB
+    from discolab.core.s2t2.conditions import S2T2Config
+    from discolab.experiments import s2t2_eval
+
+    epoch = s2t2_eval.epoch_residues(S2T2Config())
+    assert epoch == 163_133  # docs/s2t2.md
+
+    def select_cell(config, seed):
+        assert config["eval_split"] == "validation" and seed == 0 and config["residues"] == max(config["budgets"])
+        return [
+            {"metric": "validation_bpc", "value": fake_validation_bpc(config, b, epoch), "step": b}
+            for b in config["budgets"]
+        ]
+
+    monkeypatch.setattr(s2t2_eval, "select_cell", select_cell)
+    db_url, settings_path = f"sqlite:///{tmp_path}/runs.sqlite", tmp_path / "settings.json"
+    common = ["--db", db_url, "--settings", str(settings_path)]
+    s2t2_eval.main(["--select", "--conditions", "source-finetune", "s2t2", *common])
+    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 6 + 12  # one seed; two budgets per run
+    settings = s2t2_eval.read_settings(settings_path)
+    assert set(settings) == {"source-finetune", "s2t2"}
+    assert settings["source-finetune"] | {"validation_bpc": 0} == {
+        "learning_rate": 1e-3, "plan_learning_rate": 1e-3, "batch_size": 8, "residues": epoch, "validation_bpc": 0,
+    }  # fmt: skip
+    assert settings["s2t2"]["residues"] == 3 * epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
+    assert settings["s2t2"]["validation_bpc"] == pytest.approx(4.0 + 0.01 / 3)
+    assert "chosen on validation" in capsys.readouterr().out
+
+    configs = s2t2_eval.comparison_configs(
+        S2T2Config(), ["zero-shot", "source-finetune", "s2t2"], ("full", "residue-tokens"), settings
+    )
+    assert [(c["condition"], c["source_head"]) for c in configs] == [
+        ("zero-shot", "full"), ("zero-shot", "residue-tokens"), ("source-finetune", "full"),
+        ("source-finetune", "residue-tokens"), ("s2t2", "full"),
+    ]  # fmt: skip
+    assert all(c["eval_split"] == "test" for c in configs)
+    finetune = [c for c in configs if c["condition"] == "source-finetune"]
+    assert all(c["residues"] == epoch and c["batch_size"] == 8 for c in finetune)
+    with pytest.raises(DiscolabError, match="no selected settings for fresh-embeddings"):
+        s2t2_eval.comparison_configs(S2T2Config(), ["fresh-embeddings"], ("full",), settings)
+
+    def compare_cell(config, seed):
+        assert config["eval_split"] == "test"
+        bpc = {"zero-shot": 5.0, "source-finetune": 4.1, "s2t2": 4.0}[config["condition"]]
+        bpc -= 0.3 * (config["source_head"] == "residue-tokens") - 0.01 * seed
+        return [{"metric": "test_bpc", "value": bpc, "step": 0}, {"metric": "chars_per_token", "value": 1.5, "step": 0},
+                {"metric": "trainable_parameters", "value": 10, "step": 0},
+                {"metric": "train_seconds", "value": 60, "step": 0}, {"metric": "loss", "value": 4.5, "step": 0},
+                {"metric": "loss", "value": 4.2, "step": 1}]  # fmt: skip
+
+    monkeypatch.setattr(s2t2_eval, "compare_cell", compare_cell)
+    monkeypatch.setattr(
+        s2t2_eval, "compression_table", lambda: pd.DataFrame({"tokenizer": ["x"], "chars_per_token": [1.0]})
+    )
+    s2t2_eval.main(["--conditions", "zero-shot", "source-finetune", "s2t2", "--seeds", "2", *common])
+    out = capsys.readouterr().out
+    assert "4.181 on test" in out
+    assert "source-finetune (residue-token head) - source-finetune: -0.300 bits/char" in out
+    assert "s2t2 - source-finetune (residue-token head): +0.200 bits/char" in out
+    table = s2t2_eval.summary(RunsDB(db_url), configs)
+    assert table["condition"].tolist() == [
+        "zero-shot", "zero-shot (residue-token head)", "source-finetune", "source-finetune (residue-token head)", "s2t2"
+    ]  # fmt: skip
+    assert table["seeds"].tolist() == [2] * 5 and table["residues"].tolist()[2:] == [epoch, epoch, 3 * epoch]

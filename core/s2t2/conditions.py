@@ -1,24 +1,30 @@
-"""The five conditions compared on the same held-out proteins and the same residue budget.
+"""The five conditions compared on the same held-out proteins.
 
 1. ``zero-shot``: the text LM with its own tokenizer, no training.
 2. ``source-finetune``: its own tokenizer, LoRA on the body.
 3. ``fresh-embeddings``: the protein BPE tokenizer, a fresh embedding table (tied head) trained
    with LoRA on the body.
-4. ``s2t2``: the protein BPE tokenizer through the sparse plan P; only P's scores are learned,
-   the body is frozen.
-5. ``s2t2-finetune``: S2T2 for the first ``s2t2_fraction`` of the budget, then LoRA on the body
-   and P together for the rest.
+4. ``s2t2``: the protein BPE tokenizer through the sparse plan P; P's scores and LoRA on the body
+   are learned together from the first step (the paper's setting).
+5. ``s2t2-frozen``: the ablation of 4 with the body frozen: only P's scores are learned.
 
-Every trained condition sees the same number of training residues (``residues``), the same
-windows in a seeded order, and is scored by bits per character on the same test windows (the
-data split is fixed by ``split_seed``; ``seed`` varies initialisation and order).
+The two source-tokenizer conditions take ``source_head``: ``full`` (the next-token distribution
+over all 49,152 tokens) or ``residue-tokens`` (renormalised over the tokens spelled with residue
+letters, :mod:`.model`), the control for S2T2's head, which renormalises over the source tokens
+seen on proteins.
+
+Every trained condition reads the training windows in the same seeded order, in batches of
+``batch_size``, until it has seen ``residues`` residues, and is scored by bits per character on
+the windows of ``eval_split``: ``validation`` to choose learning rates and budgets, ``test`` only
+for the final comparison (the data split is fixed by ``split_seed``; ``seed`` varies
+initialisation and order).
 """
 
 from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,20 +34,23 @@ import torch
 from ..files import save_atomic
 from ..paths import data_path
 from .data import protein_sequences, split_sequences
-from .model import S2T2LM, FreshTokenLM, SourceTokenLM, add_lora, load_body
+from .model import HEADS, S2T2LM, SOURCE_HEADS, FreshTokenLM, SourceTokenLM, load_body, residue_token_ids
 from .plan import nonzeros_per_row
 from .tokenizer import characters_per_token, train_protein_bpe
 from .train import bits_per_character, fit, windows
 
-CONDITIONS = ("zero-shot", "source-finetune", "fresh-embeddings", "s2t2", "s2t2-finetune")
+CONDITIONS = ("zero-shot", "source-finetune", "fresh-embeddings", "s2t2", "s2t2-frozen")
+SOURCE_CONDITIONS = ("zero-shot", "source-finetune")  # the text LM's own tokenizer: ``source_head`` applies
+LORA_CONDITIONS = ("source-finetune", "fresh-embeddings", "s2t2")  # LoRA on the body
+EVAL_SPLITS = ("validation", "test")
+COLUMN_MARGINALS = ("frequency", "uniform")
 
 
 @dataclass(frozen=True)
 class S2T2Config:
     vocab_size: int = 512  # the protein BPE's vocabulary
-    window: int = 256  # residues per training / test window
-    residues: int = 80_000  # training budget in residues (half a pass over the ~163k training residues;
-    # every condition's loss plateaus within the first ~20 steps, measured)
+    window: int = 256  # residues per training / evaluation window
+    residues: int = 80_000  # training budget in residues (one pass over the training proteins is 163,133)
     batch_size: int = 4
     learning_rate: float = 1e-3  # LoRA and fresh embeddings
     plan_learning_rate: float = 1e-3  # P's scores
@@ -49,14 +58,24 @@ class S2T2Config:
     plan_iterations: int = 10  # dual row / column updates (column mass error ~1e-2 of a column at 10)
     column_marginal: str = "frequency"
     plan_head: str = "probabilities"  # S2T2's next-token head: source probabilities or logits through P
-    s2t2_fraction: float = 0.5  # s2t2-finetune: share of the budget spent on P alone
+    source_head: str = "full"  # the source-tokenizer conditions' head: all tokens, or renormalised over residue tokens
+    eval_split: str = "test"  # the windows scored: validation (choosing settings) or test (the comparison)
     split_seed: int = 0
 
     def __post_init__(self):
         if self.residues < 1 or self.window < 1 or self.batch_size < 1 or self.vocab_size < 8:
             raise ValueError(f"invalid S2T2 config {self}")
-        if not 0.0 < self.s2t2_fraction < 1.0:
-            raise ValueError(f"s2t2_fraction must be in (0, 1), got {self.s2t2_fraction}")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+
+CHOICES = {  # the config fields that take one of a few values
+    "column_marginal": COLUMN_MARGINALS,
+    "plan_head": HEADS,
+    "source_head": SOURCE_HEADS,
+    "eval_split": EVAL_SPLITS,
+}
 
 
 @lru_cache(maxsize=4)
@@ -75,10 +94,13 @@ def build_model(condition: str, config: S2T2Config, seed: int):
     if condition not in CONDITIONS:
         raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
     data = prepared_data(config.vocab_size, config.window, config.split_seed)
-    lora = config.lora_rank if condition in ("source-finetune", "fresh-embeddings") else None
+    lora = config.lora_rank if condition in LORA_CONDITIONS else None
     body, source_tokenizer = load_body(lora, seed)
-    if condition in ("zero-shot", "source-finetune"):
-        return SourceTokenLM(body, source_tokenizer)
+    if condition in SOURCE_CONDITIONS:
+        vocabulary = None
+        if config.source_head == "residue-tokens":
+            vocabulary = residue_token_ids(source_tokenizer, data["sequences"]["train"])
+        return SourceTokenLM(body, source_tokenizer, vocabulary)
     if condition == "fresh-embeddings":
         return FreshTokenLM(body, data["tokenizer"], seed)
     return S2T2LM(
@@ -94,47 +116,60 @@ def build_model(condition: str, config: S2T2Config, seed: int):
 
 
 def train_condition(
-    condition: str, config: S2T2Config, seed: int, progress: Callable[[str], None] | None = None
+    condition: str,
+    config: S2T2Config,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+    budgets: Sequence[int] = (),
 ) -> tuple[torch.nn.Module, dict]:
-    """Build, train (within the budget) and score one condition; (model, metrics with the loss curve)."""
+    """Build, train (within the budget) and score one condition; (model, metrics with the loss curve).
+
+    The score is ``<eval_split>_bpc``. ``budgets``: residue counts up to ``config.residues`` at which
+    the eval split is also scored during the run, in ``<eval_split>_bpc_by_budget`` ({residues: BPC},
+    ``config.residues`` always included). The learning rate is constant and the window order a seeded
+    stream, so after b residues this run is the model a run with ``residues=b`` ends with: one run
+    scores every budget.
+    """
+    if any(b > config.residues for b in budgets):
+        raise ValueError(f"budgets {sorted(budgets)} go past the run's {config.residues:,} residues")
     start = time.perf_counter()
     model = build_model(condition, config, seed)
     data = prepared_data(config.vocab_size, config.window, config.split_seed)
-    train = data["windows"]["train"]
+    evaluated = data["windows"][config.eval_split]
+    pending = sorted(b for b in set(budgets) if b < config.residues)
+    by_budget: dict[int, float] = {}
 
-    def fit_for(residues: int, stage: str) -> list[float]:
-        def report(seen, total, loss):
-            if progress:
-                progress(f"{condition} seed {seed} {stage}: {seen:,}/{total:,} residues, loss {loss:.3f} bits/residue")
+    def report(seen, total, loss):
+        while pending and seen >= pending[0]:
+            by_budget[pending.pop(0)] = bits_per_character(model, evaluated)
+        if progress:
+            progress(f"{condition} seed {seed}: {seen:,}/{total:,} residues, loss {loss:.3f} bits/residue")
 
-        return fit(
+    losses: list[float] = []
+    if condition != "zero-shot":
+        train = data["windows"]["train"]
+        losses = fit(
             model,
             train,
-            residues,
+            config.residues,
             config.learning_rate,
             config.plan_learning_rate,
             config.batch_size,
             seed,
             progress=report,
         )
-
-    losses: list[float] = []
-    if condition == "s2t2-finetune":
-        first = int(config.residues * config.s2t2_fraction)
-        losses += fit_for(first, "P alone")
-        add_lora(model.causal_lm, config.lora_rank, seed)
-        losses += fit_for(config.residues - first, "P + LoRA")
-    elif condition != "zero-shot":
-        losses += fit_for(config.residues, "training")
     if progress:
-        progress(f"{condition} seed {seed}: scoring the test windows")
+        progress(f"{condition} seed {seed}: scoring the {config.eval_split} windows")
+    score = bits_per_character(model, evaluated)
     metrics = {
-        "test_bpc": bits_per_character(model, data["windows"]["test"]),
-        "chars_per_token": tokenizer_compression(model, data["sequences"]["test"]),
+        f"{config.eval_split}_bpc": score,
+        "chars_per_token": tokenizer_compression(model, data["sequences"][config.eval_split]),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_seconds": time.perf_counter() - start,
         "losses": losses,
     }
+    if budgets:
+        metrics[f"{config.eval_split}_bpc_by_budget"] = {**by_budget, config.residues: score}
     if isinstance(model, S2T2LM):
         counts = nonzeros_per_row(model.plan().detach()).float()
         metrics |= {

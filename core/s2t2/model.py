@@ -4,7 +4,10 @@ Every model reads a window of residues as ``[start] + encode(window)`` and retur
 the next token at every position, so one loss / bits-per-character routine serves all of them
 (:mod:`.train`). Body adaptation, where a condition has one, is LoRA on every projection.
 
-- :class:`SourceTokenLM`: the text LM as it is, with its own tokenizer and 49k-token output.
+- :class:`SourceTokenLM`: the text LM as it is, with its own tokenizer and 49k-token output
+  (``head="full"``), or with its next-token distribution renormalised over the residue tokens
+  (``head="residue-tokens"``, below): the control for S2T2's head, which renormalises over the
+  source tokens seen on proteins instead of spreading mass over the whole vocabulary.
 - :class:`FreshTokenLM`: the protein BPE tokenizer with a fresh embedding table (tied output
   head, as in the source model), trained from scratch together with the body's LoRA.
 - :class:`S2T2LM`: the protein BPE tokenizer translated through the sparse plan P
@@ -19,6 +22,13 @@ the next token at every position, so one loss / bits-per-character routine serve
 Source vocabulary restriction: P's columns are the SmolLM2 tokens that occur when SmolLM2
 tokenizes the training proteins (615 of 49,152 on the default split): other tokens never appear
 on this domain, and the restriction keeps P at [target vocabulary x 615].
+
+Residue tokens (the source models' ``head="residue-tokens"``): the SmolLM2 tokens spelled only
+with residue letters of the training proteins, R (755 of 49,152 on the default split; the 615
+above are among them). The head is q_R(s | x) = q(s | x) / sum_{s' in R} q(s' | x) for s in R and
+0 elsewhere. R and not the 615 themselves: 2 test and 6 validation tokens (``NAME``, ``GRAPH``,
+...) do not occur in the training proteins, and a head over the 615 would give them probability
+zero. S2T2 needs no such care: its output is over the protein BPE, which spells every protein.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ from torch import nn
 
 from .plan import SparsePlan, column_masses
 
-HEADS = ("probabilities", "logits")
+HEADS = ("probabilities", "logits")  # S2T2's head
+SOURCE_HEADS = ("full", "residue-tokens")  # the source-tokenizer models' head
+LOG_ZERO = -69.0  # ln 1e-30: the log-probability of a token outside a renormalised head (finite, so 0 x it is 0)
 SOURCE_START = "<|endoftext|>"  # SmolLM2's pretraining document separator: every window starts with it
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -55,13 +67,18 @@ def add_lora(causal_lm, rank: int, seed: int) -> None:
 
 
 class SourceTokenLM(nn.Module):
-    """The text LM on proteins with its own tokenizer (zero-shot, or with the body's LoRA)."""
+    """The text LM on proteins with its own tokenizer (zero-shot, or with the body's LoRA).
 
-    def __init__(self, causal_lm, tokenizer):
+    ``vocabulary``: the token ids its next-token distribution is renormalised over (log-probability
+    ``LOG_ZERO`` elsewhere); None, the whole vocabulary.
+    """
+
+    def __init__(self, causal_lm, tokenizer, vocabulary: torch.Tensor | None = None):
         super().__init__()
         self.causal_lm = causal_lm
         self.tokenizer = tokenizer
         self.start_id = tokenizer.convert_tokens_to_ids(SOURCE_START)
+        self.register_buffer("vocabulary", vocabulary)
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -70,7 +87,12 @@ class SourceTokenLM(nn.Module):
         return self.tokenizer.decode(ids)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.causal_lm(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        logits = self.causal_lm(input_ids=ids, attention_mask=mask).logits.float()
+        if self.vocabulary is None:
+            return logits.log_softmax(-1)
+        log_probs = torch.full_like(logits, LOG_ZERO)
+        log_probs[..., self.vocabulary] = logits[..., self.vocabulary].log_softmax(-1)
+        return log_probs
 
 
 class _TargetTokenLM(nn.Module):
@@ -157,3 +179,9 @@ def source_vocabulary(tokenizer, sequences: list[str]) -> tuple[torch.Tensor, to
     ids = torch.cat([torch.tensor(tokenizer(s, add_special_tokens=False)["input_ids"]) for s in sequences])
     unique, counts = torch.unique(ids, return_counts=True)
     return unique, counts
+
+
+def residue_token_ids(tokenizer, sequences: list[str]) -> torch.Tensor:
+    """The ids (ascending) of ``tokenizer``'s tokens spelled only with residue letters of ``sequences``."""
+    letters = set("".join(sequences))
+    return torch.tensor(sorted(i for token, i in tokenizer.get_vocab().items() if token and set(token) <= letters))

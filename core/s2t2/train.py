@@ -10,11 +10,15 @@ canonical one), so this is an upper bound on -log2 p(w) summed over all segmenta
 convention for every model. Training minimises the same quantity per batch (nats per residue),
 so each condition spends the same number of residues ("the token budget") whatever its
 tokenizer's compression.
+
+The reference every trained model has to beat is the unigram model of the residues
+(:func:`unigram_bits_per_residue`): the amino-acid frequencies of the training proteins.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -64,6 +68,28 @@ def bits_per_character(model, texts: Sequence[str], batch_size: int = 8) -> floa
     return nats / math.log(2) / sum(len(t) for t in texts)
 
 
+def unigram_bits_per_residue(train: Sequence[str], evaluated: Sequence[str]) -> float:
+    """Code length of ``evaluated`` in bits per residue under the training residue frequencies.
+
+    Add-one smoothing over the alphabet A of the letters in ``train``: with n_a the count of
+    letter a in ``train`` and N their total, p(a) = (n_a + 1) / (N + |A|), and
+
+        bits per residue = -sum_a m_a log2 p(a) / sum_a m_a,     m_a the count of a in ``evaluated``.
+
+    No context, no tokenizer: a model that does not beat this has not learned more than which
+    residues are common.
+    """
+    counts, evaluated_counts = Counter("".join(train)), Counter("".join(evaluated))
+    unknown = set(evaluated_counts) - set(counts)
+    if unknown:
+        raise ValueError(f"letters not in the training alphabet: {''.join(sorted(unknown))}")
+    if not evaluated_counts:
+        raise ValueError("nothing to evaluate")
+    total, alphabet = sum(counts.values()), len(counts)
+    bits = -sum(m * math.log2((counts[a] + 1) / (total + alphabet)) for a, m in evaluated_counts.items())
+    return bits / sum(evaluated_counts.values())
+
+
 def fit(
     model,
     texts: Sequence[str],
@@ -77,8 +103,10 @@ def fit(
 ) -> list[float]:
     """Train the model's trainable parameters on ``texts`` until ``residues`` residues are seen.
 
-    AdamW; windows drawn in seeded epoch-wise shuffles; the plan's scores (if any) get their own
-    learning rate. bf16 autocast on CPUs that have it. Returns the loss (bits per residue) per step.
+    AdamW at a constant learning rate; windows drawn in seeded epoch-wise shuffles; the plan's
+    scores (if any) get their own learning rate. bf16 autocast on CPUs that have it.
+    ``progress(seen, residues, loss)`` is called after every step. Returns the loss (bits per
+    residue) per step.
     """
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not named:
