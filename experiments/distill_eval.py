@@ -193,33 +193,6 @@ def temperature_cell(config: dict, seed: int) -> list[dict]:
     return rows
 
 
-def d3_pilot_cell(config: dict, seed: int) -> dict:
-    """Pilot cell: monolithic D3 with hard labels, built as :func:`discolab.core.distill.budget.run` builds
-    it, except that ``init`` chooses how latents and decoder start (``pca``, as in the study, or
-    ``random``); ``name`` only labels the row. Returns the student's test accuracy, the latents per class
-    and the final MMD² per class."""
-    from discolab.core.distill import budget
-    from discolab.core.distill.d3 import aggregate, distill_classes
-    from discolab.core.distill.data import load_data
-    from discolab.core.distill.nets import accuracy, expert_at, new_convnet, train_classifier, train_expert
-
-    one_thread()
-    init = config.get("init", "pca")
-    config = budget.resolve({k: v for k, v in config.items() if k not in ("name", "init")})
-    data = load_data(config["dataset"], config["data_seed"])
-    checkpoints = train_expert(data, seed, config["expert_train_epochs"], config["width"])
-    expert = expert_at(data, checkpoints, len(checkpoints["states"]), config["width"])
-    per_class = budget.d3_layout(config, data)["per_class"]
-    student = new_convnet(data.n_classes, data.image_shape, config["width"], seed + 1)
-    part = distill_classes(
-        data, expert, per_class, config["latent_dim"], config["hidden"], config["distill_steps"], seed, init=init
-    )
-    distilled = aggregate([part], data.n_classes, None)
-    train_classifier(student, distilled.training_set(config["fresh"]), config["student_steps"], seed)
-    test_accuracy = accuracy(student, data.test_x, data.test_y)
-    return {"accuracy": test_accuracy, "latents_per_class": per_class, "final_mmd": part.final_mmd}
-
-
 def temperature_configs(quick: bool = False) -> list[dict]:
     """The epochs study at IPC 1 per data set and temperature, labels from :data:`PILOT_EPOCHS` (``quick``:
     digits, T in {1, 4}, short training)."""
@@ -249,7 +222,7 @@ def pilot_sweeps(seeds: list[int], quick: bool = False) -> tuple[Sweep, Sweep]:
     d3_keys = ["dataset", "budget_ipc", "name", "init", "hidden", "distill_steps"]
     return (
         Sweep(PILOT_TEMPERATURE + suffix, temperature_cell, temperature_configs(quick), seeds, temperature_keys),
-        Sweep(PILOT_D3 + suffix, d3_pilot_cell, d3_pilot_configs(quick), seeds, d3_keys),
+        Sweep(PILOT_D3 + suffix, d3_named_cell, d3_pilot_configs(quick), seeds, d3_keys),
     )
 
 

@@ -119,27 +119,61 @@ def test_the_fusion_evaluation_runs_and_reports(tmp_path, capsys):
 
 
 def test_lookahead_counts_what_an_answer_would_settle():
+    from discolab.core.igda.lookahead import EntropyAfter
     from discolab.core.igda.selection import bernoulli_entropy, lookahead_gains, select_lookahead
-    from discolab.core.igda.updates import structural_update
 
-    beliefs = {("a", "b"): 0.5, ("b", "a"): 0.5, ("c", "d"): 0.5, ("d", "c"): 0.45}
-    unchanged = lookahead_gains(beliefs, set(), lambda edge, answer: beliefs, limit=None)
-    assert unchanged == pytest.approx({e: bernoulli_entropy(p) for e, p in beliefs.items()})  # = uncertainty
-
+    beliefs = {("a", "b"): 0.5, ("b", "a"): 0.5, ("c", "d"): 0.5, ("d", "c"): 0.45, ("b", "c"): 1.0}
+    pairs = sorted(beliefs)
     confirmed = {("b", "c"): True}
+    unchanged = EntropyAfter(pairs, [beliefs[e] for e in pairs], set(confirmed), confirmed, structural=False)
+    gains = lookahead_gains(beliefs, set(confirmed), unchanged)
+    assert gains == pytest.approx({e: bernoulli_entropy(p) for e, p in beliefs.items() if e not in confirmed})
 
-    def structural(edge, answer):
-        return structural_update(beliefs, {**confirmed, edge: answer})
-
-    gains = lookahead_gains(beliefs, set(confirmed), structural, limit=None)
+    structural = EntropyAfter(pairs, [beliefs[e] for e in pairs], set(confirmed), confirmed, structural=True)
+    gains = lookahead_gains(beliefs, set(confirmed), structural)
     # a "yes" caps the reverse edge (it would close a cycle), so every edge gains more than its own H(p)
-    assert all(gains[e] > unchanged[e] + 0.1 for e in beliefs)
-    assert select_lookahead(beliefs, set(confirmed), 1, structural, limit=None)[0] in {
-        ("a", "b"),
-        ("b", "a"),
-        ("c", "d"),
-    }
-    assert len(lookahead_gains(beliefs, set(), structural, limit=2)) == 2  # only the two most uncertain
+    assert all(gains[e] > bernoulli_entropy(beliefs[e]) + 0.1 for e in gains)
+    # a yes on a -> b also caps c -> a (b -> c is confirmed): a gain no other edge has
+    assert select_lookahead(
+        beliefs | {("c", "a"): 0.5},
+        set(confirmed),
+        1,
+        EntropyAfter(
+            [*pairs, ("c", "a")], [*(beliefs[e] for e in pairs), 0.5], set(confirmed), confirmed, structural=True
+        ),
+    )[0] == ("a", "b")
+
+
+@pytest.mark.parametrize("prior", ["simulated:0.7", "simulated:0.7+pc"])
+def test_lookahead_entropy_equals_the_update_applied_to_every_belief(prior):
+    """The array computation against the loop's own update on every belief, at every round's state."""
+    from discolab.agents.discovery import round_states
+    from discolab.agents.discovery.nodes import (
+        _beliefs,
+        _results,
+        beliefs_given,
+        lookahead_entropy,
+        settled_pairs,
+    )
+    from discolab.core.igda.selection import total_entropy
+
+    settings = DiscoverySettings(graph="asia", prior=prior, samples=300, update="structural", rounds=3, per_round=3)
+    run = start_discovery(settings, run_id=f"lookahead-exact-{len(prior)}")
+    states = round_states(run.run_id)
+    assert len(states) == 4
+    assert any(any(_results(state).values()) for state in states.values())  # a "yes" to cap cycles with
+    checked = 0
+    for state in states.values():
+        beliefs, results, settled = _beliefs(state), _results(state), settled_pairs(state)
+        fast = lookahead_entropy(state, beliefs, settled)
+        for edge in sorted(beliefs)[::5]:
+            if edge in settled:
+                continue
+            for answer in (True, False):
+                after = beliefs_given(state, {**results, edge: answer}, beliefs)[0]
+                assert fast(edge, answer) == pytest.approx(total_entropy(after, settled | {edge}), abs=1e-9)
+                checked += 1
+    assert checked > 40
 
 
 def test_a_lookahead_run_with_a_fused_prior():

@@ -23,6 +23,7 @@ from discolab.core.igda.data_prior import (
 )
 from discolab.core.igda.experimenters import edge_rng, make_experimenter
 from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, starting_bias
+from discolab.core.igda.lookahead import EntropyAfter
 from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
 from discolab.core.igda.selection import select_edges, select_lookahead
@@ -289,13 +290,8 @@ def select(state: DiscoveryState) -> dict:
     explored = sum(rng.random() < settings.explore for _ in range(settings.per_round))
     settled = settled_pairs(state)
     if settings.strategy == "lookahead":
-        results = _results(state)
-        logits = fusion_logits(current_sources(state)) if settings.fused else None  # once, not per simulation
-
-        def simulate(edge: Edge, answer: bool) -> dict[Edge, float]:
-            return beliefs_given(state, {**results, edge: answer}, scores, logits)[0]
-
-        chosen = select_lookahead(scores, settled, settings.per_round - explored, simulate, seed)
+        entropy_after = lookahead_entropy(state, scores, settled)
+        chosen = select_lookahead(scores, settled, settings.per_round - explored, entropy_after, seed)
     else:
         chosen = select_edges(scores, settled, settings.per_round - explored, settings.strategy, seed)
     picked = select_edges(scores, settled | set(chosen), explored, "random", seed + 1) if explored else []
@@ -368,13 +364,33 @@ def update(state: DiscoveryState) -> dict:
     return {"belief_changes": changed, "fallbacks": fallbacks, "llm": llm, **changes}
 
 
+def lookahead_entropy(state: DiscoveryState, beliefs: dict[Edge, float], settled: set[Edge]) -> EntropyAfter:
+    """The entropy after each simulated answer, for lookahead selection: the updates
+    :func:`beliefs_given` would apply (the structural caps, a fused prior's refit)."""
+    settings = _settings(state)
+    results = _results(state)
+    required = [e for e, present in known_pairs(run_graph(state)).items() if present]
+    confirmed = [e for e, present in results.items() if present] + required
+    refit = None
+    if settings.fused:
+        logits = fusion_logits(current_sources(state))  # once: no simulated answer changes the sources
+        index = {tuple(e): i for i, e in enumerate(state["pairs"])}
+
+        def refit(edge: Edge, answer: bool) -> np.ndarray:
+            fusion = refit_fusion(state, {**results, edge: answer}, settings.fusion_precision, logits, index)
+            return fuse(logits, fusion["bias"], np.array(fusion["weights"]))
+
+    pairs = [tuple(e) for e in state["pairs"]]
+    return EntropyAfter(pairs, [beliefs[e] for e in pairs], settled, confirmed, settings.update == "structural", refit)
+
+
 def beliefs_given(
     state: DiscoveryState, results: dict[Edge, bool], base: dict[Edge, float], logits: np.ndarray | None = None
 ) -> tuple[dict[Edge, float], dict | None]:
     """The beliefs that follow from ``results``: a fused prior refitted to them (else ``base``),
     then the structural update and the background knowledge; and the refitted fusion, if any.
-    The update node applies it; lookahead selection simulates answers with it, passing the
-    sources' ``logits`` (:func:`fusion_logits`), which no simulated answer changes."""
+    The update node applies it (lookahead selection computes the same with arrays:
+    :func:`lookahead_entropy`); ``logits``: the sources' (:func:`fusion_logits`) when at hand."""
     settings = _settings(state)
     known = known_pairs(run_graph(state))
     fusion = None
@@ -427,11 +443,17 @@ def start_fusion(sources: dict[str, list[float]], unknown: list[bool], n_variabl
     return {"sources": list(sources), "bias": bias, "weights": weights.tolist(), "start_bias": bias}
 
 
-def refit_fusion(state: DiscoveryState, results: dict[Edge, bool], precision: float, logits: np.ndarray) -> dict:
+def refit_fusion(
+    state: DiscoveryState,
+    results: dict[Edge, bool],
+    precision: float,
+    logits: np.ndarray,
+    index: dict[Edge, int] | None = None,
+) -> dict:
     """The fused prior's bias and weights refitted to the answers ``results`` (fit_weights), from
-    the sources' ``logits`` (:func:`fusion_logits`)."""
+    the sources' ``logits`` (:func:`fusion_logits`); ``index``: each pair's row, when at hand."""
     fusion = state["fusion"]
-    index = {tuple(e): i for i, e in enumerate(state["pairs"])}
+    index = index or {tuple(e): i for i, e in enumerate(state["pairs"])}
     rows = [index[e] for e in results]
     fit = fit_weights(
         logits[rows],

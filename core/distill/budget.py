@@ -58,10 +58,11 @@ DEFAULTS = {
     "expert_train_epochs": 20,
     "width": 16,
     "data_seed": 0,
+    "init": "pca",  # how latents and decoder start: "pca" (the study's) or "random" (the pilot's ablation)
 }
 # The settings a subtask's distillation depends on (its cache key); student settings are not among them.
 SUBTASK_KEYS = ("dataset", "data_seed", "budget_ipc", "labels", "subtasks", "latent_dim", "hidden", "distill_steps")
-SUBTASK_KEYS += ("expert_train_epochs", "width")
+SUBTASK_KEYS += ("expert_train_epochs", "width", "init")
 
 
 def resolve(config: dict) -> dict:
@@ -139,6 +140,7 @@ def distill_subtask(config: dict, seed: int, progress: Callable[[str], None] | N
             config["distill_steps"],
             seed,
             classes=classes,
+            init=config["init"],
             progress=progress,
         )
         save_atomic(part.to_dict(), path)

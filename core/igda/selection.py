@@ -14,13 +14,11 @@ Strategies, each picking ``k`` edges not tested before:
       gain(e) = H_total(now) - [p_e H_total(after yes on e) + (1 - p_e) H_total(after no on e)],
 
   where "after" applies the update that would follow the answer (the structural update's
-  capped cycles; a fused prior's refit of its weights): :func:`select_lookahead`, given a
-  ``simulate(edge, answer)`` that returns those beliefs. One step ahead, each edge on its own
-  (the k best gains, not the best set of k). Without any update, gain(e) = H(p_e) and this is
-  uncertainty selection. Every untested edge is simulated by default; ``limit`` simulates only
-  that many of the most uncertain ones, an approximation that ``experiments/bench_lookahead.py``
-  measured and rejected: on child, insurance and alarm its picks reach 10-49% of the best
-  expected gain (it is exact on graphs with at most 64 untested pairs, and it matched on sachs).
+  capped cycles; a fused prior's refit of its weights): :func:`select_lookahead`, given an
+  ``entropy_after(edge, answer)`` that returns H_total after (for the discovery loop,
+  :class:`~discolab.core.igda.lookahead.EntropyAfter`, which computes it with arrays). One step
+  ahead, each edge on its own (the k best gains, not the best set of k), every untested edge
+  simulated. Without any update, gain(e) = H(p_e) and this is uncertainty selection.
 
 Ties are broken at random (seeded), so that equal beliefs do not fall back to file order.
 """
@@ -34,7 +32,6 @@ from collections.abc import Callable, Collection, Mapping
 from ..graphs import Edge
 
 STRATEGIES = ("uncertainty", "random", "confident", "bootstrap", "lookahead")
-LOOKAHEAD_LIMIT: int | None = None  # simulate every untested edge (see the docstring)
 
 
 def bernoulli_entropy(p: float) -> float:
@@ -72,20 +69,16 @@ def total_entropy(beliefs: Mapping[Edge, float], settled: Collection[Edge]) -> f
 def lookahead_gains(
     beliefs: Mapping[Edge, float],
     settled: Collection[Edge],
-    simulate: Callable[[Edge, bool], Mapping[Edge, float]],
-    limit: int | None = LOOKAHEAD_LIMIT,
+    entropy_after: Callable[[Edge, bool], float],
 ) -> dict[Edge, float]:
-    """gain(e) for the ``limit`` most uncertain unsettled edges (the module's docstring)."""
+    """gain(e) for every unsettled edge (the module's docstring); ``entropy_after(edge, answer)`` is
+    the total entropy of the beliefs left unsettled once ``edge`` is answered."""
     settled = set(settled)
-    candidates = sorted((e for e in beliefs if e not in settled), key=lambda e: -bernoulli_entropy(beliefs[e]))
     now = total_entropy(beliefs, settled)
     gains = {}
-    for edge in candidates[:limit]:
-        after = {*settled, edge}
-        p = beliefs[edge]
-        yes, no = total_entropy(simulate(edge, True), after), total_entropy(simulate(edge, False), after)
-        expected = p * yes + (1 - p) * no
-        gains[edge] = now - expected
+    for edge, p in beliefs.items():
+        if edge not in settled:
+            gains[edge] = now - (p * entropy_after(edge, True) + (1 - p) * entropy_after(edge, False))
     return gains
 
 
@@ -93,12 +86,12 @@ def select_lookahead(
     beliefs: Mapping[Edge, float],
     settled: Collection[Edge],
     k: int,
-    simulate: Callable[[Edge, bool], Mapping[Edge, float]],
+    entropy_after: Callable[[Edge, bool], float],
     seed: int = 0,
-    limit: int | None = LOOKAHEAD_LIMIT,
 ) -> list[Edge]:
     """The ``k`` edges of largest one-step expected entropy reduction (ties broken at random)."""
-    gains = lookahead_gains(beliefs, settled, simulate, limit)
+    gains = lookahead_gains(beliefs, settled, entropy_after)
     order = sorted(gains)
     random.Random(seed).shuffle(order)
-    return sorted(order, key=lambda e: -gains[e])[:k]
+    # gains equal up to rounding are ties: the seeded order decides, not the order of a float sum
+    return sorted(order, key=lambda e: -round(gains[e], 9))[:k]

@@ -53,7 +53,10 @@ def llm_update(
     return updated, fallbacks
 
 
-def structural_update(beliefs: Mapping[Edge, float], results: Results, floor: float = 0.02) -> dict[Edge, float]:
+CYCLE_FLOOR = 0.02  # the belief the structural update leaves on an edge that would close a cycle
+
+
+def structural_update(beliefs: Mapping[Edge, float], results: Results, floor: float = CYCLE_FLOOR) -> dict[Edge, float]:
     """Cap the beliefs of untested edges that would close a cycle with confirmed edges."""
     confirmed = nx.DiGraph([e for e, present in results.items() if present])
     below = {node: nx.descendants(confirmed, node) for node in confirmed}  # once, not a search per pair
