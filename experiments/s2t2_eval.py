@@ -3,18 +3,18 @@
 Two steps, each a sweep in the runs database (cells already done are skipped on a rerun):
 
 1. **Selection, on the validation split** (``--select --settings FILE``, seed 0). Per trained
-   condition, every combination of :data:`SELECTION_GRID` (learning rates, batch size) is trained
-   for the largest budget of ``--select-epochs`` (passes over the 163,133 training residues; 1
-   and 3 by default) and scored on the validation windows at each budget on the way (one run
-   scores every budget: the learning rate is constant, :func:`train_condition`). The setting
-   with the lowest validation BPC (learning rates, batch size, budget) is written to FILE, per
-   condition (the file is updated, so conditions may be selected one command at a time).
+   condition, every combination of :data:`SELECTION_GRID` (learning rates) is trained for the
+   largest budget of ``--select-epochs`` (passes over the 163,133 training residues; 0.5 and 1
+   by default) and scored on the validation windows at each budget on the way (one run scores
+   every budget: the learning rate is constant, :func:`train_condition`). The setting with the
+   lowest validation BPC (learning rates, budget) is written to FILE, per condition (the file is
+   updated, so conditions may be selected one command at a time).
 2. **Comparison, on the test split** (``--settings FILE``): every condition with its selected
-   setting, over ``--seeds`` seeds; the two source-tokenizer conditions once per head in
-   ``--source-heads``, both with the setting selected for the full head (``full``: all 49,152
-   tokens; ``residue-tokens``: renormalised over the tokens spelled with residue letters, the
-   control for S2T2's renormalised head). Without ``--settings``, every condition takes the
-   config flags (``--residues``, ``--learning-rate``, ...). The test windows are scored only here.
+   setting, over ``--seeds`` seeds. The two source-tokenizer conditions are trained with the full
+   head (all 49,152 tokens) and scored twice: as they are, and renormalised over the tokens spelled
+   with residue letters (``residue-tokens``, 755 tokens: the control for S2T2's renormalised
+   head), paired on the same model. Without ``--settings``, every condition takes the config
+   flags (``--residues``, ``--learning-rate``, ...). The test windows are scored only here.
    The plans of the S2T2 conditions are saved under DATA_HOME/s2t2/<condition>-seed-<seed>/plan.pt
    for the dashboard.
 
@@ -31,12 +31,10 @@ Run::
     python -m discolab.experiments.s2t2_eval --select --settings s2t2_settings.json
     python -m discolab.experiments.s2t2_eval --settings s2t2_settings.json --seeds 5
 
-Cost on two shared CPU cores, one worker: the earlier study's minutes per cell at 80,000 residues
-(source-finetune 9.3, fresh-embeddings 10.9, frozen-body S2T2 8.6), and a joint S2T2 step
-measured at 1.14x a frozen-body one (about 10 minutes per 80,000). A selection run of 3 passes
-(489,399 residues) takes about 55-65 minutes, the default grid (6 + 6 + 12 + 8 runs) about 32 h
-(``--select-epochs 1 2``: about 21 h); the comparison, 5 seeds with both heads, about 25 h if every
-condition is chosen at 3 passes, 8 h at one.
+Cost on two shared CPU cores, one worker per core: about 10 CPU-minutes per 80,000 training
+residues for every trained condition (a joint S2T2 step measured at 1.14x a frozen-body one), so
+a pass over the training proteins is about 20 minutes. The selection (10 runs of one pass) takes
+about 3.5 CPU-hours; the comparison (4 trained conditions x 5 seeds) about 7 at one pass.
 """
 
 from __future__ import annotations
@@ -75,15 +73,15 @@ SETTING_KEYS = [
     "eval_split",
 ]  # fmt: skip
 LEARNING_RATES = (3e-4, 1e-3, 3e-3)  # LoRA and fresh embeddings
-PLAN_LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2)  # P's scores with the body frozen
-BATCH_SIZES = (4, 8)
-SELECTION_GRID = {  # per trained condition, the values tried on the validation split
-    "source-finetune": {"learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES},
-    "fresh-embeddings": {"learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES},
-    # P's rate at the two values the frozen-body study compared (1e-3 denser, 1e-2 ~6x sparser), so
-    # that the product with LoRA's three rates stays at 12 runs
-    "s2t2": {"learning_rate": LEARNING_RATES, "plan_learning_rate": (1e-3, 1e-2), "batch_size": BATCH_SIZES},
-    "s2t2-frozen": {"plan_learning_rate": PLAN_LEARNING_RATES, "batch_size": BATCH_SIZES},
+# Per trained condition, the values tried on the validation split. The batch stays at the default 4:
+# at a fixed number of residues it changes only how many steps they make, not the compute, and
+# every run costs ~20 CPU-minutes a pass, so the grid spends its runs on learning rates.
+SELECTION_GRID = {
+    "source-finetune": {"learning_rate": LEARNING_RATES},
+    "fresh-embeddings": {"learning_rate": LEARNING_RATES},
+    # P's rate at the sparser of the two values the frozen-body study compared (1e-2, ~6x sparser than 1e-3)
+    "s2t2": {"learning_rate": LEARNING_RATES[1:], "plan_learning_rate": (1e-2,)},
+    "s2t2-frozen": {"plan_learning_rate": (1e-3, 1e-2)},
 }
 SELECTED_FIELDS = ("learning_rate", "plan_learning_rate", "batch_size", "residues")
 SELECT_SEED = 0
@@ -106,6 +104,7 @@ def label(condition: str, source_head: str) -> str:
 
 
 LABELS = tuple(dict.fromkeys(label(c, h) for c in CONDITIONS for h in SOURCE_HEADS))  # in report order
+RESIDUE_HEAD = "test_bpc_residue_head"  # a full-head source model's test BPC renormalised over the residue tokens
 
 
 def unigram_baselines(split_seed: int = 0) -> dict[str, float]:
@@ -234,12 +233,10 @@ def compare_cell(config: dict, seed: int) -> list[dict]:
     ]
 
 
-def comparison_configs(
-    config: S2T2Config, conditions, source_heads=("full",), settings: dict[str, dict] | None = None
-) -> list[dict]:
-    """One config per condition (per head for the source-tokenizer ones), scored on test; with
-    ``settings`` (from ``--select``) each trained condition takes its selected learning rates,
-    batch size and budget."""
+def comparison_configs(config: S2T2Config, conditions, settings: dict[str, dict] | None = None) -> list[dict]:
+    """One config per condition, scored on test (the source-tokenizer ones under both heads, one
+    model); with ``settings`` (from ``--select``) each trained condition takes its selected
+    learning rates, batch size and budget."""
     configs = []
     for condition in conditions:
         chosen = replace(config, eval_split="test")
@@ -247,8 +244,7 @@ def comparison_configs(
             if condition not in settings:
                 raise DiscolabError(f"no selected settings for {condition}: run --select for it, or leave it out")
             chosen = replace(chosen, **{k: settings[condition][k] for k in SELECTED_FIELDS})
-        heads = source_heads if condition in SOURCE_CONDITIONS else ("full",)
-        configs += [{"condition": condition, **asdict(replace(chosen, source_head=head))} for head in heads]
+        configs.append({"condition": condition, **asdict(replace(chosen, source_head="full"))})
     return configs
 
 
@@ -265,9 +261,17 @@ def comparison_rows(db: RunsDB, configs: list[dict] | None) -> pd.DataFrame:
 
 
 def final_rows(db: RunsDB, configs: list[dict] | None) -> pd.DataFrame:
-    """The scalar rows (step 0) of :func:`comparison_rows`."""
+    """The scalar rows (step 0) of :func:`comparison_rows`, with a row per source-tokenizer model
+    scored under the residue-token head (its ``test_bpc`` that head's)."""
     table = comparison_rows(db, configs)
-    return table[table["step"] == 0]
+    table = table[table["step"] == 0]
+    if RESIDUE_HEAD not in table:
+        return table
+    renormalised = table[table[RESIDUE_HEAD].notna()]
+    renormalised = renormalised.assign(
+        test_bpc=renormalised[RESIDUE_HEAD], label=[label(c, "residue-tokens") for c in renormalised["condition"]]
+    )
+    return pd.concat([table, renormalised], ignore_index=True)
 
 
 def summary(db: RunsDB, configs: list[dict] | None = None) -> pd.DataFrame:
@@ -276,7 +280,7 @@ def summary(db: RunsDB, configs: list[dict] | None = None) -> pd.DataFrame:
     table = final_rows(db, configs)
     unigram = unigram_baselines()["test"]
     rows = []
-    for _, part in sorted(table.groupby("config_hash"), key=lambda item: LABELS.index(item[1]["label"].iloc[0])):
+    for _, part in sorted(table.groupby(["config_hash", "label"]), key=lambda item: LABELS.index(item[0][1])):
         first = part.iloc[0]
         row = {
             "condition": first["label"],
@@ -343,8 +347,8 @@ def plot(db: RunsDB, configs: list[dict], path) -> None:
     """Training loss (bits per residue, smoothed) per condition, and test BPC per seed, with the unigram baseline."""
     from matplotlib.figure import Figure
 
-    table = comparison_rows(db, configs)
-    names = [name for name in LABELS if name in set(table["label"])]
+    table, finals = comparison_rows(db, configs), final_rows(db, configs)
+    names = [name for name in LABELS if name in set(finals["label"])]
     fig = Figure(figsize=(12, 4.2))
     curves, bars = fig.subplots(1, 2)
     for name in names:
@@ -358,7 +362,6 @@ def plot(db: RunsDB, configs: list[dict], path) -> None:
     curves.set_xlabel("step")
     curves.set_ylabel("training loss (bits per residue)")
     curves.legend(fontsize=7)
-    finals = table[table["step"] == 0]
     for k, name in enumerate(names):
         values = finals[finals["label"] == name]["test_bpc"]
         bars.scatter([k] * len(values), values, color=f"C{k}")
@@ -415,22 +418,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=list(CONDITIONS))
     parser.add_argument(
-        "--source-heads", nargs="+", choices=SOURCE_HEADS, default=list(SOURCE_HEADS),
-        help="the source-tokenizer conditions' heads to compare (default both)",
-    )  # fmt: skip
-    parser.add_argument(
         "--select", action="store_true",
         help="choose learning rates, batch size and budget per trained condition on the validation split (seed 0)",
     )  # fmt: skip
     parser.add_argument(
-        "--select-epochs", nargs="+", type=float, default=[1.0, 3.0],
-        help="the budgets tried by --select, in passes over the training residues (default 1 3)",
+        "--select-epochs", nargs="+", type=float, default=[0.5, 1.0],
+        help="the budgets tried by --select, in passes over the training residues (default 0.5 1)",
     )  # fmt: skip
     parser.add_argument(
         "--settings", type=Path, default=None,
         help="JSON of the settings chosen per condition: written by --select, read by the comparison",
     )  # fmt: skip
-    add_config_arguments(parser, exclude=("eval_split", "source_head"))  # set by the step and --source-heads
+    add_config_arguments(parser, exclude=("eval_split", "source_head"))  # set by the step (both heads scored)
     parser.add_argument("--report-only", action="store_true", help="only print the report of the stored results")
     add_sweep_arguments(parser)
 
@@ -447,7 +446,7 @@ def run(args) -> int:
         print(selection_report(db, configs, args.settings))
         return 0
     settings = read_settings(args.settings) if args.settings else None
-    configs = comparison_configs(config, args.conditions, args.source_heads, settings)
+    configs = comparison_configs(config, args.conditions, settings)
     if not args.report_only:
         run_sweep_from_arguments(comparison_sweep(configs, list(range(args.seeds))), db, args)
     print(report(db, configs))

@@ -329,14 +329,28 @@ def test_the_residue_token_head_renormalises_over_the_residue_tokens(source_body
     assert bits_per_character(renormalised, texts) < bits_per_character(full, texts)
 
 
+def test_a_full_head_run_is_also_scored_under_the_residue_token_head(source_body, monkeypatch):
+    from discolab.core.s2t2 import conditions
+    from discolab.core.s2t2.model import SourceTokenLM
+
+    causal_lm, tokenizer = source_body
+    model = SourceTokenLM(causal_lm, tokenizer)
+    monkeypatch.setattr(conditions, "build_model", lambda condition, config, seed: model)
+    monkeypatch.setattr(conditions, "bits_per_character", lambda m, texts: bits_per_character(m, texts[:2]))
+    monkeypatch.setattr(conditions, "tokenizer_compression", lambda m, sequences: 1.0)
+    _, metrics = conditions.train_condition("zero-shot", conditions.S2T2Config(), seed=0)
+    assert metrics["test_bpc_residue_head"] < metrics["test_bpc"]  # renormalising can only raise p(residues)
+    assert model.vocabulary is None  # the model is left with the head it was trained with
+
+
 # --- the evaluation command: selection on validation, the comparison on test --------------------
 
 
 def fake_validation_bpc(config: dict, residues: int, epoch: int) -> float:
-    """Lowest at learning rate 1e-3, P's 1e-2 and batch 8; source-finetune overfits, S2T2 improves with budget."""
+    """Lowest at learning rate 1e-3 and P's 1e-2; source-finetune overfits, S2T2 improves with budget."""
     setting = abs(math.log10(config["learning_rate"]) + 3) + abs(math.log10(config["plan_learning_rate"]) + 2)
     budget = residues / epoch if config["condition"] == "source-finetune" else epoch / residues
-    return 4.0 + setting + 0.1 * (config["batch_size"] == 4) + 0.01 * budget
+    return 4.0 + setting + 0.01 * budget
 
 
 def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monkeypatch, tmp_path, capsys):
@@ -359,34 +373,35 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     db_url, settings_path = f"sqlite:///{tmp_path}/runs.sqlite", tmp_path / "settings.json"
     common = ["--db", db_url, "--settings", str(settings_path)]
     s2t2_eval.main(["--select", "--conditions", "source-finetune", "s2t2", *common])
-    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 6 + 12  # one seed; two budgets per run
+    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 3 + 2  # one seed; two budgets per run
     settings = s2t2_eval.read_settings(settings_path)
     assert set(settings) == {"source-finetune", "s2t2"}
+    half = round(epoch / 2)
     assert settings["source-finetune"] | {"validation_bpc": 0} == {
-        "learning_rate": 1e-3, "plan_learning_rate": 1e-3, "batch_size": 8, "residues": epoch, "validation_bpc": 0,
+        "learning_rate": 1e-3, "plan_learning_rate": 1e-3, "batch_size": 4, "residues": half, "validation_bpc": 0,
     }  # fmt: skip
-    assert settings["s2t2"]["residues"] == 3 * epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
-    assert settings["s2t2"]["validation_bpc"] == pytest.approx(4.0 + 0.01 / 3)
+    assert settings["s2t2"]["residues"] == epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
+    assert settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
     assert "chosen on validation" in capsys.readouterr().out
 
-    configs = s2t2_eval.comparison_configs(
-        S2T2Config(), ["zero-shot", "source-finetune", "s2t2"], ("full", "residue-tokens"), settings
-    )
+    configs = s2t2_eval.comparison_configs(S2T2Config(), ["zero-shot", "source-finetune", "s2t2"], settings)
     assert [(c["condition"], c["source_head"]) for c in configs] == [
-        ("zero-shot", "full"), ("zero-shot", "residue-tokens"), ("source-finetune", "full"),
-        ("source-finetune", "residue-tokens"), ("s2t2", "full"),
-    ]  # fmt: skip
+        ("zero-shot", "full"),
+        ("source-finetune", "full"),
+        ("s2t2", "full"),
+    ]  # fmt: skip  (one model per condition; the source ones are scored under both heads)
     assert all(c["eval_split"] == "test" for c in configs)
     finetune = [c for c in configs if c["condition"] == "source-finetune"]
-    assert all(c["residues"] == epoch and c["batch_size"] == 8 for c in finetune)
+    assert all(c["residues"] == half and c["batch_size"] == 4 for c in finetune)
     with pytest.raises(DiscolabError, match="no selected settings for fresh-embeddings"):
-        s2t2_eval.comparison_configs(S2T2Config(), ["fresh-embeddings"], ("full",), settings)
+        s2t2_eval.comparison_configs(S2T2Config(), ["fresh-embeddings"], settings)
 
     def compare_cell(config, seed):
         assert config["eval_split"] == "test"
-        bpc = {"zero-shot": 5.0, "source-finetune": 4.1, "s2t2": 4.0}[config["condition"]]
-        bpc -= 0.3 * (config["source_head"] == "residue-tokens") - 0.01 * seed
-        return [{"metric": "test_bpc", "value": bpc, "step": 0}, {"metric": "chars_per_token", "value": 1.5, "step": 0},
+        bpc = {"zero-shot": 5.0, "source-finetune": 4.1, "s2t2": 4.0}[config["condition"]] + 0.01 * seed
+        renormalised = [{"metric": "test_bpc_residue_head", "value": bpc - 0.3, "step": 0}]
+        return renormalised * (config["condition"] != "s2t2") + [
+                {"metric": "test_bpc", "value": bpc, "step": 0}, {"metric": "chars_per_token", "value": 1.5, "step": 0},
                 {"metric": "trainable_parameters", "value": 10, "step": 0},
                 {"metric": "train_seconds", "value": 60, "step": 0}, {"metric": "loss", "value": 4.5, "step": 0},
                 {"metric": "loss", "value": 4.2, "step": 1}]  # fmt: skip
@@ -404,4 +419,4 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     assert table["condition"].tolist() == [
         "zero-shot", "zero-shot (residue-token head)", "source-finetune", "source-finetune (residue-token head)", "s2t2"
     ]  # fmt: skip
-    assert table["seeds"].tolist() == [2] * 5 and table["residues"].tolist()[2:] == [epoch, epoch, 3 * epoch]
+    assert table["seeds"].tolist() == [2] * 5 and table["residues"].tolist()[2:] == [half, half, epoch]

@@ -11,7 +11,8 @@
 The two source-tokenizer conditions take ``source_head``: ``full`` (the next-token distribution
 over all 49,152 tokens) or ``residue-tokens`` (renormalised over the tokens spelled with residue
 letters, :mod:`.model`), the control for S2T2's head, which renormalises over the source tokens
-seen on proteins.
+seen on proteins. A full-head run also scores the same trained model with the renormalised head
+(``<eval_split>_bpc_residue_head``): what renormalising is worth, paired, at no training cost.
 
 Every trained condition reads the training windows in the same seeded order, in batches of
 ``batch_size``, until it has seen ``residues`` residues, and is scored by bits per character on
@@ -161,8 +162,13 @@ def train_condition(
     if progress:
         progress(f"{condition} seed {seed}: scoring the {config.eval_split} windows")
     score = bits_per_character(model, evaluated)
-    metrics = {
-        f"{config.eval_split}_bpc": score,
+    metrics = {f"{config.eval_split}_bpc": score}
+    if isinstance(model, SourceTokenLM) and model.vocabulary is None:
+        # the same model with its head renormalised over the residue tokens: what renormalising alone is worth
+        model.vocabulary = residue_token_ids(model.tokenizer, data["sequences"]["train"])
+        metrics[f"{config.eval_split}_bpc_residue_head"] = bits_per_character(model, evaluated)
+        model.vocabulary = None
+    metrics |= {
         "chars_per_token": tokenizer_compression(model, data["sequences"][config.eval_split]),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_seconds": time.perf_counter() - start,
