@@ -70,7 +70,7 @@ STUDIES = {
         ),
         Study(
             "s2t2-plan", "discolab.ui.cli", ("s2t2", "train"), 5.0,
-            "discolab s2t2 eval (about 2.5 hours for 3 seeds)",
+            "discolab s2t2 eval --select --settings s2t2.json, then --settings s2t2.json (about 10 CPU-hours)",
         ),
     )
 }  # fmt: skip

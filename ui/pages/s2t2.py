@@ -11,7 +11,9 @@ st.title("S2T2: sparse Sinkhorn token translation to proteins")
 st.caption(
     "SmolLM2 reads protein sequences through a protein BPE tokenizer: each protein token's embedding "
     "is a sparse mixture of SmolLM2 token embeddings, e_t = sum_s P[t, s] e_s, and the next protein token's "
-    "probability comes from SmolLM2's next-token distribution through P. P is learned with the body frozen."
+    "probability comes from SmolLM2's next-token distribution through P. P is learned jointly with LoRA on the "
+    "body (the s2t2-frozen ablation learns P alone). The unigram baseline (amino-acid frequencies) is the bar "
+    "every trained condition has to clear."
 )
 
 st.subheader("Comparison (bits per character on held-out proteins, lower is better)")
@@ -20,7 +22,10 @@ try:
 
     st.dataframe(summary(RunsDB()).round(3), hide_index=True)
 except DiscolabError:
-    st.info("No results yet: run `discolab s2t2 eval` (about 2.5 hours for 3 seeds on two CPU cores).")
+    st.info(
+        "No results yet: run `discolab s2t2 eval --select --settings s2t2.json`, then "
+        "`discolab s2t2 eval --settings s2t2.json` (about 10 CPU-hours in all; docs/s2t2.md)."
+    )
 
 
 @st.cache_data(show_spinner="tokenizing the test proteins ...")
