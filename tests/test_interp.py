@@ -1,6 +1,8 @@
 """Interpolation between LoRA anchors: the exact combined update, the scorers, and a quick
 trained run whose sentiment responds to its slider."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,6 +114,38 @@ def test_a_quick_trained_sentiment_slider_moves_sentiment(tmp_path, monkeypatch)
         model.set({"sentiment": alpha}, {"sentiment": 1.0})
         means[alpha] = float(np.mean(score(model.generate(prompts, max_new_tokens=30), "sentiment", "vader")))
     assert means[2.0] > means[-1.0] + 0.2, means
+
+
+def test_an_interrupted_anchor_training_keeps_the_poles_it_finished(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from discolab.core.interp import anchors
+    from discolab.core.llm import models
+
+    monkeypatch.setenv("DISCOLAB_HOME", str(tmp_path))
+    base = SimpleNamespace(eval=lambda: None)
+    monkeypatch.setattr(models, "load_model", SimpleNamespace(__wrapped__=lambda *a: (base, None)))
+    monkeypatch.setattr(anchors, "build_corpus", lambda *a: {"kept": 1, "generated": 2, "examples": [{}]})
+    trained = []
+
+    def train_adapter(base, tokenizer, examples, config, seed, out, progress=None):
+        if out.name == "sentiment-negative" and "interrupted" not in trained:
+            trained.append("interrupted")
+            raise RuntimeError("killed mid-training")
+        out.mkdir()
+        trained.append(out.name)
+        return {"losses": [2.0, 1.0]}
+
+    monkeypatch.setattr(anchors, "train_adapter", train_adapter)
+    with pytest.raises(RuntimeError, match="killed"):
+        anchors.train_anchors(0, attributes=("sentiment",))
+    messages = []
+    folder = anchors.train_anchors(0, attributes=("sentiment",), progress=messages.append)
+    assert trained == ["sentiment-positive", "interrupted", "sentiment-negative"]  # the first pole not retrained
+    assert "sentiment-positive: trained before the interruption; kept" in messages
+    assert (folder / "anchors.json").is_file() and not (folder / "anchors.partial.json").exists()
+    manifest = json.loads((folder / "anchors.json").read_text())
+    assert set(manifest["poles"]) == {"sentiment-positive", "sentiment-negative"}
 
 
 def test_cli_and_tool_steer_with_sliders_and_name_problems(random_anchors, discolab_home, capsys):

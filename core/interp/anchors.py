@@ -255,15 +255,24 @@ def train_anchors(
         stored = json.loads(manifest.read_text())
         if {k: stored.get(k) for k in wanted} == wanted:
             return folder
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    # An interrupted training keeps the poles it finished (each pole is seeded on its own, so a
+    # resumed run trains the same adapters as an uninterrupted one).
+    partial = folder / "anchors.partial.json"
+    summary = json.loads(partial.read_text()) if partial.is_file() and not force else {}
+    if {k: summary.get(k) for k in wanted} != wanted:
+        summary = dict(wanted, poles={})
+        if folder.exists():
+            shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     base, tokenizer = load_model.__wrapped__(DEFAULT_MODEL, "float32")  # a private copy: peft edits it in place
     base.eval()
-    summary = dict(wanted, poles={})
     for attribute in attributes:
         for pole in ATTRIBUTES[attribute]:
             name = adapter_name(attribute, pole)
+            if name in summary["poles"] and (folder / name).is_dir():
+                if progress:
+                    progress(f"{name}: trained before the interruption; kept")
+                continue
             if progress:
                 progress(f"{name}: generating the corpus")
             corpus = build_corpus(base, tokenizer, attribute, pole, config, seed)
@@ -277,5 +286,7 @@ def train_anchors(
                 "first_loss": curve["losses"][0],
                 "last_loss": curve["losses"][-1],
             }
+            partial.write_text(json.dumps(summary, indent=1))
     manifest.write_text(json.dumps(summary, indent=1))  # written last: its presence means complete
+    partial.unlink()
     return folder
