@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import pandas as pd
 from discolab.agents.discovery import DiscoverySettings, round_states, start_discovery
 from discolab.agents.discovery.nodes import _beliefs, _results, beliefs_given, lookahead_entropy, settled_pairs
@@ -35,8 +36,12 @@ def measure(graph: str, prior: str, seed: int, rounds: int = 4, k: int = 4) -> l
     for number, state in round_states(run.run_id).items():
         beliefs, results, settled = _beliefs(state), _results(state), settled_pairs(state)
 
-        def reference(edge, answer, state=state, results=results, beliefs=beliefs, settled=settled):
-            return total_entropy(beliefs_given(state, {**results, edge: answer}, beliefs)[0], settled | {edge})
+        pairs = [tuple(e) for e in state["pairs"]]
+        base = np.array([beliefs[e] for e in pairs])
+
+        def reference(edge, answer, state=state, results=results, pairs=pairs, base=base, settled=settled):
+            after = beliefs_given(state, {**results, edge: answer}, base)[0]
+            return total_entropy(dict(zip(pairs, after.tolist())), settled | {edge})
 
         start = time.perf_counter()
         fast = lookahead_gains(beliefs, settled, lookahead_entropy(state, beliefs, settled))

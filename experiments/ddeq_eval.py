@@ -117,7 +117,8 @@ def classify_cell(config: dict, seed: int) -> list[dict]:
         if config["variant"] == "ddeq":
             save_model(model, model_path(config["data"], seed), config, seed, metrics)
         rows += [
-            {"metric": "accuracy_depth", "value": v, "step": k} for k, v in accuracy_by_depth(model, test, DEPTHS).items()
+            {"metric": "accuracy_depth", "value": v, "step": k}
+            for k, v in accuracy_by_depth(model, test, DEPTHS).items()
         ]
         torch.manual_seed(seed)
         fresh = build_model("ddeq", test.point_dim, len(test.classes), **config)
@@ -156,7 +157,9 @@ def sweeps(seeds: list[int], epochs: int, quick: bool = False) -> tuple[Sweep, S
     base = {"epochs": COMPLETION_EPOCHS if not quick else epochs, "n_per_class": 20 if quick else 150}
     completion = [{"model": model, **base} for model in ("ddeq", "unrolled")]
     if not quick:
-        completion += [{"model": settings["model"], **base, "variant": name, **settings} for name, settings in ABLATIONS.items()]
+        completion += [
+            {"model": settings["model"], **base, "variant": name, **settings} for name, settings in ABLATIONS.items()
+        ]
     return classify, Sweep(COMPLETE + suffix, completion_cell, completion, seeds, ["model", "variant", "epochs"])
 
 

@@ -322,7 +322,9 @@ def report(db: RunsDB, out_dir: Path) -> str:
         lines.append(f"\n## {experiment}: graphs won at each budget (round r = r x I experiments)\n")
         lines.append(pivot.to_markdown())
         for rounds in sorted({min(2, int(wins["round"].max())), int(wins["round"].max())}):
-            lines.append(f"\n## {experiment}: after round {rounds}, graphs won (ties counted apart; the rest are losses)\n")
+            lines.append(
+                f"\n## {experiment}: after round {rounds}, graphs won (ties counted apart; the rest are losses)\n"
+            )
             lines.append(wins_table(wins, rounds).to_markdown())
         lines.append(f"\n## {experiment}: paired Wilcoxon tests over (graph, seed), after the last round\n")
         lines.append(paired_tests(frame, ours).to_markdown(index=False))

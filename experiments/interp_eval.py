@@ -74,7 +74,9 @@ def response_cell(config: dict, seed: int) -> list[dict]:
         replies = model.generate(neutral, max_new_tokens=config["max_new_tokens"], seed=seed)
     scores = score_all(replies) | {"perplexity": np.array(model.base_perplexity(neutral, replies))}
     return [
-        {"metric": key, "value": float(values[k]), "step": k} for key, values in scores.items() for k in range(len(replies))
+        {"metric": key, "value": float(values[k]), "step": k}
+        for key, values in scores.items()
+        for k in range(len(replies))
     ]
 
 
@@ -204,7 +206,13 @@ def plot(means: pd.DataFrame, path) -> None:
             own = scorer.startswith(slider + "/")
             style = "-" if scorer.endswith("/" + INDEPENDENT) else "--"
             ax.plot(
-                curve.index, values, style, marker="o", linewidth=2.5 if own else 1, alpha=1 if own else 0.5, label=scorer
+                curve.index,
+                values,
+                style,
+                marker="o",
+                linewidth=2.5 if own else 1,
+                alpha=1 if own else 0.5,
+                label=scorer,
             )
         ax.set_title(f"slider: {slider}")
         ax.set_xlabel("alpha")

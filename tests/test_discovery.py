@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from discolab.agents.discovery import DiscoverySettings, resume_discovery, start_discovery
 from discolab.core.errors import DiscolabError
@@ -182,3 +183,31 @@ def test_the_run_figure_says_when_there_is_no_truth_to_score():
     run = start_discovery(DiscoverySettings(graph="cancer", prior="simulated:0.7", update="none", rounds=1))
     fig = run_figure(run.values, [{**h, "f1": None} for h in run.history])
     assert "no true graph" in " ".join(t.get_text() for t in fig.axes[1].texts)
+
+
+def test_pair_rows_are_the_positions_in_the_sorted_ordered_pairs():
+    from itertools import permutations
+
+    from discolab.agents.discovery.pairs import PairIndex
+
+    names = ["b", "a10", "a2", "c", "Z"]
+    pairs = sorted(permutations(names, 2))
+    index = PairIndex(names)
+    assert len(index) == len(pairs) == 20
+    assert index.rows(pairs).tolist() == list(range(20))
+    assert index.edges(range(20)) == pairs
+    assert index.rows([]).tolist() == [] and index.edges([]) == []
+
+
+def test_selection_on_arrays_breaks_ties_by_seed_and_never_picks_a_closed_row():
+    from discolab.core.igda.selection import select_rows
+
+    beliefs = np.array([0.5, 0.5, 0.5, 0.9, 0.1, 0.3, 0.7])
+    open_rows = np.array([True, True, False, True, True, True, True])
+    picks = {tuple(select_rows(beliefs, open_rows, 2, "uncertainty", seed)) for seed in range(20)}
+    assert picks == {(0, 1), (1, 0)}  # the two open beliefs at 1/2, in a seeded order
+    assert set(select_rows(beliefs, open_rows, 2, "uncertainty", 0)) == {0, 1}
+    # H(0.3) = H(0.7): a tie, whichever rounding of the sums
+    assert set(select_rows(beliefs, open_rows, 4, "uncertainty", 3)[2:]) == {5, 6}
+    assert set(select_rows(beliefs, open_rows, 2, "confident", 0)) == {3, 4}
+    assert 2 not in select_rows(beliefs, open_rows, 7, "random", 5) and len(select_rows(beliefs, open_rows, 9)) == 6

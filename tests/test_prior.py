@@ -88,3 +88,24 @@ def test_structural_update_rules_out_cycles_through_confirmed_edges():
     updated = structural_update(beliefs, {("a", "b"): True, ("b", "c"): True})
     assert updated[("b", "a")] <= 0.02 and updated[("c", "a")] <= 0.02
     assert updated[("a", "c")] == 0.6
+
+
+def test_a_large_prior_is_asked_in_chunks_with_the_same_answers(monkeypatch):
+    from discolab.core.igda import prior
+
+    spec = load_benchmark("asia")
+    edges = spec.ordered_pairs()
+    whole = RecordingBackend()
+    expected = ask_edges(spec, whole, edges)
+    calls = []
+
+    class Chunked(RecordingBackend):
+        def score_yes_no(self, prompts, progress=False):
+            calls.append(len(prompts))
+            return super().score_yes_no(prompts, progress)
+
+    monkeypatch.setattr(prior, "CHUNK", 5)
+    chunked = Chunked()
+    assert ask_edges(spec, chunked, edges) == expected
+    assert max(calls) == 5 and sum(calls) == len(edges) + 1 == 57  # the content-free reference too
+    assert chunked.prompts == whole.prompts  # the same questions in the same order

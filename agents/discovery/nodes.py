@@ -26,13 +26,21 @@ from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, s
 from discolab.core.igda.lookahead import EntropyAfter
 from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
-from discolab.core.igda.selection import select_edges, select_lookahead
-from discolab.core.igda.updates import llm_update, neighbouring_edges, parse_shift, shift_update, structural_update
+from discolab.core.igda.selection import select_lookahead, select_rows
+from discolab.core.igda.updates import (
+    CYCLE_FLOOR,
+    cycle_pairs,
+    llm_update,
+    neighbouring_edges,
+    parse_shift,
+    shift_update,
+)
 from discolab.core.llm import LLMBackend, make_backend
 from discolab.core.llm.base import Usage
 from langgraph.types import interrupt
 
 from .configuration import LLM_SOURCES, DiscoverySettings
+from .pairs import PairIndex, pair_index
 from .state import DiscoveryState, ExperimentRecord, RoundRecord
 
 
@@ -182,10 +190,53 @@ def current_beliefs(values: DiscoveryState) -> list[float]:
     """
     if "beliefs" in values:
         return values["beliefs"]
-    beliefs = list(values["prior_beliefs"])
-    for index, p in values.get("belief_changes", {}).items():
-        beliefs[int(index)] = p
+    return belief_array(values).tolist()
+
+
+def belief_array(values: DiscoveryState) -> np.ndarray:
+    """:func:`current_beliefs` as an array (a row per pair)."""
+    if "beliefs" in values:
+        return np.array(values["beliefs"], dtype=float)
+    beliefs = prior_array(values["prior_beliefs"]).copy()
+    changes = values.get("belief_changes", {})
+    if changes:
+        rows = np.fromiter(map(int, changes), dtype=np.int64, count=len(changes))
+        beliefs[rows] = np.fromiter(changes.values(), dtype=float, count=len(changes))
     return beliefs
+
+
+_PRIORS: dict[int, tuple[list, np.ndarray]] = {}
+
+
+def prior_array(prior: list[float]) -> np.ndarray:
+    """The run's prior beliefs as a read-only array, converted once per list: every node of
+    every round reads the same list object from the state (no node changes it in place), and
+    converting 999,000 floats takes longer than the rest of a round's selection."""
+    cached = _PRIORS.get(id(prior))
+    if cached is None or cached[0] is not prior:
+        array = np.array(prior, dtype=float)
+        array.flags.writeable = False
+        if len(_PRIORS) >= 4:
+            _PRIORS.pop(next(iter(_PRIORS)))
+        cached = _PRIORS[id(prior)] = (prior, array)  # the list is kept: its id cannot be reused meanwhile
+    return cached[1]
+
+
+def run_pairs(state: DiscoveryState) -> PairIndex:
+    """The layout of the run's ``pairs`` (:mod:`.pairs`), checked against them."""
+    index = pair_index(tuple(run_graph(state).names))
+    pairs = state["pairs"]
+    if len(pairs) != len(index) or (pairs and tuple(pairs[-1]) != index.edges([len(index) - 1])[0]):
+        raise DiscolabError("the run's pairs are not laid out as its variables' ordered pairs: its state is damaged")
+    return index
+
+
+def open_rows(state: DiscoveryState) -> np.ndarray:
+    """A mask over the pairs: True where the loop may still select (not in :func:`settled_pairs`)."""
+    pairs = run_pairs(state)
+    mask = np.ones(len(pairs), dtype=bool)
+    mask[pairs.rows(settled_pairs(state))] = False
+    return mask
 
 
 def _beliefs(state: DiscoveryState) -> dict[Edge, float]:
@@ -207,7 +258,9 @@ def round_record(state: DiscoveryState, round_number: int, tested: list[Experime
     settings = _settings(state)
     spec = run_graph(state)
     results = _results(state)
-    edges = predicted_edges(_beliefs(state), results, settings.threshold)
+    beliefs, pairs = belief_array(state), run_pairs(state)
+    above = np.flatnonzero(beliefs > settings.threshold)  # the only untested pairs that can be predicted
+    edges = predicted_edges(dict(zip(pairs.edges(above), beliefs[above].tolist())), results, settings.threshold)
     metrics = score_graph(spec.edges, edges) if spec.has_truth else None
     return {
         "round": round_number,
@@ -283,19 +336,26 @@ def select(state: DiscoveryState) -> dict:
     """The edges to test this round, by the configured strategy; never one tested before."""
     settings = _settings(state)
     seed = edge_rng(settings.seed, "select", state["round"]).randrange(2**31)
-    scores = _beliefs(state)
-    if settings.strategy == "bootstrap":
-        scores = bootstrap_frequencies(observations_key(state), settings.seed)
+    pairs, candidates = run_pairs(state), open_rows(state)
     rng = edge_rng(settings.seed, "explore", state["round"])
     explored = sum(rng.random() < settings.explore for _ in range(settings.per_round))
-    settled = settled_pairs(state)
     if settings.strategy == "lookahead":
-        entropy_after = lookahead_entropy(state, scores, settled)
-        chosen = select_lookahead(scores, settled, settings.per_round - explored, entropy_after, seed)
+        beliefs, settled = _beliefs(state), settled_pairs(state)
+        entropy_after = lookahead_entropy(state, beliefs, settled)
+        chosen = pairs.rows(select_lookahead(beliefs, settled, settings.per_round - explored, entropy_after, seed))
     else:
-        chosen = select_edges(scores, settled, settings.per_round - explored, settings.strategy, seed)
-    picked = select_edges(scores, settled | set(chosen), explored, "random", seed + 1) if explored else []
-    return {"selected": [list(e) for e in chosen + picked], "explored": [list(e) for e in picked]}
+        scores = belief_array(state)
+        if settings.strategy == "bootstrap":
+            frequencies = bootstrap_frequencies(observations_key(state), settings.seed)
+            scores = np.zeros(len(pairs))
+            scores[pairs.rows(frequencies)] = list(frequencies.values())
+        chosen = select_rows(scores, candidates, settings.per_round - explored, settings.strategy, seed)
+    candidates[chosen] = False
+    picked = select_rows(np.zeros(len(pairs)), candidates, explored, "random", seed + 1)  # --explore: at random
+    return {
+        "selected": [list(e) for e in pairs.edges(np.concatenate([chosen, picked]))],
+        "explored": [list(e) for e in pairs.edges(picked)],
+    }
 
 
 def experiment(state: DiscoveryState) -> dict:
@@ -330,13 +390,17 @@ def update(state: DiscoveryState) -> dict:
     fused prior first refits its sources' weights to the answers so far."""
     settings = _settings(state)
     spec = run_graph(state)
-    beliefs, results, known = _beliefs(state), _results(state), known_pairs(spec)
+    pairs, results, known = run_pairs(state), _results(state), known_pairs(spec)
+    beliefs = belief_array(state)
     fallbacks = state.get("fallbacks", [])
     spent = Usage()
     changes = {}
     if settings.update == "llm":  # known pairs are not asked again
         llm_source = next((s for s in settings.sources if s in LLM_SOURCES), None) if settings.fused else None
-        asked = dict(zip(map(tuple, state["pairs"]), current_sources(state)[llm_source])) if llm_source else beliefs
+        if llm_source:
+            asked = dict(zip(map(tuple, state["pairs"]), current_sources(state)[llm_source]))
+        else:
+            asked = _beliefs(state)
         unknown = {e: p for e, p in asked.items() if e not in known}
         backend = _backend(settings)
         before = usage_of(backend)
@@ -347,21 +411,22 @@ def update(state: DiscoveryState) -> dict:
         shift = sum(moved) / len(moved) if moved else 0.0  # what the shift:D control imitates
         if llm_source:  # the LLM's own beliefs change; the fused belief follows below
             changes = {"source_changes": source_changes(state, llm_source, fresh)}
-        else:
-            beliefs = {**beliefs, **fresh}
+        elif fresh:
+            beliefs[pairs.rows(fresh)] = list(fresh.values())
         changes["update_shift"] = shift
     elif parse_shift(settings.update) is not None:
         rng = edge_rng(settings.seed, "shift", state["round"])
-        beliefs = shift_update(beliefs, results, parse_shift(settings.update), rng)
+        shifted = shift_update(_beliefs(state), results, parse_shift(settings.update), rng)
+        beliefs = np.array([shifted[tuple(e)] for e in state["pairs"]], dtype=float)
     beliefs, fusion = beliefs_given({**state, **changes}, results, beliefs)
     if fusion:
         changes["fusion"] = fusion
-    now = [beliefs[tuple(e)] for e in state["pairs"]]
     llm = (Usage(**state.get("llm", {})) + spent).as_dict()
     if "beliefs" in state:  # a run saved before changes were kept apart
-        return {"beliefs": now, "fallbacks": fallbacks, "llm": llm}
-    changed = {str(i): p for i, (p, prior) in enumerate(zip(now, state["prior_beliefs"])) if p != prior}
-    return {"belief_changes": changed, "fallbacks": fallbacks, "llm": llm, **changes}
+        return {"beliefs": beliefs.tolist(), "fallbacks": fallbacks, "llm": llm}
+    changed = np.flatnonzero(beliefs != prior_array(state["prior_beliefs"]))
+    belief_changes = dict(zip(map(str, changed.tolist()), beliefs[changed].tolist()))
+    return {"belief_changes": belief_changes, "fallbacks": fallbacks, "llm": llm, **changes}
 
 
 def lookahead_entropy(state: DiscoveryState, beliefs: dict[Edge, float], settled: set[Edge]) -> EntropyAfter:
@@ -385,25 +450,27 @@ def lookahead_entropy(state: DiscoveryState, beliefs: dict[Edge, float], settled
 
 
 def beliefs_given(
-    state: DiscoveryState, results: dict[Edge, bool], base: dict[Edge, float], logits: np.ndarray | None = None
-) -> tuple[dict[Edge, float], dict | None]:
-    """The beliefs that follow from ``results``: a fused prior refitted to them (else ``base``),
-    then the structural update and the background knowledge; and the refitted fusion, if any.
-    The update node applies it (lookahead selection computes the same with arrays:
-    :func:`lookahead_entropy`); ``logits``: the sources' (:func:`fusion_logits`) when at hand."""
+    state: DiscoveryState, results: dict[Edge, bool], base: np.ndarray, logits: np.ndarray | None = None
+) -> tuple[np.ndarray, dict | None]:
+    """The beliefs (a row per pair) that follow from ``results``: a fused prior refitted to them
+    (else ``base``), then the structural update and the background knowledge; and the refitted
+    fusion, if any. The update node applies it (lookahead selection computes the same with
+    arrays: :func:`lookahead_entropy`); ``logits``: the sources' (:func:`fusion_logits`) when at hand."""
     settings = _settings(state)
-    known = known_pairs(run_graph(state))
+    pairs, known = run_pairs(state), known_pairs(run_graph(state))
     fusion = None
-    beliefs = dict(base)
+    beliefs = np.array(base, dtype=float)
     if settings.fused:
         logits = fusion_logits(current_sources(state)) if logits is None else logits
         fusion = refit_fusion(state, results, settings.fusion_precision, logits)
-        fused = fuse(logits, fusion["bias"], np.array(fusion["weights"]))
-        beliefs = dict(zip(map(tuple, state["pairs"]), fused.tolist()))
+        beliefs = fuse(logits, fusion["bias"], np.array(fusion["weights"]))
     if settings.update == "structural":  # a required edge constrains like a confirmed one
         required = {e: True for e, present in known.items() if present}
-        beliefs = structural_update(beliefs, {**results, **required})
-    return with_knowledge(beliefs, known), fusion
+        capped = pairs.rows(cycle_pairs({**results, **required}))
+        beliefs[capped] = np.minimum(beliefs[capped], CYCLE_FLOOR)
+    if known:
+        beliefs[pairs.rows(known)] = [1.0 if present else 0.0 for present in known.values()]
+    return beliefs, fusion
 
 
 # -- a fused prior (core/igda/fusion.py) -------------------------------------------------------

@@ -25,16 +25,10 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 import networkx as nx
 import numpy as np
-from scipy.special import entr
 
 from ..graphs import Edge
+from .selection import entropies
 from .updates import CYCLE_FLOOR
-
-
-def entropies(p: np.ndarray) -> np.ndarray:
-    """Bernoulli entropy H(p) in nats, elementwise; 0 at p in {0, 1}."""
-    p = np.asarray(p, dtype=float)
-    return entr(p) + entr(1.0 - p)
 
 
 class EntropyAfter:

@@ -22,13 +22,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tqdm.auto import tqdm
+
 from ..graphs import Edge, GraphMetrics, GraphSpec, score_graph
 from ..llm import LLMBackend
-from .prompts import edge_question
+from .prompts import edge_questions
 
 Beliefs = dict[Edge, float]
 CALIBRATIONS = ("content-free", "none")
 CONTENT_FREE = "N/A"
+CHUNK = 4096  # questions built and asked at a time (ask_edges)
 
 
 def _logit(p: float) -> float:
@@ -58,15 +61,21 @@ def ask_edges(
     """P(u -> v) for each edge, given any experiment results; also the edges that fell back.
 
     All questions share one prefix (context, variables, results), so the local backend encodes
-    it once; the content-free reference question shares it too.
+    it once; the content-free reference question shares it too. The questions are built and
+    asked :data:`CHUNK` at a time: each prompt lists every variable, so all n(n - 1) of a large
+    problem at once would not fit in memory (about 54 GB of text at 1,000 variables).
     """
     if calibration not in CALIBRATIONS:
         raise ValueError(f"unknown calibration {calibration!r}; choose from {', '.join(CALIBRATIONS)}")
-    results = list(results)
-    prompts = [edge_question(spec, u, v, results, seed=seed) for u, v in edges]
-    if calibration == "content-free":
-        prompts.append(edge_question(spec, CONTENT_FREE, CONTENT_FREE, results, seed=seed))
-    answers = backend.score_yes_no(prompts, progress=progress)
+    results, edges = list(results), list(edges)
+    asked = edges + [(CONTENT_FREE, CONTENT_FREE)] if calibration == "content-free" else edges  # the reference last
+    bar = tqdm(total=len(asked), desc="asking", unit="q", disable=not progress or len(asked) <= CHUNK, leave=False)
+    answers = []
+    for start in range(0, len(asked), CHUNK):
+        part = asked[start : start + CHUNK]
+        answers += backend.score_yes_no(edge_questions(spec, part, results, seed), progress=progress and bar.disable)
+        bar.update(len(part))
+    bar.close()
     reference = answers.pop() if calibration == "content-free" else None
     rate = sparse_edge_rate(len(spec.variables))
     beliefs: Beliefs = {}

@@ -34,17 +34,17 @@ def question_line(cause: str, effect: str) -> str:
     )
 
 
-def edge_question(
+def edge_questions(
     spec: GraphSpec,
-    cause: str,
-    effect: str,
+    edges: Iterable[Edge],
     results: Iterable[tuple[Edge, bool]] = (),
     seed: int = 0,
-) -> Prompt:
-    """The chat prompt asking whether ``cause`` directly causes ``effect``.
+) -> list[Prompt]:
+    """The chat prompt for each (cause, effect) in ``edges``: does cause directly cause effect?
 
     ``results`` are experiment outcomes so far, ``((u, v), present)``; they are stated in the
-    shared prefix, so that the model's re-prediction of neighbouring edges can use them.
+    shared prefix, so that the model's re-prediction of neighbouring edges can use them. The
+    prefix (it lists every variable) is built once for all the edges.
     """
     parts = []
     if spec.context:
@@ -54,11 +54,26 @@ def edge_question(
     if results:
         lines = [f"- {u} directly causes {v}: {'yes, confirmed' if ok else 'no, ruled out'}" for (u, v), ok in results]
         parts.append("Experiments have already established:\n" + "\n".join(lines))
-    parts.append(f"Question: {question_line(cause, effect)}")
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    prefix = "\n\n".join(parts)
+    system = {"role": "system", "content": SYSTEM}
+    return [
+        [system, {"role": "user", "content": f"{prefix}\n\nQuestion: {question_line(cause, effect)}"}]
+        for cause, effect in edges
+    ]
+
+
+def edge_question(
+    spec: GraphSpec,
+    cause: str,
+    effect: str,
+    results: Iterable[tuple[Edge, bool]] = (),
+    seed: int = 0,
+) -> Prompt:
+    """The chat prompt asking whether ``cause`` directly causes ``effect`` (:func:`edge_questions`)."""
+    return edge_questions(spec, [(cause, effect)], results, seed)[0]
 
 
 def all_edge_questions(spec: GraphSpec, seed: int = 0) -> tuple[list[Edge], list[Prompt]]:
     """Every ordered pair of distinct variables and its question."""
     pairs = spec.ordered_pairs()
-    return pairs, [edge_question(spec, u, v, seed=seed) for u, v in pairs]
+    return pairs, edge_questions(spec, pairs, seed=seed)

@@ -56,14 +56,20 @@ def llm_update(
 CYCLE_FLOOR = 0.02  # the belief the structural update leaves on an edge that would close a cycle
 
 
+def cycle_pairs(results: Results) -> list[Edge]:
+    """The untested pairs (u, v) whose edge would close a cycle with the confirmed edges: u is a
+    descendant of v. Found from the confirmed graph alone, so the cost grows with what is
+    confirmed, not with the number of pairs."""
+    confirmed = nx.DiGraph([e for e, present in results.items() if present])
+    return [(u, v) for v in confirmed for u in nx.descendants(confirmed, v) if (u, v) not in results]
+
+
 def structural_update(beliefs: Mapping[Edge, float], results: Results, floor: float = CYCLE_FLOOR) -> dict[Edge, float]:
     """Cap the beliefs of untested edges that would close a cycle with confirmed edges."""
-    confirmed = nx.DiGraph([e for e, present in results.items() if present])
-    below = {node: nx.descendants(confirmed, node) for node in confirmed}  # once, not a search per pair
     updated = dict(beliefs)
-    for u, v in beliefs:
-        if (u, v) not in results and u in below.get(v, ()):  # u -> v would close v ~> u -> v
-            updated[(u, v)] = min(updated[(u, v)], floor)
+    for edge in cycle_pairs(results):
+        if edge in updated:
+            updated[edge] = min(updated[edge], floor)
     return updated
 
 
