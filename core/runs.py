@@ -7,7 +7,9 @@ trajectories; 0 otherwise), code version and time. A second table records each c
 is kept rather than lost.
 
 SQLite in the data directory by default (``runs.sqlite``); ``DISCOLAB_RUNS_URL`` or the ``url``
-argument selects any database SQLAlchemy speaks to (``postgresql://...``). SQLite runs in WAL
+argument selects any database SQLAlchemy speaks to (``postgresql://...``, through psycopg 3 when it is
+installed: ``pip install 'discolab[postgres]'``; tested against a local server in
+tests/test_server_stores.py). SQLite runs in WAL
 mode with a busy timeout, and a cell's rows and its status are written in one transaction, so
 several processes can write at once without corrupting or losing rows.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import sqlite3
@@ -119,7 +122,28 @@ def masked_url(url: str) -> str:
         head, at, host = url.rpartition("@")
         return f"{head.split('//')[0]}//***@{host}" if at else url
     query = {k: ("***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in parsed.query.items()}
-    return parsed.update_query_dict(query).render_as_string(hide_password=True)
+    shown = parsed.update_query_dict(query).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")  # the query's mask, as the user part's reads
+
+
+def scrub(text: object, url: str) -> str:
+    """A driver's message on one line, with ``url`` and its passwords (which drivers may echo) masked."""
+    text = " ".join(str(text).split())
+    text = text.replace(url, masked_url(url))
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def engine_url(url: str) -> str | sa.engine.URL:
+    """``url`` as SQLAlchemy should open it: ``postgres://`` (libpq's other spelling) as ``postgresql://``,
+    and a PostgreSQL URL that names no driver through psycopg 3 where it is installed (SQLAlchemy 2.0
+    would otherwise look for psycopg2)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername not in ("postgres", "postgresql"):
+        return url
+    driver = "postgresql+psycopg" if importlib.util.find_spec("psycopg") else "postgresql"
+    return parsed.set(drivername=driver)
 
 
 def _secrets(url: str) -> list[str]:
@@ -160,8 +184,8 @@ class RunsDB:
                     self.path.exists() and not os.access(self.path, os.W_OK)
                 )
                 self.engine = self._sqlite_engine()
-            else:
-                self.engine = sa.create_engine(self._url)
+            else:  # a server (pre-ping: a connection it dropped while a long sweep computed is replaced)
+                self.engine = sa.create_engine(engine_url(self._url), pool_pre_ping=True)
         except sa.exc.ArgumentError as err:
             raise DiscolabError(
                 f"cannot open the runs database {self.url}: {self._scrub(err)}; give a URL such as "
@@ -194,11 +218,7 @@ class RunsDB:
     # -- errors ---------------------------------------------------------------------------
     def _scrub(self, text: object) -> str:
         """Driver text on one line, with the URL's password (which drivers may echo) masked."""
-        text = " ".join(str(text).split())
-        text = text.replace(self._url, self.url)
-        for secret in _secrets(self._url):
-            text = text.replace(secret, "***")
-        return text
+        return scrub(text, self._url)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
