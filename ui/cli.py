@@ -120,7 +120,12 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default=None, help="local: smollm2 (default), gemma3-270m, a path; openai: model name"
     )
-    parser.add_argument("--base-url", default=None, help="openai: server URL (default $OPENAI_BASE_URL)")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="openai: server URL, or several serving one model joined by commas (URL1,URL2: one per GPU; "
+        "requests go to the least busy, and to another when one fails) (default $OPENAI_BASE_URL)",
+    )
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16"], help="local: weights dtype")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     server = parser.add_argument_group("openai backend (defaults: $DISCOLAB_OPENAI_TIMEOUT etc., else as shown)")
@@ -443,6 +448,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
             "the embedded model cannot call tools; run the agent against a tool-capable "
             "OpenAI-compatible model: --backend openai [--base-url URL] --model NAME"
         )
+    if args.base_url and "," in args.base_url:  # its chat client talks to one server
+        raise DiscolabError("the agent takes one --base-url; several joined by commas are for discover, predict, llm")
     settings = AgentSettings(base_url=args.base_url, model=args.model or AgentSettings.model, max_steps=args.max_steps)
     answer = ask_agent(args.question, settings)
     if args.json:
@@ -792,7 +799,12 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("question")
     agent.add_argument("--backend", choices=("openai", "local"), default="openai")
     agent.add_argument("--model", default=None, help="model name on the server (default gpt-4o-mini)")
-    agent.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (default api.openai.com)")
+    agent.add_argument(
+        "--base-url",
+        default=None,
+        help="OpenAI-compatible server URL, one only: the agent's chat client does not spread requests "
+        "(default api.openai.com)",
+    )
     agent.add_argument("--max-steps", type=int, default=8, help="LLM turns before it must answer")
     agent.add_argument("--json", action="store_true", help="print JSON")
     agent.set_defaults(run=cmd_agent)
@@ -930,6 +942,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_checkpoints_module.add_arguments(bench_checkpoints)
     bench_checkpoints.set_defaults(run=bench_checkpoints_module.main)
+    bench_scale = bench_actions.add_parser(
+        "scale", help="a discovery run's costs against the number of variables, and their growth exponents"
+    )
+    from discolab.experiments import bench_scale as bench_scale_module
+
+    bench_scale_module.add_arguments(bench_scale)
+    bench_scale.set_defaults(run=bench_scale_module.main)
     return parser
 
 
@@ -938,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     debug = args.debug or os.environ.get("DISCOLAB_DEBUG", "") not in ("", "0")
-    if getattr(args, "base_url", None):  # typed by the person running us: the environment's key may go there
+    if getattr(args, "base_url", None):  # typed by the person running us: the environment's key may go there (each URL)
         from discolab.core.llm.credentials import trust_base_url
 
         trust_base_url(args.base_url)

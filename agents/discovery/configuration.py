@@ -14,7 +14,7 @@ from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES, parse_shift
 from discolab.core.llm import BACKENDS
-from discolab.core.llm.credentials import check_base_url, default_base_url
+from discolab.core.llm.credentials import check_base_urls, default_base_url
 from discolab.core.llm.openai_backend import resolve_server_settings
 
 PRIORS = (
@@ -47,6 +47,8 @@ class DiscoverySettings:
     forbidden: tuple[tuple[str, str], ...] = ()
     backend: str = "local"  # for the LLM prior and the LLM update
     model: str | None = None
+    # the openai backend's server, or several serving one model separated by commas (one per GPU:
+    # requests are spread over them); None: OPENAI_BASE_URL
     base_url: str | None = None
     # the openai backend's settings; None: $DISCOLAB_OPENAI_* or the default, read when the run (re)starts
     llm_timeout: float | None = None
@@ -111,7 +113,7 @@ class DiscoverySettings:
         if self.backend == "openai":
             try:
                 resolve_server_settings(**server)
-                check_base_url(self.base_url or default_base_url(), "--base-url")
+                check_base_urls(self.base_url or default_base_url(), "--base-url")
             except LLMError as err:
                 problems.append(str(err))
         elif any(value is not None for value in server.values()):

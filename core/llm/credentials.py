@@ -12,12 +12,16 @@ chosen by a model), and such a URL must not receive that key. So:
 
 Both registries live in this process's memory only: nothing here is written, logged or shown.
 URLs are compared after :func:`normalise_url`; a different port or path is a different server.
+Where a base URL is typed, several servers of one model (one per GPU) can be given, separated by
+commas (:func:`split_base_urls`): each is a server of its own here, and gets its own key by these
+rules, never another's.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import LLMError
@@ -44,6 +48,32 @@ def check_base_url(url: str, source: str = "base URL") -> str:
     return url
 
 
+def split_base_urls(urls: str | Sequence[str]) -> list[str]:
+    """The URLs in ``urls``: a list, or one string with URLs separated by commas, blanks dropped.
+    Not checked (:func:`check_base_urls` is): this also serves to trust or key what was typed."""
+    parts = urls.split(",") if isinstance(urls, str) else list(urls)
+    return [part.strip() for part in parts if part and part.strip()]
+
+
+def check_base_urls(urls: str | Sequence[str], source: str = "base URL") -> list[str]:
+    """The servers ``urls`` names (:func:`split_base_urls`), each checked by :func:`check_base_url`,
+    trailing slashes dropped; an :class:`LLMError` naming ``source`` if it names none, or one server
+    twice (a request spread over "two" servers would go to one)."""
+    checked: list[str] = []
+    seen: dict[str, str] = {}
+    for url in split_base_urls(urls):
+        url = check_base_url(url, source).rstrip("/")
+        first = seen.get(normalise_url(url))
+        if first is not None:
+            also = f" (as {first!r} and {url!r})" if first != url else ""
+            raise LLMError(f"{source} names the server {first!r} twice{also}")
+        seen[normalise_url(url)] = url
+        checked.append(url)
+    if not checked:
+        raise LLMError(f"{source} {urls!r} names no URL")
+    return checked
+
+
 def default_base_url() -> str:
     """The environment's server: ``OPENAI_BASE_URL``, else the official API."""
     url = os.environ.get("OPENAI_BASE_URL") or OFFICIAL_URL
@@ -51,18 +81,21 @@ def default_base_url() -> str:
 
 
 def trust_base_url(url: str) -> None:
-    """Let the environment's key go to ``url`` too: for a URL given on the command line."""
+    """Let the environment's key go to ``url`` too: for a URL given on the command line (several
+    separated by commas: each of them)."""
     with _lock:
-        _trusted.add(normalise_url(url))
+        _trusted.update(normalise_url(part) for part in split_base_urls(url))
 
 
 def set_api_key(url: str, key: str | None) -> None:
-    """Use ``key`` (typed in the dashboard) for ``url``; an empty key forgets the one set before."""
+    """Use ``key`` (typed in the dashboard) for ``url`` (several separated by commas: for each of
+    them, as typed beside them); an empty key forgets the one set before."""
     with _lock:
-        if key:
-            _typed[normalise_url(url)] = key
-        else:
-            _typed.pop(normalise_url(url), None)
+        for part in map(normalise_url, split_base_urls(url)):
+            if key:
+                _typed[part] = key
+            else:
+                _typed.pop(part, None)
 
 
 def api_key_for(base_url: str | None) -> str | None:

@@ -32,11 +32,24 @@ that many requests in a row did. After a request is given up on, new requests wa
 timeout, since a server that finishes abandoned requests is busy with it for a while. The limit
 learned for a server (base URL, model, timeout) is remembered for the rest of the process, so
 that the next backend built for it (each round of a discovery run builds one) starts there.
+
+Several servers. ``base_url`` may name several servers of one model (a list, or URLs separated by
+commas: one server per GPU), each checked and given its own key by :mod:`.credentials`; naming one
+twice is an error. Each server has its own limiter, with ``concurrency`` its maximum, so that a
+slow server backs off alone. A request goes to the server with the most room (its limit less its
+requests in flight and waiting; ties in turn), so that N servers answer a batch about N times as
+fast. A try that fails on a server (connection error, a timeout alone, a retryable answer) goes
+at once to another server it has not failed on, and the server is passed over for ``timeout``
+seconds while another can answer; only when every server failed it does the request wait the
+backoff and start again, and ``max_retries`` such rounds make a one-line error naming every
+server. The answers do not depend on which server gave them: :meth:`OpenAIBackend.identity`
+holds the sorted URLs (one URL: that URL, as with a single server). ``usage`` counts all servers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import random
@@ -44,7 +57,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,7 +66,7 @@ import openai
 
 from ..errors import LLMError
 from .base import FALLBACK, LOGPROBS, SAMPLES, Prompt, Usage, YesNo, parse_yes_no
-from .credentials import check_base_url, client_api_key, default_base_url
+from .credentials import check_base_urls, client_api_key, default_base_url
 
 T = TypeVar("T")
 CONFIDENCE_MODES = ("auto", "logprobs", "samples")
@@ -118,6 +131,7 @@ class _Slot:
 @dataclass(eq=False)
 class _LoopState:  # what belongs to one event loop: the requests in flight and those waiting
     in_flight: int = 0
+    pending: int = 0  # in acquire(): waiting for a slot or for a pause to end
     active: set = field(default_factory=set)
     waiters: deque = field(default_factory=deque)
 
@@ -158,8 +172,30 @@ class AdaptiveLimit:
             self._loops[loop] = _LoopState()
         return self._loops[loop]
 
+    def room(self) -> int:
+        """Slots free now in this event loop: the limit less the requests in flight and those
+        waiting for a slot (negative: a queue). A backend of several servers sends a request to the
+        server with the most."""
+        state = self._state()
+        return self.limit - state.in_flight - state.pending
+
     async def acquire(self) -> _Slot:
         state = self._state()
+        state.pending += 1
+        try:
+            await self._wait_turn(state)
+        finally:
+            state.pending -= 1
+        state.in_flight += 1
+        slot = _Slot(self._epoch, ahead=state.in_flight, shared=bool(state.active))
+        for other in state.active:
+            other.shared = True
+        state.active.add(slot)
+        self._wake(state)  # room for more: the next in line need not wait for a release
+        return slot
+
+    async def _wait_turn(self, state: _LoopState) -> None:
+        """Wait until a request may start: no pause, and a slot free for the first in line."""
         woken = False
         while True:
             wait = self._resume_at - time.monotonic()
@@ -182,13 +218,6 @@ class AdaptiveLimit:
                     self._wake(state)
                 raise
             woken = True
-        state.in_flight += 1
-        slot = _Slot(self._epoch, ahead=state.in_flight, shared=bool(state.active))
-        for other in state.active:
-            other.shared = True
-        state.active.add(slot)
-        self._wake(state)  # room for more: the next in line need not wait for a release
-        return slot
 
     def slow(self, slot: _Slot) -> None:
         """``slot``'s request has waited a timeout among others: back off, once per round."""
@@ -232,13 +261,39 @@ class AdaptiveLimit:
                 room -= 1
 
 
+@dataclass(eq=False)
+class _Server:
+    """One server of a backend: its URL, what its client is built from (the key that may go to
+    this URL, never shown: ``repr=False``) and its own limiter, so that a slow server backs off
+    without throttling the others."""
+
+    url: str
+    client_args: dict = field(repr=False)
+    limiter: AdaptiveLimit
+    checked: bool = False  # it serves the model, or cannot list its models
+    resting_until: float = 0.0  # time.monotonic() before which it is passed over while another can answer
+    _checking: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
+
+    def checking(self) -> asyncio.Lock:
+        """The lock under which this event loop checks the model, once: the requests that started
+        behind the first wait for its check, and then reach the server in the order they started."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._checking:
+            self._checking[loop] = asyncio.Lock()
+        return self._checking[loop]
+
+
+_Clients = dict[_Server, openai.AsyncOpenAI]  # a client per server, for one event loop
+_Request = Callable[[openai.AsyncOpenAI], Awaitable[T]]  # a request, given the client of the server it goes to
+
+
 class OpenAIBackend:
     kind = "openai"
 
     def __init__(
         self,
         model: str | None = None,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         confidence: str | None = None,
         samples: int | None = None,
@@ -254,47 +309,57 @@ class OpenAIBackend:
         for name, value in (("max_retries", max_retries), ("parse_retries", parse_retries)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise LLMError(f"{name}: a whole number >= 0")
-        self.base_url = check_base_url(base_url, "--base-url") if base_url else default_base_url()
-        self.base_url = self.base_url.strip().rstrip("/")
-        key = api_key or client_api_key(self.base_url)
+        urls = check_base_urls(base_url, "--base-url") if base_url else [default_base_url()]
+        self.base_urls: tuple[str, ...] = tuple(url.strip().rstrip("/") for url in urls)
+        self.base_url = ",".join(self.base_urls)  # as --base-url takes them; one URL: that URL
         self.confidence: str = settings["confidence"]
         self.samples: int = settings["samples"]
-        self.concurrency: int = settings["concurrency"]  # the most requests in flight
+        self.concurrency: int = settings["concurrency"]  # the most requests in flight, per server
         self.timeout: float = settings["timeout"]
         self.max_retries = max_retries
         self.parse_retries = parse_retries
         # The client does not retry: _request does, and keeps the time (the client's timeout is a backstop).
         backstop = httpx.Timeout(self.timeout * (self.concurrency + 1), connect=self.timeout)
-        self._client_args = {"base_url": self.base_url, "api_key": key, "timeout": backstop, "max_retries": 0}
-        learned = (self.base_url, self.model, self.timeout)
-        self.limiter = AdaptiveLimit(
+        self.servers = [self._server(url, api_key, backstop) for url in self.base_urls]
+        self._turn = 0  # the server first in line among those with as much room
+        self._server_logprobs = True
+        self.usage = Usage()  # tokens as the servers report them, all added (CachedBackend adds calls, hits, time)
+
+    def _server(self, url: str, api_key: str | None, backstop: httpx.Timeout) -> _Server:
+        """A server with the key that may go to it (an explicit ``api_key`` goes to every URL given
+        with it) and a limiter that starts at the limit learned for it in this process."""
+        key = api_key or client_api_key(url)
+        args = {"base_url": url, "api_key": key, "timeout": backstop, "max_retries": 0}
+        learned = (url, self.model, self.timeout)
+        limiter = AdaptiveLimit(
             self.concurrency,
             start=_LEARNED.get(learned),
             pause=self.timeout / 2,
             on_change=lambda limit: _LEARNED.__setitem__(learned, limit),
         )
-        self._checked_model = False
-        self._server_logprobs = True
-        self.usage = Usage()  # tokens as the server reports them (CachedBackend adds calls, hits and time)
+        return _Server(url, args, limiter)
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
 
     @property
     def concurrency_now(self) -> int:
-        """The number of requests allowed in flight now (between 1 and ``concurrency``)."""
-        return self.limiter.limit
+        """The number of requests allowed in flight now, all servers together (between one and
+        ``concurrency`` per server)."""
+        return sum(server.limiter.limit for server in self.servers)
 
     @property
     def backoffs(self) -> int:
-        """How often this backend halved its concurrency after a timeout or a 429."""
-        return self.limiter.backoffs
+        """How often this backend's servers halved their concurrency after a timeout or a 429."""
+        return sum(server.limiter.backoffs for server in self.servers)
 
     def identity(self) -> dict[str, Any]:
         """What decides the answers. Not the timeout or the concurrency; ``samples`` only where
         sampled answers can be used and it differs from the default 5, so that answers cached
-        before it could be set keep their keys."""
-        identity = {"kind": self.kind, "model": self.model, "base_url": self.base_url, "confidence": self.confidence}
+        before it could be set keep their keys. Several servers serve one model: the sorted list of
+        their URLs, whichever of them answered (one server: its URL, as before there could be more)."""
+        urls = self.base_urls[0] if len(self.base_urls) == 1 else sorted(self.base_urls)
+        identity = {"kind": self.kind, "model": self.model, "base_url": urls, "confidence": self.confidence}
         if self.confidence != "logprobs" and self.samples != DEFAULTS["samples"]:
             identity["samples"] = self.samples
         return identity
@@ -305,33 +370,35 @@ class OpenAIBackend:
 
     def chat(self, messages: Prompt, *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0) -> str:
         async def one():
-            async with self._client() as client:
-                await self._check_model(client)
+            async with self._clients() as clients:
                 reply = await self._call(
-                    lambda: client.chat.completions.create(
+                    clients,
+                    lambda client: client.chat.completions.create(
                         model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature, seed=seed
-                    )
+                    ),
                 )
                 return reply.choices[0].message.content or ""
 
         return _run(one())
 
     # -- pieces -----------------------------------------------------------------------------
-    def _client(self) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(**self._client_args)
+    @contextlib.asynccontextmanager
+    async def _clients(self) -> AsyncIterator[dict[_Server, openai.AsyncOpenAI]]:
+        """A client per server, for one event loop (a client's connections belong to the loop it ran in)."""
+        async with contextlib.AsyncExitStack() as stack:
+            yield {s: await stack.enter_async_context(openai.AsyncOpenAI(**s.client_args)) for s in self.servers}
 
     async def _score_all(self, prompts: list[Prompt], progress: bool) -> list[YesNo]:
         from tqdm.auto import tqdm
 
-        # Prompts started at a time (bounds the coroutines waiting); the limiter bounds the requests.
-        gate = asyncio.Semaphore(self.concurrency)
+        # Prompts started at a time (bounds the coroutines waiting); the limiters bound the requests.
+        gate = asyncio.Semaphore(self.concurrency * len(self.servers))
         bar = tqdm(total=len(prompts), desc="scoring", unit="q", disable=not progress, leave=False)
-        async with self._client() as client:
-            await self._check_model(client)
+        async with self._clients() as clients:
 
             async def one(prompt: Prompt) -> YesNo:
                 async with gate:
-                    answer = await self._score_one(client, prompt)
+                    answer = await self._score_one(clients, prompt)
                 bar.update()
                 return answer
 
@@ -340,21 +407,22 @@ class OpenAIBackend:
             finally:
                 bar.close()
 
-    async def _score_one(self, client: openai.AsyncOpenAI, prompt: Prompt) -> YesNo:
+    async def _score_one(self, clients: _Clients, prompt: Prompt) -> YesNo:
         if self.confidence == "logprobs" or (self.confidence == "auto" and self._server_logprobs):
-            answer = await self._score_logprobs(client, prompt)
+            answer = await self._score_logprobs(clients, prompt)
             if answer is not None:
                 return answer
             if self.confidence == "logprobs":
                 return YesNo(0.5, FALLBACK, detail="server returned no yes/no log-probabilities")
             self._server_logprobs = False  # this server gives no logprobs: stop asking it
-        return await self._score_samples(client, prompt)
+        return await self._score_samples(clients, prompt)
 
-    async def _score_logprobs(self, client, prompt: Prompt) -> YesNo | None:
+    async def _score_logprobs(self, clients: _Clients, prompt: Prompt) -> YesNo | None:
         reply = await self._call(
-            lambda: client.chat.completions.create(
+            clients,
+            lambda client: client.chat.completions.create(
                 model=self.model, messages=prompt, max_tokens=1, temperature=0, logprobs=True, top_logprobs=20
-            )
+            ),
         )
         logprobs = reply.choices[0].logprobs
         if logprobs is None or not logprobs.content:
@@ -370,15 +438,16 @@ class OpenAIBackend:
             return YesNo(0.5, FALLBACK, 0.0, "neither yes nor no among the top answer tokens")
         return YesNo(yes / (yes + no), LOGPROBS, min(yes + no, 1.0))
 
-    async def _score_samples(self, client, prompt: Prompt) -> YesNo:
+    async def _score_samples(self, clients: _Clients, prompt: Prompt) -> YesNo:
         votes: list[bool] = []
         for attempt in range(self.parse_retries + 1):
             replies = await asyncio.gather(
                 *(
                     self._call(
-                        lambda seed=attempt * self.samples + i: client.chat.completions.create(
+                        clients,
+                        lambda client, seed=attempt * self.samples + i: client.chat.completions.create(
                             model=self.model, messages=prompt, max_tokens=4, temperature=1.0, seed=seed
-                        )
+                        ),
                     )
                     for i in range(self.samples)
                 )
@@ -388,82 +457,124 @@ class OpenAIBackend:
                 return YesNo(sum(votes) / len(votes), SAMPLES, len(votes) / (self.samples * (attempt + 1)))
         return YesNo(0.5, FALLBACK, 0.0, f"no parsable yes/no in {self.samples * (self.parse_retries + 1)} samples")
 
-    async def _check_model(self, client: openai.AsyncOpenAI) -> None:
-        """Fail early and clearly when the server does not serve the model (where it lists models)."""
-        if self._checked_model:
-            return
-        try:
-            page = await self._request(lambda: client.models.list())
-            listed = [m.id for m in page.data]
-        except (openai.NotFoundError, openai.BadRequestError):
-            listed = []  # the server cannot list models; the first request will tell
-        except openai.OpenAIError as err:
-            raise _explain(err, self) from None
-        if listed and self.model not in listed:
-            raise LLMError(f"model {self.model!r} is not served at {self.base_url}; it serves: {', '.join(listed)}")
-        self._checked_model = True
+    async def _checked(self, server: _Server, client: openai.AsyncOpenAI, request: _Request[T]) -> T:
+        """``request(client)``, after checking once that the server serves the model (where it
+        lists models): a wrong model name fails early and clearly. The check is part of the
+        request's try on that server, so that a server that is down fails over like any request."""
+        if not server.checked:
+            async with server.checking():
+                if not server.checked:
+                    try:
+                        listed = [m.id for m in (await client.models.list()).data]
+                    except (openai.NotFoundError, openai.BadRequestError):
+                        listed = []  # the server cannot list models; the request will tell
+                    if listed and self.model not in listed:
+                        served = ", ".join(listed)
+                        raise LLMError(f"model {self.model!r} is not served at {server.url}; it serves: {served}")
+                    server.checked = True
+        return await request(client)
 
-    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
-        try:
-            reply = await self._request(request)
-        except openai.OpenAIError as err:
-            raise _explain(err, self) from None
+    async def _call(self, clients: _Clients, request: _Request[T]) -> T:
+        reply = await self._request(clients, request)
         usage = getattr(reply, "usage", None)  # the server's count, where it gives one
         if usage is not None:
             self.usage.prompt_tokens += usage.prompt_tokens or 0
             self.usage.completion_tokens += usage.completion_tokens or 0
         return reply
 
-    async def _request(self, request: Callable[[], Awaitable[T]]) -> T:
-        """``request()`` in a slot of the limiter, tried again as the module's docstring says."""
+    def _pick(self, failed: dict[_Server, Exception]) -> _Server:
+        """The server a request goes to: of those that have not failed it yet, those that have not
+        failed lately first (one that did rests ``timeout`` seconds while another can answer), then
+        the one with the most room in its limiter, then the next in turn (round-robin on ties)."""
+        now, count = time.monotonic(), len(self.servers)
+        candidates = [i for i, server in enumerate(self.servers) if server not in failed]
+
+        def rank(i: int) -> tuple:
+            server = self.servers[i]
+            return (server.resting_until > now, -server.limiter.room(), (i - self._turn) % count)
+
+        chosen = min(candidates, key=rank)
+        self._turn = (chosen + 1) % count
+        return self.servers[chosen]
+
+    async def _request(self, clients: _Clients, request: _Request[T]) -> T:
+        """``request(client)`` on a server (:meth:`_pick`), in a slot of its limiter, tried again as
+        the module's docstring says; an :class:`LLMError` when it cannot be answered. A try that
+        failed on one server goes to another at once where there is one it has not failed on; when
+        it has failed on all of them (one round), it waits the backoff and starts a new round, and
+        ``max_retries`` such retries use it up."""
         retries = 0
+        failed: dict[_Server, Exception] = {}  # this round's servers that failed the request
+        hopeless: set[_Server] = set()  # of those, the ones that timed out alone that often
         while True:
-            slot = await self.limiter.acquire()
+            server = self._pick(failed)
+            slot = await server.limiter.acquire()
             outcome = "gone"
             try:
-                result = await self._in_time(request, slot)
+                result = await self._in_time(server, self._checked(server, clients[server], request), slot)
                 outcome = "ok"
+                server.resting_until = 0.0
                 return result
-            except openai.APITimeoutError:
+            except openai.APITimeoutError as err:
                 outcome = "timeout"
                 if slot.shared:  # it waited behind others: the limiter has backed off; try again as it was
                     continue
-                if retries >= self.max_retries or self.limiter.lone_timeouts >= self.max_retries:
-                    raise  # it timed out alone that often, or the server answered none of that many alone
+                failed[server] = err
+                if server.limiter.lone_timeouts >= self.max_retries:  # it answered none of that many alone
+                    hopeless.add(server)
             except (openai.APIConnectionError, openai.APIStatusError) as err:
                 if isinstance(err, openai.APIStatusError):
                     outcome = "overload" if isinstance(err, openai.RateLimitError) else "error"
-                if retries >= self.max_retries or not _retryable(err):
-                    raise
-                delay = _retry_delay(retries, err)
+                if not _retryable(err):
+                    raise _explain(err, self, server.url) from None
+                failed[server] = err
+            except openai.OpenAIError as err:
+                raise _explain(err, self, server.url) from None
             finally:
-                self.limiter.release(slot, outcome)
+                server.limiter.release(slot, outcome)
+            if len(self.servers) > 1:
+                server.resting_until = time.monotonic() + self.timeout
+            if len(failed) < len(self.servers):
+                continue  # another server may answer it now
+            if retries >= self.max_retries or hopeless == set(failed):
+                raise self._unanswered(failed)
+            error = failed[server]
+            failed.clear()
+            hopeless.clear()
             retries += 1
             if outcome != "timeout":  # after a timeout the limiter pauses
-                await asyncio.sleep(delay)
+                await asyncio.sleep(_retry_delay(retries - 1, error))
 
-    async def _in_time(self, request: Callable[[], Awaitable[T]], slot: _Slot) -> T:
-        """``request()``, given up on when the server has answered nothing (to any request) for
-        ``timeout`` seconds while it waited, or after ``timeout`` seconds for each request that was in
-        flight when it started, itself included. So a request queued behind others on a server that
+    def _unanswered(self, failed: dict[_Server, Exception]) -> LLMError:
+        """The error when no server answered a request: one server's own, or every server's."""
+        reasons = [str(_explain(err, self, server.url)) for server, err in failed.items()]
+        if len(reasons) == 1:
+            return LLMError(reasons[0])
+        return LLMError(f"none of the {len(reasons)} servers answered: " + "; ".join(reasons))
+
+    async def _in_time(self, server: _Server, request: Awaitable[T], slot: _Slot) -> T:
+        """``request`` on ``server``, given up on when the server has answered nothing (to any request)
+        for ``timeout`` seconds while it waited, or after ``timeout`` seconds for each request that was
+        in flight when it started, itself included. So a request queued behind others on a server that
         answers one at a time is not given up on while the queue moves (the server would work on it
         anyway, and asking again only lengthens the queue), but the limiter backs off."""
-        task = asyncio.ensure_future(request())
+        limiter = server.limiter
+        task = asyncio.ensure_future(request)
         start = time.monotonic()
         latest = start + self.timeout * slot.ahead
         slow = False
         try:
             while True:
-                deadline = min(latest, max(start, self.limiter.last_answer) + self.timeout)
+                deadline = min(latest, max(start, limiter.last_answer) + self.timeout)
                 wait = deadline - time.monotonic()
                 if wait <= 0:
-                    raise openai.APITimeoutError(request=httpx.Request("POST", self.base_url))
+                    raise openai.APITimeoutError(request=httpx.Request("POST", server.url))
                 done, _ = await asyncio.wait({task}, timeout=wait)
                 if done:
                     return task.result()
                 if not slow and slot.shared and time.monotonic() - start >= self.timeout:
                     slow = True
-                    self.limiter.slow(slot)
+                    limiter.slow(slot)
         finally:
             if not task.done():
                 task.cancel()
@@ -492,9 +603,8 @@ def _retry_delay(retries: int, err: Exception) -> float:
     return min(INITIAL_RETRY_DELAY * 2.0**retries, MAX_RETRY_DELAY) * (1 - 0.25 * random.random())
 
 
-def _explain(err: openai.OpenAIError, backend: OpenAIBackend) -> LLMError:
-    """A one-line, key-free explanation of a client error."""
-    where = backend.base_url
+def _explain(err: openai.OpenAIError, backend: OpenAIBackend, where: str) -> LLMError:
+    """A one-line, key-free explanation of a client error from the server at ``where``."""
     if isinstance(err, openai.APITimeoutError):
         return LLMError(
             f"the server at {where} did not answer within {backend.timeout:g} s (after retries, one request at a "
