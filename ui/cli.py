@@ -493,6 +493,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         calibration=args.calibration,
         seed=args.seed,
+        candidates=args.candidates,
     )
     return _drive_run(
         lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event),
@@ -583,6 +584,12 @@ def _drive_run(step, rounds: int, as_json: bool, plot: Path | None = None) -> in
     for key in ("data", "interventions"):
         if run.values.get(key):
             print(f"{key}: {run.values[key]['path']}: {run.values[key]['summary']}")
+    screen = run.values.get("candidates")
+    if screen:
+        print(
+            f"candidates ({screen['mode']}): the LLM was asked {screen['asked']:,} of {screen['pairs']:,} pairs, "
+            f"{screen['pruned']:,} pruned"
+        )
     print(f"{'round':>5}{'exps':>6}{'edges':>7}{'prec':>8}{'recall':>8}{'F1':>8}{'SHD':>6}")
     for h in run.history:
         if h["f1"] is None:
@@ -753,6 +760,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", type=probability, default=0.5, help="belief above which an untested edge is kept"
     )
     discover.add_argument("--seed", type=int, default=0)
+    discover.add_argument(
+        "--candidates",
+        default="auto",
+        choices=("all", "data", "llm", "data+llm", "auto"),
+        help="the pairs the LLM prior asks about: all, data (PC's loose skeleton), llm (each variable's "
+        "listed causes), data+llm, auto (all below 30 variables, else data when the run has data; default)",
+    )
     add_calibration_argument(discover)
     discover.add_argument("--run-id", default=None, help="id for the new run (default: a random one)")
     add_backend_arguments(discover)

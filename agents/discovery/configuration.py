@@ -9,6 +9,7 @@ from discolab.core.errors import DiscolabError, GraphFileError, LLMError, summar
 from discolab.core.graphs import GraphSpec
 from discolab.core.graphs.benchmarks import benchmark_network
 from discolab.core.graphs.knowledge import Knowledge
+from discolab.core.igda.candidates import CANDIDATES
 from discolab.core.igda.experimenters import parse_experimenter
 from discolab.core.igda.prior import CALIBRATIONS
 from discolab.core.igda.selection import STRATEGIES
@@ -67,6 +68,9 @@ class DiscoverySettings:
     threshold: float = 0.5
     calibration: str = "content-free"  # of LLM answers: content-free | none
     seed: int = 0
+    # the pairs the LLM prior is asked about (core/igda/candidates.py): all | data | llm | data+llm | auto
+    # (auto: all below CANDIDATES_FROM variables, else data when the run has data, else all)
+    candidates: str = "auto"
 
     def __post_init__(self) -> None:
         problems = []
@@ -132,6 +136,8 @@ class DiscoverySettings:
                 problems.append(str(err))
         if self.calibration not in CALIBRATIONS:
             problems.append(f"calibration {self.calibration!r}: choose from {', '.join(CALIBRATIONS)}")
+        if self.candidates not in CANDIDATES:
+            problems.append(f"candidates {self.candidates!r}: choose from {', '.join(CANDIDATES)}")
         if self.rounds < 0 or self.per_round < 1:
             problems.append("rounds must be >= 0 and per-round >= 1")
         if not 0.0 < self.threshold < 1.0:  # NaN fails this too
@@ -149,6 +155,7 @@ class DiscoverySettings:
             problems.append(f"prior {self.prior!r} simulates an expert from the true graph, and {spec.name!r} has none")
         needs_data = [f"prior {self.prior!r}"] if self.uses_data_source else []
         needs_data += ["strategy 'bootstrap'"] if self.strategy == "bootstrap" else []
+        needs_data += [f"candidates {self.candidates!r}"] if self.candidates in ("data", "data+llm") else []
         interventional = self.experimenter.startswith("interventional")
         needs_network = [f"experimenter {self.experimenter!r}"] if interventional else []
         if needs_data and not self.data_file(spec):
@@ -209,6 +216,11 @@ class DiscoverySettings:
     @property
     def uses_data_source(self) -> bool:
         return any(source in DATA_SOURCES for source in self.sources)
+
+    def has_data(self, spec: GraphSpec) -> bool:
+        """Whether the run has observational data without sampling it for the candidates alone: a
+        data file, or a data prior's sample."""
+        return bool(self.data_file(spec)) or self.uses_data_source
 
     @property
     def uses_llm(self) -> bool:

@@ -7,6 +7,7 @@ makes the same choices. The true graph reaches only the experimenter and the sco
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,14 @@ from pathlib import Path
 import numpy as np
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import Edge, GraphSpec, resolve_graph, score_graph
+from discolab.core.igda.candidates import (
+    LLMListing,
+    candidate_pairs,
+    data_candidates,
+    llm_candidates,
+    pruned_belief,
+    resolve_candidates,
+)
 from discolab.core.igda.data_experimenter import load_interventions
 from discolab.core.igda.data_prior import (
     DATA_PRIORS,
@@ -277,9 +286,43 @@ def round_record(state: DiscoveryState, round_number: int, tested: list[Experime
 
 
 # -- nodes -------------------------------------------------------------------------------------
-def source_beliefs(state: DiscoveryState, source: str) -> tuple[dict[Edge, float], list[Edge], Usage]:
+@lru_cache(maxsize=8)
+def data_screen(key: tuple) -> frozenset:
+    """The data candidates (:func:`data_candidates`) of a run's observational data."""
+    return frozenset(data_candidates(observations(*key)))
+
+
+def candidate_edges(
+    state: DiscoveryState, settings: DiscoverySettings, spec: GraphSpec, backend: LLMBackend
+) -> tuple[set[Edge] | None, dict]:
+    """The ordered pairs the LLM prior asks about (None: every pair), and what the screens did."""
+    mode = resolve_candidates(settings.candidates, len(spec.names), settings.has_data(spec))
+    if mode == "all":
+        return None, {}
+    started = time.perf_counter()
+    screens, info = [], {"mode": mode}
+    if "data" in mode:
+        key = observations_key(state)
+        path = settings.data_file(spec)
+        if path and not state.get("data"):  # the user's data, read for the screen alone (an LLM prior)
+            path = str(Path(path).resolve())
+            key = (key[0], path, file_digest(path), settings.ignore_columns, settings.column_types, 0, 0)
+        screens.append(set(data_screen(key)))
+    if "llm" in mode:
+        listing = LLMListing()
+        screens.append(llm_candidates(spec, backend, settings.seed, listing=listing))
+        info |= {"llm_calls": listing.calls, "unknown_names": listing.unknown}
+    info["seconds"] = round(time.perf_counter() - started, 3)
+    return candidate_pairs(spec, *screens), info
+
+
+def source_beliefs(
+    state: DiscoveryState, source: str, record: dict | None = None
+) -> tuple[dict[Edge, float], list[Edge], Usage]:
     """P(u -> v) for every ordered pair from one source; the pairs whose LLM answer fell back; and
-    what asking cost. Known pairs are not asked (their beliefs are fixed afterwards)."""
+    what asking cost. Known pairs are not asked (their beliefs are fixed afterwards). An LLM
+    source asks only the candidate pairs (``settings.candidates``); the others get
+    :func:`pruned_belief`, and ``record`` (if given) receives what the screen kept."""
     settings = _settings(state)
     spec = run_graph(state)
     known = known_pairs(spec)
@@ -287,8 +330,13 @@ def source_beliefs(state: DiscoveryState, source: str) -> tuple[dict[Edge, float
         unknown = [e for e in spec.ordered_pairs() if e not in known]
         backend = _backend(settings)
         before = usage_of(backend)
-        beliefs, fallbacks = ask_edges(spec, backend, unknown, seed=settings.seed, calibration=settings.calibration)
-        beliefs = {**dict.fromkeys(known, 0.5), **beliefs}
+        kept, info = candidate_edges(state, settings, spec, backend)
+        asked = unknown if kept is None else [e for e in unknown if e in kept]
+        pruned = [] if kept is None else [e for e in unknown if e not in kept]
+        beliefs, fallbacks = ask_edges(spec, backend, asked, seed=settings.seed, calibration=settings.calibration)
+        beliefs = {**dict.fromkeys(known, 0.5), **dict.fromkeys(pruned, pruned_belief(len(spec.names))), **beliefs}
+        if info and record is not None:
+            record |= {**info, "asked": len(asked), "pairs": len(unknown), "pruned": len(pruned)}
         return beliefs, fallbacks, usage_of(backend) - before
     if source in DATA_PRIORS:
         return data_beliefs(observations_key(state), source), [], Usage()
@@ -305,7 +353,8 @@ def elicit_prior(state: DiscoveryState) -> dict:
     spec = run_graph(state)
     known = known_pairs(spec)
     pairs = sorted(spec.ordered_pairs())
-    found = {source: source_beliefs(state, source) for source in settings.sources}
+    screened: dict = {}  # what the candidate screens kept, if they ran
+    found = {source: source_beliefs(state, source, screened) for source in settings.sources}
     fallbacks = [e for _, failed, _ in found.values() for e in failed]
     spent = sum((cost for _, _, cost in found.values()), Usage())
     update = {}
@@ -329,6 +378,9 @@ def elicit_prior(state: DiscoveryState) -> dict:
         "llm": spent.as_dict(),
     }
     update["history"] = [round_record({**state, **update}, 0, [])]
+    if screened:  # "asked K of N pairs"
+        update["candidates"] = screened
+        update["history"][0]["candidates"] = screened
     return update
 
 

@@ -29,6 +29,7 @@ class RoundRecord(TypedDict):
     tested: list[ExperimentRecord]
     fusion: dict  # a fused prior: bias, and each source's weight, interval and AUROC on tested pairs
     update_shift: float  # the LLM update: mean absolute change of the neighbours' beliefs this round
+    candidates: dict  # round 0, when a candidate screen ran: its mode, pairs asked, pruned, of all
 
 
 class DiscoveryState(TypedDict, total=False):
@@ -50,4 +51,5 @@ class DiscoveryState(TypedDict, total=False):
     selected: list[list[str]]  # edges chosen for this round's experiments
     results: list[ExperimentRecord]
     llm: dict  # what the run's LLM cost: calls, cache hits, prompt / completion tokens, seconds waiting
+    candidates: dict  # the candidate screen (core/igda/candidates.py): mode, asked, pruned, pairs, seconds
     history: list[RoundRecord]  # one record per round, round 0 = the prior alone

@@ -1,0 +1,121 @@
+"""The candidate screens (core/igda/candidates.py) and the discovery loop asking only their pairs."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ScriptedBackend
+from discolab.agents.discovery import DiscoverySettings, start_discovery
+from discolab.core.errors import DiscolabError
+from discolab.core.graphs import load_benchmark
+from discolab.core.igda.candidates import (
+    LLMListing,
+    candidate_pairs,
+    data_candidates,
+    llm_candidates,
+    parse_names,
+    pruned_belief,
+    resolve_candidates,
+)
+from discolab.core.igda.data_prior import benchmark_observations
+
+
+class ListingBackend(ScriptedBackend):
+    """A scripted backend that also chats: ``listing(prompt_text)`` is the reply; counts prompts."""
+
+    def __init__(self, listing, answer=lambda text: 0.3):
+        super().__init__(answer)
+        self.listing = listing
+        self.chats = 0
+        self.questions = []
+
+    def score_yes_no(self, prompts, progress=False):
+        self.questions += [str(p) for p in prompts]
+        return super().score_yes_no(prompts, progress)
+
+    def chat(self, messages, *, max_tokens=256, temperature=0.0, seed=0):
+        self.chats += 1
+        return self.listing(messages[-1]["content"])
+
+
+def test_the_parser_keeps_only_listed_names_and_counts_the_rest():
+    names = ["smoke", "lung", "either", "xray"]
+    reply = "1. Smoke\n- `lung`: a cancer\n__import__('os'), either and tobacco; NONE\nxray (chest)"
+    found, unknown = parse_names(reply, names)
+    assert found == ["smoke", "lung", "either", "xray"]
+    assert unknown == 2  # the planted expression and "tobacco"; "NONE" is no name and not unknown
+    assert parse_names("The patient has lung cancer.", names) == ([], 1)  # prose names nothing
+
+
+def test_llm_candidates_make_n_calls_and_keep_either_direction():
+    spec = load_benchmark("cancer")  # Pollution, Smoker -> Cancer -> Xray, Dyspnoea
+    replies = {"Cancer": "Smoker, Pollution, Weather", "Xray": "Cancer", "Dyspnoea": "none"}
+
+    def listing(text):
+        effect = text.rsplit("directly cause ", 1)[1].split("?")[0]
+        return replies.get(effect, "NONE")
+
+    backend = ListingBackend(listing)
+    found = LLMListing()
+    kept = llm_candidates(spec, backend, listing=found)
+    assert backend.chats == len(spec.names) == found.calls
+    assert kept == {frozenset(p) for p in [("Smoker", "Cancer"), ("Pollution", "Cancer"), ("Cancer", "Xray")]}
+    assert found.unknown == 1  # "Weather"
+    ordered = candidate_pairs(spec, kept)
+    assert ("Cancer", "Smoker") in ordered and ("Smoker", "Cancer") in ordered and len(ordered) == 6
+
+
+def test_the_data_screen_keeps_most_true_edges_and_fewer_than_all_pairs():
+    spec = load_benchmark("alarm")
+    kept = data_candidates(benchmark_observations(spec, 1000, seed=0))
+    true = {frozenset(e) for e in spec.edges}
+    n = len(spec.names)
+    assert len(kept & true) >= 0.85 * len(true)
+    assert len(kept) < 0.25 * n * (n - 1) / 2
+
+
+def test_auto_scores_every_pair_of_a_small_graph_and_prunes_a_large_one_with_data():
+    assert resolve_candidates("auto", 8, has_data=True) == "all"
+    assert resolve_candidates("auto", 37, has_data=True) == "data"
+    assert resolve_candidates("auto", 37, has_data=False) == "all"
+    assert resolve_candidates("llm", 5, has_data=False) == "llm"
+    assert 0 < pruned_belief(37) < 1 / 36
+    with pytest.raises(DiscolabError, match="candidates 'some'"):
+        DiscoverySettings(candidates="some")
+
+
+def _run(monkeypatch, backend, **settings):
+    import discolab.agents.discovery.nodes as nodes
+
+    monkeypatch.setattr(nodes, "_backend", lambda s: backend)
+    base = {"graph": "asia", "prior": "llm", "update": "none", "rounds": 0}
+    return start_discovery(DiscoverySettings(**{**base, **settings}))
+
+
+@pytest.mark.parametrize("candidates", ["all", "auto"])
+def test_every_pair_is_asked_when_candidates_are_all(monkeypatch, candidates):
+    backend = ListingBackend(lambda text: "NONE")
+    run = _run(monkeypatch, backend, candidates=candidates)
+    assert len(backend.questions) == 8 * 7 + 1 and backend.chats == 0  # with the content-free question
+    assert "candidates" not in run.values and "candidates" not in run.history[0]
+
+
+def test_a_data_screened_run_asks_only_the_candidate_pairs(monkeypatch):
+    backend = ListingBackend(lambda text: "NONE")
+    run = _run(monkeypatch, backend, candidates="data", samples=2000)
+    record = run.values["candidates"]
+    assert record["mode"] == "data" and record["pairs"] == 8 * 7
+    assert 0 < record["asked"] < record["pairs"] and record["asked"] + record["pruned"] == record["pairs"]
+    assert len(backend.questions) == record["asked"] + 1 and backend.chats == 0
+    assert run.history[0]["candidates"] == record
+    beliefs = dict(zip(map(tuple, run.values["pairs"]), run.values["prior_beliefs"]))
+    assert sum(p == pruned_belief(8) for p in beliefs.values()) == record["pruned"]
+
+
+def test_an_llm_screened_run_asks_only_the_named_pairs(monkeypatch):
+    backend = ListingBackend(lambda text: "smoke" if "directly cause lung?" in text else "NONE")
+    run = _run(monkeypatch, backend, candidates="llm")
+    assert backend.chats == 8
+    record = run.values["candidates"]
+    assert (record["asked"], record["pruned"], record["llm_calls"]) == (2, 54, 8)
+    asked = [q.split("Question: Does ")[1].split(" directly")[0] for q in backend.questions[:-1]]
+    assert sorted(asked) == ["lung", "smoke"]  # smoke -> lung and lung -> smoke
