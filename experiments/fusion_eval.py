@@ -62,6 +62,7 @@ def arm_settings(graph: str, rows: int, expert: str, arm: str) -> dict:
         "experimenter": "oracle",
         "rounds": ROUNDS,
         "per_round": max(2, round(len(graph_spec(graph).variables) / 4)),
+        "candidates": "all",  # the study scores every pair, as when it was measured (not --candidates auto)
     }
 
 

@@ -81,7 +81,8 @@ def per_round_budget(graph: str) -> int:
 
 def discovery_cell(config: dict, seed: int) -> list[dict]:
     """One oracle-experimenter discovery run; a row per metric and round (step = round)."""
-    settings = DiscoverySettings(**config, seed=seed)
+    # every pair scored, as when the studies were measured (the default prunes large graphs with data)
+    settings = DiscoverySettings(**{"candidates": "all", **config}, seed=seed)
     run = start_discovery(settings, durable=False)
     rows = [
         {"metric": metric, "value": record[metric], "step": record["round"]}
