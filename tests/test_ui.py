@@ -268,7 +268,12 @@ def test_interp_page_offers_training_until_anchors_exist_then_generates_with_sco
     app = page("interp")
     assert button(app, "Run the quick study (about 10 minutes)")  # seed 0: quick anchors in the background
     app.number_input[0].set_value(7).run()
-    assert any("No trained anchors for seed 7" in i.value for i in app.info)
+    assert not app.exception, app.exception
+    assert any("No trained anchors for seed 7" in i.value for i in app.info), (
+        [w.value for w in app.number_input],
+        [i.value for i in app.info],
+        [c.value for c in app.caption],
+    )
     assert "discolab interp train --seed 7" in app.caption[-1].value
     folder = discolab_home / "interp" / "seed-7"
     shutil.copytree(random_anchors, folder)
