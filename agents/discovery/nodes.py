@@ -240,11 +240,10 @@ def run_pairs(state: DiscoveryState) -> PairIndex:
     return index
 
 
-def open_rows(state: DiscoveryState) -> np.ndarray:
-    """A mask over the pairs: True where the loop may still select (not in :func:`settled_pairs`)."""
-    pairs = run_pairs(state)
+def open_rows(pairs: PairIndex, settled: set[Edge]) -> np.ndarray:
+    """A mask over the pairs: True where the loop may still select (not in ``settled``)."""
     mask = np.ones(len(pairs), dtype=bool)
-    mask[pairs.rows(settled_pairs(state))] = False
+    mask[pairs.rows(settled)] = False
     return mask
 
 
@@ -388,11 +387,12 @@ def select(state: DiscoveryState) -> dict:
     """The edges to test this round, by the configured strategy; never one tested before."""
     settings = _settings(state)
     seed = edge_rng(settings.seed, "select", state["round"]).randrange(2**31)
-    pairs, candidates = run_pairs(state), open_rows(state)
+    pairs, settled = run_pairs(state), settled_pairs(state)  # settled once: with interventions it walks every pair
+    candidates = open_rows(pairs, settled)
     rng = edge_rng(settings.seed, "explore", state["round"])
     explored = sum(rng.random() < settings.explore for _ in range(settings.per_round))
     if settings.strategy == "lookahead":
-        beliefs, settled = _beliefs(state), settled_pairs(state)
+        beliefs = _beliefs(state)
         entropy_after = lookahead_entropy(state, beliefs, settled)
         chosen = pairs.rows(select_lookahead(beliefs, settled, settings.per_round - explored, entropy_after, seed))
     else:
