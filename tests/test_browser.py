@@ -219,9 +219,12 @@ def test_a_malformed_graph_file_is_named_in_the_page(dashboard, tmp_path):
         radios = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='radio']"))
         browser.execute_script("arguments[0].click();", radios[1])  # "upload a graph file"
         text = None
-        for _ in range(3):  # a file given while the page still reruns after the click can be dropped: give it again
+        for _ in range(5):  # a file given while the page still reruns after the click can be dropped: give it again
             upload = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input[type='file']"))
-            upload[0].send_keys(str(bad))
+            try:
+                upload[0].send_keys(str(bad))
+            except StaleElementReferenceException:  # the rerun replaced the input between finding and typing
+                continue
             try:
                 text = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
                     lambda b: next(
@@ -263,15 +266,15 @@ def test_a_users_own_problem_runs_and_exports_in_the_browser(dashboard, tmp_path
     def upload(label: str, path) -> None:
         """Give ``path`` to the file input under ``label`` until the page shows it (a file given
         while the page reruns can be dropped)."""
-        for _ in range(3):
+        for _ in range(5):
             field = wait.until(
                 lambda b: next(
                     (e for e in b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileUploader']") if label in e.text),
                     None,
                 )
             )
-            field.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(path))
             try:
+                field.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(path))
                 WebDriverWait(browser, 20).until(lambda b: path.name in body())
                 return
             except Exception:
