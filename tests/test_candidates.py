@@ -119,3 +119,73 @@ def test_an_llm_screened_run_asks_only_the_named_pairs(monkeypatch):
     assert (record["asked"], record["pruned"], record["llm_calls"]) == (2, 54, 8)
     asked = [q.split("Question: Does ")[1].split(" directly")[0] for q in backend.questions[:-1]]
     assert sorted(asked) == ["lung", "smoke"]  # smoke -> lung and lung -> smoke
+
+
+def test_the_llm_update_does_not_re_ask_a_pruned_pair(monkeypatch):
+    backend = ListingBackend(lambda text: "smoke" if "directly cause lung?" in text else "NONE")
+    run = _run(monkeypatch, backend, candidates="llm", update="llm", rounds=1, per_round=1)
+    assert run.values["candidate_rows"] and len(run.values["candidate_rows"]) == 2
+    updated = [q.split("Question: Does ")[1].split("?")[0] for q in backend.questions[3:] if "Question: Does N/A" not in q]
+    # the one round tests smoke -> lung or lung -> smoke; the other direction is the only kept neighbour
+    assert len(updated) <= 1 and all(set(q.split(" directly cause ")) == {"smoke", "lung"} for q in updated)
+
+
+# -- bounded prompts (core/igda/prompts.py) ---------------------------------------------------------
+def test_a_bounded_prompt_lists_the_pair_and_its_most_related_variables():
+    from discolab.core.igda.prompts import edge_questions, related_variables
+
+    spec = load_benchmark("alarm")
+    related = related_variables(spec, 8)
+    assert all(names[0] == name and len(set(names)) == 8 for name, names in related.items())
+    assert "HRBP" in related["HR"][:4]  # "heart rate" in both descriptions
+    result = (("HR", "CO"), True), (("VENTLUNG", "SAO2"), False)
+    questions = edge_questions(spec, [("HR", "CO"), ("HR", "BP")], result, listed=8, related=related)
+    for (cause, effect), prompt in zip([("HR", "CO"), ("HR", "BP")], questions):
+        text = prompt[-1]["content"]
+        listed = [line[2:].split(":")[0] for line in text.split("\n") if line.startswith("- ") and ": " in line]
+        listed = [name for name in listed if name in spec.names]
+        assert len(listed) == 8 and cause in listed and effect in listed
+        assert "of 37 most related" in text
+        for (u, v), _ in result:  # a result is stated when both its variables are listed
+            assert (f"- {u} directly causes {v}:" in text) == (u in listed and v in listed)
+    # the questions about one cause share their first block, so a local model encodes it once
+    first = [q[-1]["content"].split("most related to the question):\n")[1].split("\n")[:4] for q in questions]
+    assert first[0] == first[1]
+
+
+def test_the_listing_is_all_while_the_prompt_fits_and_bounded_past_the_context():
+    from discolab.core.errors import LLMError
+    from discolab.core.igda.prompts import edge_questions, estimate_tokens, listing_size
+
+    spec = load_benchmark("alarm")
+    assert listing_size(spec, "auto", 8192) is None and listing_size(spec, "auto", None) is None
+    assert listing_size(spec, "all", 100) is None and listing_size(spec, "12", None) == 12
+    assert listing_size(spec, 40, None) is None  # more than there are
+    size = listing_size(spec, "auto", 700)
+    assert 2 <= size < 37
+    longest = max(edge_questions(spec, spec.ordered_pairs()[:200], listed=size), key=lambda p: len(p[-1]["content"]))
+    assert estimate_tokens(longest[0]["content"] + longest[-1]["content"]) <= 700
+    with pytest.raises(LLMError, match="cannot hold a question"):
+        listing_size(spec, "auto", 120)
+    with pytest.raises(DiscolabError, match="listing 'some'"):
+        DiscoverySettings(listing="some")
+
+
+def test_bounded_prompts_are_calibrated_a_cause_at_a_time_in_a_run(monkeypatch):
+    from discolab.core.igda.prior import CONTENT_FREE
+
+    backend = ListingBackend(lambda text: "NONE")
+    run = _run(monkeypatch, backend, candidates="all", listing="4")
+    assert run.values["listed"] == 4 and run.history[0]["listed"] == 4
+    references = [q for q in backend.questions if f"Does {CONTENT_FREE} directly cause {CONTENT_FREE}" in q]
+    assert len(references) == 8 and len(backend.questions) == 8 * 7 + 8  # one reference per cause
+    assert all("the 4 of 8 most related" in q for q in backend.questions if "Question" in q and CONTENT_FREE not in q)
+
+
+def test_llm_candidates_with_bounded_prompts_list_the_variables_near_the_one_asked_about():
+    spec = load_benchmark("alarm")
+    seen = []
+    backend = ListingBackend(lambda text: seen.append(text) or "NONE")
+    llm_candidates(spec, backend, listed=6)
+    assert len(seen) == 37
+    assert all(text.count("\n- ") == 6 and "of 37 most related to" in text for text in seen)

@@ -494,6 +494,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         calibration=args.calibration,
         seed=args.seed,
         candidates=args.candidates,
+        listing=args.listing,
+        context_tokens=args.context_tokens,
     )
     return _drive_run(
         lambda on_event: start_discovery(settings, run_id=args.run_id, on_event=on_event),
@@ -766,6 +768,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("all", "data", "llm", "data+llm", "auto"),
         help="the pairs the LLM prior asks about: all, data (PC's loose skeleton), llm (each variable's "
         "listed causes), data+llm, auto (all below 30 variables, else data when the run has data; default)",
+    )
+    discover.add_argument(
+        "--listing",
+        default="auto",
+        help="variables an LLM prompt lists: all, a number N (the N most related to the pair), auto (all "
+        "while the longest prompt fits the model's context, else as many as fit; default)",
+    )
+    discover.add_argument(
+        "--context-tokens",
+        type=positive_int,
+        default=None,
+        help="the model's context length in tokens, for --listing auto (a local model knows its own)",
     )
     add_calibration_argument(discover)
     discover.add_argument("--run-id", default=None, help="id for the new run (default: a random one)")

@@ -12,6 +12,7 @@ from discolab.core.graphs.knowledge import Knowledge
 from discolab.core.igda.candidates import CANDIDATES
 from discolab.core.igda.experimenters import parse_experimenter
 from discolab.core.igda.prior import CALIBRATIONS
+from discolab.core.igda.prompts import check_listing
 from discolab.core.igda.selection import STRATEGIES
 from discolab.core.igda.updates import UPDATES, parse_shift
 from discolab.core.llm import BACKENDS
@@ -71,6 +72,10 @@ class DiscoverySettings:
     # the pairs the LLM prior is asked about (core/igda/candidates.py): all | data | llm | data+llm | auto
     # (auto: all below CANDIDATES_FROM variables, else data when the run has data, else all)
     candidates: str = "auto"
+    # variables listed in an LLM prompt (core/igda/prompts.py): all | auto | a number (the most related)
+    # (auto: all while the longest prompt fits the model's context, else as many as fit)
+    listing: str = "auto"
+    context_tokens: int | None = None  # the model's context length; local models know theirs
 
     def __post_init__(self) -> None:
         problems = []
@@ -138,6 +143,14 @@ class DiscoverySettings:
             problems.append(f"calibration {self.calibration!r}: choose from {', '.join(CALIBRATIONS)}")
         if self.candidates not in CANDIDATES:
             problems.append(f"candidates {self.candidates!r}: choose from {', '.join(CANDIDATES)}")
+        try:
+            check_listing(self.listing)
+        except LLMError as err:
+            problems.append(str(err))
+        if self.context_tokens is not None and (
+            isinstance(self.context_tokens, bool) or not isinstance(self.context_tokens, int) or self.context_tokens < 1
+        ):
+            problems.append(f"context_tokens {self.context_tokens!r}: a positive number of tokens")
         if self.rounds < 0 or self.per_round < 1:
             problems.append("rounds must be >= 0 and per-round >= 1")
         if not 0.0 < self.threshold < 1.0:  # NaN fails this too

@@ -35,6 +35,7 @@ from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, s
 from discolab.core.igda.lookahead import EntropyAfter
 from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
+from discolab.core.igda.prompts import listing_size
 from discolab.core.igda.selection import select_lookahead, select_rows
 from discolab.core.igda.updates import (
     CYCLE_FLOOR,
@@ -309,7 +310,8 @@ def candidate_edges(
         screens.append(set(data_screen(key)))
     if "llm" in mode:
         listing = LLMListing()
-        screens.append(llm_candidates(spec, backend, settings.seed, listing=listing))
+        listed = prompt_listing(settings, spec, backend)
+        screens.append(llm_candidates(spec, backend, settings.seed, listing=listing, listed=listed))
         info |= {"llm_calls": listing.calls, "unknown_names": listing.unknown}
     info["seconds"] = round(time.perf_counter() - started, 3)
     return candidate_pairs(spec, *screens), info
@@ -332,10 +334,16 @@ def source_beliefs(
         kept, info = candidate_edges(state, settings, spec, backend)
         asked = unknown if kept is None else [e for e in unknown if e in kept]
         pruned = [] if kept is None else [e for e in unknown if e not in kept]
-        beliefs, fallbacks = ask_edges(spec, backend, asked, seed=settings.seed, calibration=settings.calibration)
+        listed = prompt_listing(settings, spec, backend)
+        beliefs, fallbacks = ask_edges(
+            spec, backend, asked, seed=settings.seed, calibration=settings.calibration, listed=listed
+        )
         beliefs = {**dict.fromkeys(known, 0.5), **dict.fromkeys(pruned, pruned_belief(len(spec.names))), **beliefs}
+        if record is not None and listed is not None:
+            record["listed"] = listed  # taken out by elicit_prior
         if info and record is not None:
             record |= {**info, "asked": len(asked), "pairs": len(unknown), "pruned": len(pruned)}
+            record["rows"] = pair_index(tuple(spec.names)).rows(asked).tolist()  # the update asks these alone
         return beliefs, fallbacks, usage_of(backend) - before
     if source in DATA_PRIORS:
         return data_beliefs(observations_key(state), source), [], Usage()
@@ -377,10 +385,23 @@ def elicit_prior(state: DiscoveryState) -> dict:
         "llm": spent.as_dict(),
     }
     update["history"] = [round_record({**state, **update}, 0, [])]
-    if screened:  # "asked K of N pairs"
+    if "rows" in screened:  # the LLM update re-asks only the pairs the screen kept
+        update["candidate_rows"] = screened.pop("rows")
+    if "listed" in screened:  # bounded prompts: how many variables each listed
+        update["listed"] = update["history"][0]["listed"] = screened.pop("listed")
+    if screened:  # "asked K of N pairs", and how many variables a prompt listed
         update["candidates"] = screened
         update["history"][0]["candidates"] = screened
     return update
+
+
+def prompt_listing(settings: DiscoverySettings, spec, backend: LLMBackend, results=()) -> int | None:
+    """How many variables an LLM prompt lists (``None``: all), from ``settings.listing`` and the
+    model's context (:func:`~discolab.core.igda.prompts.listing_size`)."""
+    context = None
+    if settings.listing == "auto":
+        context = settings.context_tokens or getattr(backend, "context_tokens", None)
+    return listing_size(spec, settings.listing, context, results)
 
 
 def select(state: DiscoveryState) -> dict:
@@ -454,9 +475,12 @@ def update(state: DiscoveryState) -> dict:
         else:
             asked = _beliefs(state)
         unknown = {e: p for e, p in asked.items() if e not in known}
+        if "candidate_rows" in state:  # a pair the screen pruned is not asked later either
+            unknown = {e: unknown[e] for e in pairs.edges(state["candidate_rows"]) if e in unknown}
         backend = _backend(settings)
         before = usage_of(backend)
-        fresh, failed = llm_update(spec, backend, unknown, results, settings.seed, settings.calibration)
+        listed = prompt_listing(settings, spec, backend, sorted(results.items()))
+        fresh, failed = llm_update(spec, backend, unknown, results, settings.seed, settings.calibration, listed)
         spent = usage_of(backend) - before
         fallbacks = fallbacks + [list(e) for e in failed]
         moved = [abs(fresh[e] - asked[e]) for e in neighbouring_edges(unknown, results) if e in fresh]

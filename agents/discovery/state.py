@@ -30,6 +30,7 @@ class RoundRecord(TypedDict):
     fusion: dict  # a fused prior: bias, and each source's weight, interval and AUROC on tested pairs
     update_shift: float  # the LLM update: mean absolute change of the neighbours' beliefs this round
     candidates: dict  # round 0, when a candidate screen ran: its mode, pairs asked, pruned, of all
+    listed: int  # round 0, when prompts were bounded: the variables each listed
 
 
 class DiscoveryState(TypedDict, total=False):
@@ -52,4 +53,6 @@ class DiscoveryState(TypedDict, total=False):
     results: list[ExperimentRecord]
     llm: dict  # what the run's LLM cost: calls, cache hits, prompt / completion tokens, seconds waiting
     candidates: dict  # the candidate screen (core/igda/candidates.py): mode, asked, pruned, pairs, seconds
+    candidate_rows: list[int]  # the pairs (rows of ``pairs``) the screen kept: the LLM update asks no others
+    listed: int  # bounded prompts (core/igda/prompts.py): variables each LLM prompt of the prior listed
     history: list[RoundRecord]  # one record per round, round 0 = the prior alone

@@ -29,15 +29,16 @@ Two screens, each returning unordered pairs ``frozenset({u, v})``:
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..graphs import Edge, GraphSpec
 from ..llm import LLMBackend, Prompt
 from .observations import Observations
 from .prior import sparse_edge_rate
-from .prompts import variable_listing
+from .prompts import related_variables, variable_listing
 
 CANDIDATES = ("all", "data", "llm", "data+llm", "auto")
 CANDIDATES_FROM = 30  # auto: every pair below this many variables (docs/scale.md, "Candidates before pairs")
@@ -89,10 +90,20 @@ def data_candidates(observations: Observations, alpha: float = DATA_ALPHA, depth
     return kept
 
 
-def causes_prompt(spec: GraphSpec, effect: str, seed: int = 0) -> Prompt:
-    """The question for one variable: which of the others plausibly directly cause it?"""
+def causes_prompt(
+    spec: GraphSpec, effect: str, seed: int = 0, related: Mapping[str, list[str]] | None = None
+) -> Prompt:
+    """The question for one variable: which of the others plausibly directly cause it? With
+    ``related`` (bounded prompts, :func:`.prompts.related_variables`), only the variables most
+    related to it are listed."""
     parts = [f"Setting: {spec.context}"] if spec.context else []
-    parts.append(f"Variables:\n{variable_listing(spec, seed)}")
+    if related is None:
+        parts.append(f"Variables:\n{variable_listing(spec, seed)}")
+    else:
+        names = list(related[effect])
+        random.Random(f"{seed}:{effect}").shuffle(names)
+        header = f"Variables (the {len(names)} of {len(spec.variables)} most related to {effect}):"
+        parts.append(f"{header}\n{variable_listing(spec, names=names)}")
     parts.append(
         f"Which of the listed variables plausibly directly cause {effect}? "
         "Reply with their names only, separated by commas, or NONE."
@@ -126,15 +137,23 @@ def parse_names(reply: str, names: Iterable[str]) -> tuple[list[str], int]:
 
 
 def llm_candidates(
-    spec: GraphSpec, backend: LLMBackend, seed: int = 0, max_tokens: int = MAX_TOKENS, listing: LLMListing | None = None
+    spec: GraphSpec,
+    backend: LLMBackend,
+    seed: int = 0,
+    max_tokens: int = MAX_TOKENS,
+    listing: LLMListing | None = None,
+    listed: int | None = None,
 ) -> set[frozenset]:
     """The unordered pairs {u, v} where the backend names u among v's plausible direct causes or
     v among u's: one ``backend.chat`` per variable. ``listing``, if given, receives the count of
-    unknown items and of calls."""
+    unknown items and of calls; ``listed``: each prompt lists that many variables, those most
+    related to the one asked about."""
     listing = listing if listing is not None else LLMListing()
     names = spec.names
+    related = related_variables(spec, listed) if listed is not None else None
     for effect in names:
-        reply = backend.chat(causes_prompt(spec, effect, seed), max_tokens=max_tokens, temperature=0.0, seed=seed)
+        prompt = causes_prompt(spec, effect, seed, related)
+        reply = backend.chat(prompt, max_tokens=max_tokens, temperature=0.0, seed=seed)
         listing.calls += 1
         causes, unknown = parse_names(reply, names)
         listing.unknown += unknown

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..graphs import Edge, GraphMetrics, GraphSpec, score_graph
 from ..llm import LLMBackend
-from .prompts import edge_questions
+from .prompts import edge_questions, question_line, related_variables
 
 Beliefs = dict[Edge, float]
 CALIBRATIONS = ("content-free", "none")
@@ -57,6 +57,7 @@ def ask_edges(
     seed: int = 0,
     calibration: str = "content-free",
     progress: bool = False,
+    listed: int | None = None,
 ) -> tuple[Beliefs, list[Edge]]:
     """P(u -> v) for each edge, given any experiment results; also the edges that fell back.
 
@@ -64,30 +65,58 @@ def ask_edges(
     it once; the content-free reference question shares it too. The questions are built and
     asked :data:`CHUNK` at a time: each prompt lists every variable, so all n(n - 1) of a large
     problem at once would not fit in memory (about 54 GB of text at 1,000 variables).
+
+    ``listed``: bounded prompts of that many variables (:mod:`.prompts`). They are asked a cause
+    at a time, each cause's questions with a reference of their own (its listing is their
+    shared prefix), so that the calibration compares answers given the same context.
     """
     if calibration not in CALIBRATIONS:
         raise ValueError(f"unknown calibration {calibration!r}; choose from {', '.join(CALIBRATIONS)}")
     results, edges = list(results), list(edges)
-    asked = edges + [(CONTENT_FREE, CONTENT_FREE)] if calibration == "content-free" else edges  # the reference last
-    bar = tqdm(total=len(asked), desc="asking", unit="q", disable=not progress or len(asked) <= CHUNK, leave=False)
-    answers = []
-    for start in range(0, len(asked), CHUNK):
-        part = asked[start : start + CHUNK]
-        answers += backend.score_yes_no(edge_questions(spec, part, results, seed), progress=progress and bar.disable)
-        bar.update(len(part))
-    bar.close()
-    reference = answers.pop() if calibration == "content-free" else None
+    if listed is None:
+        groups = [(None, edges)]
+        related = None
+    else:
+        by_cause: dict[str, list[Edge]] = {}
+        for edge in edges:
+            by_cause.setdefault(edge[0], []).append(edge)
+        groups = list(by_cause.items())
+        related = related_variables(spec, listed)
+    total = len(edges) + (len(groups) if calibration == "content-free" else 0)
+    bar = tqdm(total=total, desc="asking", unit="q", disable=not progress or total <= CHUNK, leave=False)
     rate = sparse_edge_rate(len(spec.variables))
     beliefs: Beliefs = {}
     fallbacks: list[Edge] = []
-    for edge, answer in zip(edges, answers):
-        if answer.fallback:
-            fallbacks.append(edge)
-        if reference is None or reference.fallback or answer.fallback:
-            beliefs[edge] = answer.p_yes
-        else:
-            beliefs[edge] = calibrate(answer.p_yes, reference.p_yes, rate)
+    for cause, group in groups:
+        reference = (cause or CONTENT_FREE, CONTENT_FREE)  # a bounded reference lists the cause's block
+        asked = group + [reference] if calibration == "content-free" else group
+        answers = []
+        for start in range(0, len(asked), CHUNK):
+            part = asked[start : start + CHUNK]
+            prompts = edge_questions(spec, part, results, seed, listed, related)
+            if listed is not None and calibration == "content-free" and part[-1] == reference:
+                prompts[-1] = content_free_question(prompts[-1], cause)
+            answers += backend.score_yes_no(prompts, progress=progress and bar.disable)
+            bar.update(len(part))
+        reference_answer = answers.pop() if calibration == "content-free" else None
+        for edge, answer in zip(group, answers):
+            if answer.fallback:
+                fallbacks.append(edge)
+            if reference_answer is None or reference_answer.fallback or answer.fallback:
+                beliefs[edge] = answer.p_yes
+            else:
+                beliefs[edge] = calibrate(answer.p_yes, reference_answer.p_yes, rate)
+    bar.close()
     return beliefs, fallbacks
+
+
+def content_free_question(prompt: list[dict], cause: str) -> list[dict]:
+    """A bounded prompt about (cause, N/A) with its question made content-free: N/A both sides."""
+    old = question_line(cause, CONTENT_FREE)
+    return [
+        *prompt[:-1],
+        {**prompt[-1], "content": prompt[-1]["content"].replace(old, question_line(CONTENT_FREE, CONTENT_FREE))},
+    ]
 
 
 @dataclass
@@ -113,11 +142,16 @@ class Prediction:
 
 
 def llm_edge_beliefs(
-    spec: GraphSpec, backend: LLMBackend, seed: int = 0, calibration: str = "content-free", progress: bool = False
+    spec: GraphSpec,
+    backend: LLMBackend,
+    seed: int = 0,
+    calibration: str = "content-free",
+    progress: bool = False,
+    listed: int | None = None,
 ) -> tuple[Beliefs, list[Edge]]:
     """P(u -> v) for every ordered pair, from the backend; also the pairs that fell back to 0.5."""
     pairs = spec.ordered_pairs()
-    return ask_edges(spec, backend, pairs, seed=seed, calibration=calibration, progress=progress)
+    return ask_edges(spec, backend, pairs, seed=seed, calibration=calibration, progress=progress, listed=listed)
 
 
 def edges_above(beliefs: Beliefs, threshold: float = 0.5) -> list[Edge]:

@@ -40,14 +40,16 @@ def llm_update(
     results: Results,
     seed: int = 0,
     calibration: str = "content-free",
+    listed: int | None = None,
 ) -> tuple[dict[Edge, float], list[Edge]]:
     """Re-predict the neighbours of tested edges with the results in context.
 
     Returns the new beliefs and the edges whose answer fell back to 0.5 (those keep their old
-    belief rather than being reset).
+    belief rather than being reset). Only the edges in ``beliefs`` are asked about (a run whose
+    candidate screen pruned pairs leaves them out); ``listed``: bounded prompts (:mod:`.prompts`).
     """
     targets = neighbouring_edges(beliefs, results)
-    fresh, fallbacks = ask_edges(spec, backend, targets, sorted(results.items()), seed, calibration)
+    fresh, fallbacks = ask_edges(spec, backend, targets, sorted(results.items()), seed, calibration, listed=listed)
     updated = dict(beliefs)
     updated.update({e: p for e, p in fresh.items() if e not in fallbacks})
     return updated, fallbacks

@@ -179,6 +179,11 @@ class CachedBackend:
             self._asked.seconds,
         )
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The wrapped backend's context length, where it knows it (a server's must be given)."""
+        return getattr(self.backend, "context_tokens", None)
+
     def _ask(self, count: int, ask: Callable[[], T]) -> T:
         start = time.perf_counter()
         try:

@@ -103,6 +103,11 @@ class LocalBackend:
         self.usage.completion_tokens += out.shape[1] - ids.shape[1]
         return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
+    @property
+    def context_tokens(self) -> int:
+        """The model's context length (its position embeddings), which bounds a prompt."""
+        return int(self._lm[0].config.max_position_embeddings)
+
     # -- pieces -----------------------------------------------------------------------------
     @property
     def _lm(self):
