@@ -592,6 +592,8 @@ def _drive_run(step, rounds: int, as_json: bool, plot: Path | None = None) -> in
             f"candidates ({screen['mode']}): the LLM was asked {screen['asked']:,} of {screen['pairs']:,} pairs, "
             f"{screen['pruned']:,} pruned"
         )
+    if run.values.get("listed"):
+        print(f"prompts: each listed the {run.values['listed']} variables most related to its pair (--listing)")
     print(f"{'round':>5}{'exps':>6}{'edges':>7}{'prec':>8}{'recall':>8}{'F1':>8}{'SHD':>6}")
     for h in run.history:
         if h["f1"] is None:
