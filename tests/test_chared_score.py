@@ -244,3 +244,44 @@ def test_humaneval_subset_ships_offline():
     problems = humaneval_subset(5)
     assert [p["task_id"] for p in problems][0] == "HumanEval/0" and len(problems) == 5
     assert all(len(p["canonical_solution"]) <= MAX_SOLUTION_CHARS for p in problems)
+
+
+def test_the_humaneval_harness_passes_canonical_solutions_and_fails_wrong_ones():
+    from discolab.core.sandbox import run_python
+    from discolab.experiments.chared_eval import humaneval_problems, humaneval_program
+
+    for problem in humaneval_problems(3):
+        assert run_python(humaneval_program(problem, problem["canonical_solution"])).passed, problem["task_id"]
+        assert not run_python(humaneval_program(problem, "    return None\n")).passed
+
+
+def test_heldout_passages_are_seeded_lines_of_the_projects_docs_and_code():
+    from discolab.experiments.chared_eval import HELDOUT_CHARS, HELDOUT_CONTEXT, PROJECT, heldout_passages
+
+    passages = heldout_passages(6)
+    assert passages == heldout_passages(6) and passages != heldout_passages(6, seed=1)
+    assert [p["kind"] for p in passages] == ["docs", "code"] * 3
+    for p in passages:
+        text = (PROJECT / p["source"]).read_text(encoding="utf-8")
+        assert text[p["offset"] - 1] == "\n" and text[p["offset"] : p["offset"] + HELDOUT_CHARS] == p["text"]
+        assert len(p["context"]) == HELDOUT_CONTEXT and len(p["text"]) == HELDOUT_CHARS
+
+
+def test_mcnemar_counts_the_discordant_problems():
+    import numpy as np
+    from discolab.experiments.chared_eval import mcnemar_exact
+
+    first, second = np.array([1, 1, 1, 1, 1, 1, 0, 0]), np.array([0, 0, 0, 0, 0, 0, 0, 1])
+    only_first, only_second, p = mcnemar_exact(first, second)
+    assert (only_first, only_second) == (6, 1) and 0.1 < p < 0.2  # 2 x P(X <= 1), X ~ Bin(7, 1/2) = 0.125
+    assert mcnemar_exact(first, first)[2] == 1.0
+
+
+def test_the_heldout_set_is_pinned_in_a_file_once_drawn(tmp_path):
+    from discolab.experiments.chared_eval import heldout_passages, pinned_heldout
+
+    path = tmp_path / "heldout.json"
+    first = pinned_heldout(4, path)
+    assert first == heldout_passages(4) and path.exists()
+    path.write_text(path.read_text().replace(first[0]["text"][:20], "EDITED LATER........"))
+    assert pinned_heldout(2, path)[0]["text"].startswith("EDITED LATER")  # read back, not redrawn

@@ -92,13 +92,14 @@ def generate(
     weights: list[float],
     max_chars: int = 80,
     seed: int | None = None,
-    stop: str | None = None,
+    stop: str | Sequence[str] | None = None,
 ) -> Generation:
     """Continue ``prompt`` by CharED: greedy when ``seed`` is None, else sampled (seeded).
 
     ``prompt`` is one text for all models, or one per model (each in its own chat format).
-    Ends after ``max_chars`` characters, or before the first ``stop`` string (not included).
+    Ends after ``max_chars`` characters, or before the first of the ``stop`` strings (not included).
     """
+    stops = [stop] if isinstance(stop, str) else [s for s in (stop or ()) if s]
     prompts = [prompt] * len(models) if isinstance(prompt, str) else list(prompt)
     if len(prompts) != len(models):
         raise ValueError(f"{len(prompts)} prompts for {len(models)} models")
@@ -115,8 +116,9 @@ def generate(
             break
         out.segments.append(segment)
         out.text += segment
-        if stop and stop in out.text:
-            out.text = out.text[: out.text.index(stop)]
+        found = [out.text.index(s) for s in stops if s in out.text]
+        if found:
+            out.text = out.text[: min(found)]
             break
     out.seconds = time.perf_counter() - start
     return out
