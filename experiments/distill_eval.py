@@ -13,14 +13,23 @@ After Qin et al. (2024), "A Label is Worth a Thousand Images in Dataset Distilla
 
 Sweeps: ``distill-softlabel`` (cells: data set x IPC x study, :mod:`discolab.core.distill.softlabel`),
 ``distill-d3-subtasks`` (one cell per subtask's distillation: the parallel phase) and ``distill-d3``
-(budget x method x labels x subtasks, :mod:`discolab.core.distill.budget`).
+(data set x budget x method x labels x subtasks, :mod:`discolab.core.distill.budget`), on both
+data sets. Experts train for 150 epochs, far past their best test accuracy, and the expert-epoch
+grid runs to 150, so that the best expert epoch of each IPC can fall anywhere.
+
+Temperature (``--select-temperature``, before the study): sweep ``distill-select-temperature``
+runs the epochs study on the validation split (seeds 100-102, apart from the study's) for every
+data set, IPC and T in 1, 2, 3, 4, 8, picks per IPC the T whose best expert epoch is best on
+validation, and writes the choice to ``experiments/data/distill_temperatures.json``, which the
+study reads (test accuracy is never used to choose it).
 
 Pilots (``--pilots``, instead of the study): the runs behind the settings the study fixes, sweeps
 ``distill-pilot-temperature`` (the soft-label temperature T at IPC 1) and ``distill-pilot-d3`` (D3's
 PCA start against a random one, a wider decoder, more distillation steps).
 
-Run: ``python -m discolab.experiments.distill_eval [--seeds 3] [--quick] [--pilots] [--report-only]``
-(about 45 CPU-minutes on one thread; ``--pilots``: about 5; ``--quick``, a smoke test: about half a minute).
+Run: ``python -m discolab.experiments.distill_eval --select-temperature``, then
+``python -m discolab.experiments.distill_eval [--seeds 5] [--quick] [--pilots] [--report-only]``
+(the full study takes hours on one thread; ``--pilots``: minutes; ``--quick``, a smoke test: about half a minute).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from discolab.core.errors import DiscolabError
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
@@ -41,8 +51,13 @@ SOFTLABEL = "distill-softlabel"
 SUBTASKS = "distill-d3-subtasks"
 D3 = "distill-d3"
 IPCS = (1, 2, 5, 10, 20, 50)
-EXPERT_EPOCHS = [1, 2, 3, 5, 10, 20]
+EXPERT_TRAIN_EPOCHS = 150  # far past the experts' best test accuracy, so that a best epoch can sit anywhere
+EXPERT_EPOCHS = [1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150]
 LABEL_EPOCH = 10  # the expert checkpoint of the swap and top-k studies
+SELECT_TEMPERATURE = "distill-select-temperature"
+SELECTION_SEEDS = [100, 101, 102]  # apart from the study's seeds: the choice is made on other draws
+TEMPERATURE_FILE = Path(__file__).resolve().parent / "data" / "distill_temperatures.json"
+DEFAULT_TEMPERATURE = 4.0  # quick runs, and any IPC the selection did not cover
 KS = {"digits": [1, 2, 3, 5, 10], "nested": [1, 2, 3, 5, 10, 25, 50]}
 SWAP_KS = {"digits": list(range(1, 11)), "nested": [1, 2, 3, 4, 5, 10, 25, 50]}
 BUDGETS = (2, 5, 10)
@@ -101,34 +116,86 @@ def d3_cell(config: dict, seed: int) -> dict:
     return run(config, seed)
 
 
-def softlabel_configs(quick: bool = False) -> list[dict]:
+def softlabel_configs(quick: bool = False, temperatures: dict | None = None) -> list[dict]:
     """Per data set: the expert-epoch study at every IPC, the top-k study at every IPC, the swap test
-    at IPC 1 (``quick``: digits only, IPC 1 and 10, short training)."""
+    at IPC 1, each with the temperature chosen for its IPC (``temperatures``, from
+    :func:`chosen_temperatures`; ``quick``: digits only, IPC 1 and 10, short training, T = 4)."""
     datasets = ["digits"] if quick else ["digits", "nested"]
     ipcs = (1, 10) if quick else IPCS
-    short = {"student_steps": 60, "expert_train_epochs": 3} if quick else {}
+    short = {"student_steps": 60, "expert_train_epochs": 3} if quick else {"expert_train_epochs": EXPERT_TRAIN_EPOCHS}
     epochs = [1, 3] if quick else EXPERT_EPOCHS
     label_epoch = 3 if quick else LABEL_EPOCH
+    temperatures = temperatures or {}
+
+    def t(dataset: str, ipc: int) -> dict:
+        return {"temperature": float(temperatures.get(dataset, {}).get(str(ipc), DEFAULT_TEMPERATURE))}
+
     out = []
     for dataset in datasets:
         ks = [1, 10] if quick else KS[dataset]
         for ipc in ipcs:
-            out.append({"dataset": dataset, "ipc": ipc, "study": "epochs", "expert_epochs": epochs, **short})
-            out.append(
-                {"dataset": dataset, "ipc": ipc, "study": "topk", "ks": ks, "expert_epoch": label_epoch, **short}
-            )
+            common = {"dataset": dataset, "ipc": ipc, **t(dataset, ipc), **short}
+            out.append({**common, "study": "epochs", "expert_epochs": epochs})
+            out.append({**common, "study": "topk", "ks": ks, "expert_epoch": label_epoch})
         swap = [1, 10] if quick else SWAP_KS[dataset]
-        out.append({"dataset": dataset, "ipc": 1, "study": "swap", "ks": swap, "expert_epoch": label_epoch, **short})
+        out.append(
+            {
+                "dataset": dataset,
+                "ipc": 1,
+                **t(dataset, 1),
+                **short,
+                "study": "swap",
+                "ks": swap,
+                "expert_epoch": label_epoch,
+            }
+        )
     return out
 
 
+def selection_configs(quick: bool = False) -> list[dict]:
+    """The temperature selection: the epochs study on the validation split, per data set, IPC and
+    temperature (``quick``: digits, IPC 1, T in {1, 4}, short training)."""
+    if quick:
+        grid = [("digits", 1, t) for t in (1.0, 4.0)]
+        short = {"student_steps": 60, "expert_train_epochs": 3, "expert_epochs": [1, 3]}
+    else:
+        grid = [(d, ipc, t) for d in ("digits", "nested") for ipc in IPCS for t in TEMPERATURES]
+        short = {"expert_train_epochs": EXPERT_TRAIN_EPOCHS, "expert_epochs": EXPERT_EPOCHS}
+    return [
+        {"dataset": d, "ipc": ipc, "temperature": t, "study": "epochs", "evaluate_on": "validation", **short}
+        for d, ipc, t in grid
+    ]
+
+
+def choose_temperatures(table: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """Per data set and IPC, the temperature whose soft-label student is best on the validation
+    split: for each T the best expert epoch's mean validation accuracy over the selection seeds,
+    then the T with the highest. Returns ``{dataset: {ipc: T}}`` and the table behind it."""
+    soft = table[table["metric"] == "soft"] if "metric" in table else table
+    means = soft.groupby(["dataset", "ipc", "temperature", "step"])["value"].mean()
+    best = means.groupby(["dataset", "ipc", "temperature"]).max().rename("validation accuracy").reset_index()
+    chosen: dict = {}
+    for (dataset, ipc), part in best.groupby(["dataset", "ipc"]):
+        chosen.setdefault(dataset, {})[str(int(ipc))] = float(
+            part.loc[part["validation accuracy"].idxmax(), "temperature"]
+        )
+    return chosen, best.pivot_table(index=["dataset", "ipc"], columns="temperature", values="validation accuracy")
+
+
+def chosen_temperatures(path: Path = TEMPERATURE_FILE) -> dict:
+    """The committed choice (``--select-temperature`` writes it); empty when it was never made."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def d3_configs(quick: bool = False) -> list[dict]:
+    """Every D3 method at every budget, on digits and on the nested set (``quick``: digits, budget 5)."""
     budgets = (5,) if quick else BUDGETS
     short = {"student_steps": 60, "distill_steps": 20, "expert_train_epochs": 3} if quick else {}
     out = []
-    for budget in budgets:
-        for name, method in D3_METHODS.items():
-            out.append({"dataset": "digits", "budget_ipc": budget, "name": name, **method, **D3_ARCH, **short})
+    for dataset in ["digits"] if quick else ["digits", "nested"]:
+        for budget in budgets:
+            for name, method in D3_METHODS.items():
+                out.append({"dataset": dataset, "budget_ipc": budget, "name": name, **method, **D3_ARCH, **short})
     return out
 
 
@@ -136,7 +203,7 @@ def d3_cell_config(config: dict) -> dict:
     return {k: v for k, v in config.items() if k != "name"}
 
 
-def sweeps(seeds: list[int], quick: bool = False) -> tuple[Sweep, Sweep, Sweep]:
+def sweeps(seeds: list[int], quick: bool = False, temperatures: dict | None = None) -> tuple[Sweep, Sweep, Sweep]:
     from discolab.core.distill.budget import subtask_configs
 
     suffix = "-quick" if quick else ""
@@ -148,7 +215,13 @@ def sweeps(seeds: list[int], quick: bool = False) -> tuple[Sweep, Sweep, Sweep]:
         for c in subtask_configs(d3_cell_config(p))
     }
     return (
-        Sweep(SOFTLABEL + suffix, softlabel_cell, softlabel_configs(quick), seeds, ["dataset", "ipc", "study"]),
+        Sweep(
+            SOFTLABEL + suffix,
+            softlabel_cell,
+            softlabel_configs(quick, temperatures),
+            seeds,
+            ["dataset", "ipc", "study", "temperature"],
+        ),
         Sweep(
             SUBTASKS + suffix,
             subtask_cell,
@@ -530,10 +603,16 @@ def pilot_report(db: RunsDB, quick: bool = False) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test of the pipeline")
     parser.add_argument("--only", choices=["softlabel", "d3"], default=None, help="run one of the two studies")
     parser.add_argument("--pilots", action="store_true", help="instead of the study: the pilots behind its settings")
+    parser.add_argument(
+        "--select-temperature",
+        action="store_true",
+        help="instead of the study: choose the soft-label temperature per IPC on the validation split and write it "
+        f"to {TEMPERATURE_FILE.relative_to(TEMPERATURE_FILE.parents[2])} (the study reads it)",
+    )
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
     parser.add_argument(
@@ -546,13 +625,38 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the missing cells (soft-label study, then D3's subtasks in parallel, then D3's students), or
     with ``--pilots`` the pilots' cells instead; print the report."""
     db = RunsDB(args.db)
+    if args.select_temperature:
+        plan = Sweep(
+            SELECT_TEMPERATURE + ("-quick" if args.quick else ""),
+            softlabel_cell,
+            selection_configs(args.quick),
+            SELECTION_SEEDS[: 2 if args.quick else None],
+            ["dataset", "ipc", "temperature"],
+        )
+        if not args.report_only:
+            print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
+        chosen, table = choose_temperatures(db.results(plan.name))
+        print("Validation accuracy of the soft-label student at its best expert epoch, by temperature (columns):\n")
+        print(table.round(4).to_markdown())
+        print(f"\nchosen: {json.dumps(chosen)}")
+        if not args.quick:
+            TEMPERATURE_FILE.parent.mkdir(parents=True, exist_ok=True)
+            TEMPERATURE_FILE.write_text(json.dumps(chosen, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            print(f"written to {TEMPERATURE_FILE}")
+        return 0
     if args.pilots:
         if not args.report_only:
             for plan in pilot_sweeps(list(range(args.seeds)), args.quick):
                 print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
         print(pilot_report(db, args.quick))
         return 0
-    softlabel, subtasks, d3 = sweeps(list(range(args.seeds)), args.quick)
+    temperatures = {} if args.quick else chosen_temperatures()
+    if not temperatures and not args.quick and args.only != "d3" and not args.report_only:
+        raise DiscolabError(
+            "no soft-label temperatures chosen yet: run `python -m discolab.experiments.distill_eval "
+            "--select-temperature` first (it writes experiments/data/distill_temperatures.json)"
+        )
+    softlabel, subtasks, d3 = sweeps(list(range(args.seeds)), args.quick, temperatures)
     if not args.report_only:
         plans = {"softlabel": [softlabel], "d3": [subtasks, d3], None: [softlabel, subtasks, d3]}[args.only]
         for plan in plans:

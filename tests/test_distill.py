@@ -123,6 +123,45 @@ def test_nested_classes_have_super_class_structure():
     assert distance[torch.tensor(same & off_diagonal)].mean() < distance[torch.tensor(~same)].mean()
 
 
+def test_the_splits_are_disjoint_stratified_and_validation_is_scored_apart(discolab_home):
+    data = load_data("digits")
+    sizes = [len(data.train_y), len(data.val_y), len(data.test_y)]
+    assert sum(sizes) == 1797 and abs(sizes[1] / 1797 - 0.15) < 0.01 and abs(sizes[2] / 1797 - 0.30) < 0.01
+    seen = {tuple(x.flatten().tolist()) for x in data.train_x}
+    assert sum(tuple(x.flatten().tolist()) in seen for x in data.val_x) < 5  # digits has a few duplicate images
+    assert set(data.val_y.tolist()) == set(range(10))
+    config = {"ipc": 1, "expert_train_epochs": 2, "expert_epochs": [2], "student_steps": 30}
+    on_test = {r["metric"]: r["value"] for r in softlabel_run(config, 0)}
+    on_validation = {r["metric"]: r["value"] for r in softlabel_run({**config, "evaluate_on": "validation"}, 0)}
+    assert on_test["expert"] == on_validation["expert"] and on_test["soft"] != on_validation["soft"]
+    with pytest.raises(DiscolabError, match="no 'train' split"):
+        data.split("train")
+
+
+def test_the_temperature_chosen_per_ipc_is_the_best_on_validation():
+    import pandas as pd
+    from discolab.experiments.distill_eval import choose_temperatures, softlabel_configs
+
+    rows = [  # validation accuracy per (ipc, T, expert epoch): at IPC 1 T = 4 wins at its best epoch
+        (1, 1.0, 10, 0.50), (1, 1.0, 50, 0.55), (1, 4.0, 10, 0.60), (1, 4.0, 50, 0.52),
+        (10, 1.0, 10, 0.80), (10, 1.0, 50, 0.86), (10, 4.0, 10, 0.84), (10, 4.0, 50, 0.83),
+    ]  # fmt: skip
+    table = pd.DataFrame(
+        [
+            {"dataset": "digits", "ipc": i, "temperature": t, "step": e, "metric": "soft", "value": v}
+            for i, t, e, v in rows
+        ]
+    )
+    chosen, _ = choose_temperatures(table)
+    assert chosen == {"digits": {"1": 4.0, "10": 1.0}}
+    configs = softlabel_configs(temperatures=chosen)
+    assert {c["temperature"] for c in configs if c["dataset"] == "digits" and c["ipc"] == 10} == {1.0}
+    assert all(
+        c["expert_train_epochs"] >= 100 and max(c.get("expert_epochs", [0])) <= c["expert_train_epochs"]
+        for c in configs
+    )
+
+
 def test_bad_settings_name_the_problem():
     with pytest.raises(DiscolabError, match="unknown data set 'mnist'"):
         load_data("mnist")

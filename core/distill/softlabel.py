@@ -6,7 +6,8 @@ q_i = softmax(z_e(x_i) / T) from the expert checkpoint after epoch e, computed o
 (the expert's architecture, fresh initialisation) is trained from scratch on S with soft cross-
 entropy and light augmentation; the hard-label control trains the same student on the same images
 with one-hot labels. Every student of a cell shares the images and the initialisation, so the
-comparisons inside a cell are paired.
+comparisons inside a cell are paired. Students are scored on the test split, or on the validation
+split (``evaluate_on``) where a setting is being chosen.
 
 Cell kinds (``config["study"]``):
 
@@ -43,6 +44,7 @@ DEFAULTS = {
     "student_steps": 300,
     "width": 16,
     "data_seed": 0,
+    "evaluate_on": "test",  # or "validation": where settings are chosen (the temperature per IPC)
 }
 
 
@@ -81,7 +83,7 @@ def run(config: dict, seed: int, progress: Callable[[str], None] | None = None) 
     def student_accuracy(targets: torch.Tensor) -> float:
         student = new_convnet(data.n_classes, data.image_shape, config["width"], seed + 1)
         train_classifier(student, fixed_set(images, targets), config["student_steps"], seed)
-        return accuracy(student, data.test_x, data.test_y)
+        return accuracy(student, *data.split(config["evaluate_on"]))
 
     def labels_from(epoch: int) -> torch.Tensor:
         expert = expert_at(data, checkpoints, epoch, config["width"])
