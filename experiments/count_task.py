@@ -6,8 +6,10 @@ length b - a + 1 in 1..8; the out-of-distribution (OOD) test asks for spans of l
 Positions are learned absolute embeddings; training places each sequence at a random start
 position, so every position is trained and what a longer span needs is the rule (stop at b).
 
-Models: tiny decoder-only transformers (:mod:`.count_model`) at several sizes (depth x width),
-each trained from many seeds (the seed sets initialisation and data order). Metrics per run:
+Models: tiny decoder-only transformers (:mod:`.count_model`) along two axes of size, one dimension
+at a time (:data:`AXES`: depth at width 32, width at depth 2), each trained from many seeds (the
+seed sets initialisation and data order) for :data:`STEPS` steps, with the OOD exact match
+recorded every :data:`CURVE_EVERY` steps (``ood_exact@<step>``: whether the means have converged). Metrics per run:
 ``ood_exact`` (exact-match accuracy on every OOD span with a in 0..63-k: the sharp metric),
 ``ood_loglik`` (mean per-token log-likelihood of the OOD targets, teacher-forced: the continuous
 metric), ``ood_exact_span<k>`` (exact match per OOD span length k), ``id_exact`` (exact match on
@@ -29,6 +31,7 @@ never trained).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 
 import numpy as np
@@ -48,9 +51,15 @@ VOCAB = NUMBERS + 3
 TRAIN_SPANS = (1, 8)
 TEST_SPANS = (9, 12)
 BLOCK = 3 + TEST_SPANS[1] + 1  # a b > + outputs + eos
-SIZES = [(1, 16), (1, 32), (2, 32), (2, 48), (3, 48)]  # (layers, width)
-QUICK_SIZES = [(1, 16), (2, 32)]
+AXES = {  # one dimension of scale at a time, the other held: (layers, width)
+    "depth": [(1, 32), (2, 32), (3, 32), (4, 32), (6, 32)],
+    "width": [(2, 16), (2, 24), (2, 32), (2, 48), (2, 64), (2, 96)],
+}
+QUICK_AXES = {"depth": [(1, 16), (2, 16)], "width": [(1, 16), (1, 24)]}
+STEPS = 6000  # the largest models' OOD mean changes by under 0.02 over the last third (see the curve)
+CURVE_EVERY = 1000  # OOD exact match recorded every this many steps: the training curve
 TRAINING = {"steps": 1500, "batch": 64, "lr": 3e-3, "weight_decay": 0.1, "random_start": True}
+EXPERIMENT = "count-task"
 HELD_OUT_SHARE = 0.2  # of the training-length (a, span) prompts, never drawn in training
 SPLIT_SEED = 0  # one split for every run, so that every run is scored on the same prompts
 PILOTS = {  # variant -> settings, each at 2x32
@@ -158,17 +167,24 @@ def train_count_model(config: dict, seed: int) -> dict:
         optimizer, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * s / steps))
     )
     pool, held_out = split_examples()
+    ood = all_examples(TEST_SPANS)
+    curve = {}
+    every = settings.get("curve_every")
     model.train()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         inputs, targets, offsets = training_batch(rng, settings["batch"], pool, settings["random_start"])
         loss = F.cross_entropy(model(inputs, offsets).reshape(-1, VOCAB), targets.reshape(-1), ignore_index=PAD)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
+        if every and step % every == 0 and step < steps:
+            model.eval()
+            curve[f"ood_exact@{step}"] = exact_match(model, ood)
+            model.train()
     model.eval()
-    ood = all_examples(TEST_SPANS)
-    metrics = {
+    metrics = {**curve, f"ood_exact@{steps}": None}
+    metrics |= {
         "ood_exact": exact_match(model, ood),
         "ood_loglik": mean_loglik(model, ood),
         "id_exact": exact_match(model, held_out),
@@ -178,17 +194,33 @@ def train_count_model(config: dict, seed: int) -> dict:
     }
     for k in range(TEST_SPANS[0], TEST_SPANS[1] + 1):
         metrics[f"ood_exact_span{k}"] = exact_match(model, all_examples((k, k)))
+    if every:
+        metrics[f"ood_exact@{steps}"] = metrics["ood_exact"]
+    else:
+        metrics.pop(f"ood_exact@{steps}")
     return metrics
 
 
+def axis_configs(quick: bool = False) -> list[dict]:
+    """One config per distinct size of :data:`AXES` (a size on both axes is trained once), trained
+    :data:`STEPS` steps with the curve recorded (``quick``: tiny sizes, 150 steps)."""
+    axes = QUICK_AXES if quick else AXES
+    sizes = dict.fromkeys(size for axis in axes.values() for size in axis)
+    steps, every = (150, 50) if quick else (STEPS, CURVE_EVERY)
+    return [{"layers": d, "width": w, "size": f"{d}x{w}", "steps": steps, "curve_every": every} for d, w in sizes]
+
+
 def sweep(quick: bool, seeds: list[int]) -> Sweep:
-    sizes = QUICK_SIZES if quick else SIZES
-    configs = [{"layers": d, "width": w, "size": f"{d}x{w}"} for d, w in sizes]
-    if quick:
-        for config in configs:
-            config["steps"] = 150
-    name = "count-task-quick" if quick else "count-task"
-    return Sweep(name, train_count_model, configs, seeds, setting_keys=["size", "layers", "width"])
+    name = f"{EXPERIMENT}-quick" if quick else EXPERIMENT
+    return Sweep(name, train_count_model, axis_configs(quick), seeds, setting_keys=["size", "layers", "width", "steps"])
+
+
+def curve_table(table: pd.DataFrame) -> str:
+    """Mean OOD exact match over seeds at each recorded step, per size: whether training has converged."""
+    steps = sorted((c for c in table.columns if c.startswith("ood_exact@")), key=lambda c: int(c.split("@")[1]))
+    rows = table.sort_values("params").groupby("size", sort=False)[steps].mean()
+    rows.columns = [c.split("@")[1] for c in steps]
+    return rows.to_markdown(floatfmt=".3f")
 
 
 def fit_table(table: pd.DataFrame) -> str:
@@ -201,7 +233,7 @@ def fit_table(table: pd.DataFrame) -> str:
         for metric, name in (("id_exact", "held-out ID"), ("train_exact", "training ID")):
             row[f"{name} mean"] = part[metric].mean()
             row[f"{name} min"] = part[metric].min()
-        rows.append(row | {f"OOD span {m[len('ood_exact_span'):]}": part[m].mean() for m in spans})
+        rows.append(row | {f"OOD span {m[len('ood_exact_span') :]}": part[m].mean() for m in spans})
     return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f")
 
 
@@ -230,7 +262,7 @@ def pilot_table(db: RunsDB) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="2 sizes x 3 seeds x 150 steps (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes x 3 seeds x 150 steps (seconds)")
     parser.add_argument("--threshold", type=float, default=0.8, help="success: OOD exact match >= this")
     parser.add_argument("--pilots", action="store_true", help="the 2x32 variants of PILOTS instead (--seeds of them)")
     add_sweep_arguments(parser)
@@ -243,22 +275,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     spec = sweep(args.quick, seeds)
     print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
-    table = db.wide(spec.name)
-    table = table[table["size"].isin([c["size"] for c in spec.configs])]
+    everything = db.wide(spec.name)
+    everything = everything[everything["size"].isin([c["size"] for c in spec.configs])]
     print("\nexact match in distribution (held-out and training prompts) and out of distribution per span length")
-    print(fit_table(table))
-    for metric, threshold in (("ood_exact", args.threshold), ("ood_loglik", None)):
+    print(fit_table(everything))
+    print("\nOOD exact match during training (mean over seeds; columns: steps)")
+    print(curve_table(everything))
+    for (axis, sizes), (metric, threshold) in itertools.product(
+        (QUICK_AXES if args.quick else AXES).items(), (("ood_exact", args.threshold), ("ood_loglik", None))
+    ):
+        table = everything[everything["size"].isin([f"{d}x{w}" for d, w in sizes])]
         report = analyze(table, "params", metric, threshold=threshold)
         sizes = table.drop_duplicates("params").set_index("params")["size"]
         report.settings.insert(0, "size", report.settings["setting"].map(sizes))
         columns = ["size", "setting", "n", "mean", "std", "dip_pvalue", "bic_1", "bic_2", "ashman_d", "bimodal"]
         columns += ["p_success", "ci_low", "ci_high", "mean_success"]
-        print(f"\n{metric} across seeds per model size (params); success by {report.success_rule}")
+        print(f"\n{axis} axis: {metric} across seeds per model size (params); success by {report.success_rule}")
         print(report.settings[columns].to_markdown(index=False, floatfmt=".3f"))
         print("logistic fit:", {k: round(v, 3) if isinstance(v, float) else v for k, v in report.logistic.items()})
         print("sharpness:", {k: round(v, 3) for k, v in report.sharpness.items()})
         path = save_report_figure(
-            report, data_path("results", f"{spec.name}_{metric}.png"), f"count task: {metric} by model size"
+            report, data_path("results", f"{spec.name}_{axis}_{metric}.png"), f"count task: {metric} by {axis}"
         )
         print(f"plot: {path}")
     return 0

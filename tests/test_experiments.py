@@ -15,15 +15,18 @@ def test_count_task_quick_trains_sweeps_and_analyses(url, capsys):
 
     assert count_task.main(["--quick", "--db", url]) == 0
     out = capsys.readouterr().out
-    assert "ood_exact across seeds per model size" in out and "plot:" in out and "held-out ID mean" in out
+    assert "depth axis: ood_exact across seeds per model size" in out and "width axis: ood_loglik" in out
+    assert "plot:" in out and "held-out ID mean" in out and "OOD exact match during training" in out
     wide = RunsDB(url).wide("count-task-quick")
-    assert len(wide) == 2 * 3
+    assert len(wide) == 3 * 3  # 1x16 (on both axes, trained once), 2x16, 1x24
+    curve = wide[["ood_exact@50", "ood_exact@100", "ood_exact@150"]]
+    assert curve.notna().all().all() and (wide["ood_exact@150"] == wide["ood_exact"]).all()
     assert wide["id_exact"].between(0, 1).all() and (wide["ood_loglik"] < 0).all()
     assert wide["train_exact"].between(0, 1).all() and wide["ood_exact_span12"].between(0, 1).all()
     assert wide.groupby("size")["params"].nunique().eq(1).all()
     # a rerun finds every cell done and trains nothing
     assert count_task.main(["--quick", "--db", url]) == 0
-    assert "6 already done, 0 run" in capsys.readouterr().out
+    assert "9 already done, 0 run" in capsys.readouterr().out
 
 
 def test_count_task_scores_in_distribution_on_prompts_training_never_draws():
