@@ -95,6 +95,31 @@ def long_configs(steps: int = LONG_STEPS) -> list[dict]:
     return moe + [{**task, "d_model": width, "n_experts": None} for width in (BASE_WIDTH, 64)]
 
 
+PILOT_REASONING = "moe-reasoning-pilot"
+PILOT_DEPTHS, PILOT_WIDTHS, PILOT_STEPS = (2, 4, 6), (64, 128), 6000
+
+
+def reasoning_pilot_configs() -> list[dict]:
+    """Dense models only, deeper and wider than the grid's, trained 2x its steps on the reasoning
+    task: is there a dense model that learns the two-hop step (distance-2 accuracy near 1)? The
+    study's reasoning grid should sweep width across where that starts (issue 28)."""
+    task = {"task": "shortest_path", **TASK_SETTINGS["shortest_path"], **TRAINING, "steps": PILOT_STEPS}
+    return [
+        {**task, "n_layers": depth, "d_model": width, "n_experts": None}
+        for depth in PILOT_DEPTHS
+        for width in PILOT_WIDTHS
+    ]
+
+
+def reasoning_pilot_table(db: RunsDB) -> str:
+    """Per (depth, width): accuracy overall and per distance class, mean over seeds."""
+    table = db.wide(PILOT_REASONING)
+    columns = ["accuracy", *class_columns(table), "params_total", "train_seconds"]
+    summary = table.groupby(["n_layers", "d_model"])[columns].mean()
+    summary.insert(0, "seeds", table.groupby(["n_layers", "d_model"]).size())
+    return summary.round(3).to_markdown()
+
+
 def sweep(seeds: list[int], quick: bool = False, long: bool = False) -> Sweep:
     name = EXPERIMENT + ("-quick" if quick else "") + ("-long" if long else "")
     plan = long_configs() if long else configs(quick)
@@ -287,6 +312,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test of the pipeline")
     parser.add_argument("--long", action="store_true", help=f"the budget check: reasoning at {LONG_STEPS} steps")
+    parser.add_argument(
+        "--pilot-reasoning",
+        action="store_true",
+        help="instead: dense models of depth 2/4/6 and width 64/128 on the reasoning task (does any learn two hops?)",
+    )
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
     add_sweep_arguments(parser)
@@ -295,6 +325,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep's missing cells (unless ``--report-only``), then print the report."""
     db = RunsDB(args.db)
+    if getattr(args, "pilot_reasoning", False):
+        plan = Sweep(
+            PILOT_REASONING, moe_cell, reasoning_pilot_configs(), list(range(args.seeds)), ["n_layers", "d_model"]
+        )
+        if not args.report_only:
+            print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
+        print(reasoning_pilot_table(db))
+        return 0
     plan = sweep(list(range(args.seeds)), args.quick, args.long)
     if not args.report_only:
         print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
