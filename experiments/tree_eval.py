@@ -43,6 +43,10 @@ from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result,
 EXPERIMENT = "tree-question"
 COMPLEXITY = (0.0, 0.1, 0.25, 0.5, 1.0)
 DIVERSITY = (2, 6, None)  # templates per pool (simple: 14, center-embedded: 21); None = all
+TEMPLATE_SEEDS = (0, 1, 2)  # the subsets drawn per diversity level: an effect must not belong to one subset
+DEEP_EXPERIMENT = "tree-question-deep"
+DEEP = {"n_layers": 6, "steps": 20000, "eval_every": 500}  # the deeper, longer runs at the most promising setting
+DEEP_SEEDS = 3
 # The sweep's setting, the cheapest of the exploration's (:data:`EXPLORATION`, docs/tree.md): the small lexicon
 # (3 nouns, 2 + 2 verbs, 2 determiners, 2 prepositions), the full 35-template grammar, 2 layers x 64, 5000 steps:
 # about 2 CPU-minutes per cell on one thread. Hierarchical generalization appeared neither here (3 of 150 models past
@@ -112,14 +116,49 @@ def tree_cell(config: dict, seed: int) -> list[dict]:
     return run(config, seed)
 
 
-def configs(quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY) -> list[dict]:
+def configs(
+    quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY, template_seeds=TEMPLATE_SEEDS
+) -> list[dict]:
+    """Every (diversity, template subset, complexity); all templates has one subset. Subset 0 leaves
+    ``template_seed`` out of the config (the grammar's default), so cells run before subsets were
+    drawn are found done."""
     base = {**BASE, **QUICK} if quick else BASE
-    return [{**base, "center_share": c, "n_templates": d} for d in diversity for c in complexity]
+    out = []
+    for d in diversity:
+        for subset in template_seeds if d is not None else (0,):
+            drawn = {"template_seed": subset} if subset else {}
+            out += [{**base, "center_share": c, "n_templates": d, **drawn} for c in complexity]
+    return out
 
 
-def sweep(seeds: list[int], quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY) -> Sweep:
+def sweep(
+    seeds: list[int], quick: bool = False, complexity=COMPLEXITY, diversity=DIVERSITY, template_seeds=TEMPLATE_SEEDS
+) -> Sweep:
     name = EXPERIMENT + ("-quick" if quick else "")
-    return Sweep(name, tree_cell, configs(quick, complexity, diversity), seeds, ["center_share", "n_templates"])
+    keys = ["center_share", "n_templates", "template_seed"]
+    return Sweep(name, tree_cell, configs(quick, complexity, diversity, template_seeds), seeds, keys)
+
+
+def most_promising(final: pd.DataFrame) -> dict:
+    """The grid's condition (center share, templates, subset) with the highest mean final OOD
+    hierarchical fraction over seeds: where the deeper, longer runs go."""
+    keys = ["center_share", "n_templates", "template_seed"]
+    means = final.assign(n_templates=final["n_templates"].astype(object)).groupby(keys, dropna=False)[
+        "ood_hierarchical"
+    ]
+    best = means.mean().idxmax()
+    share, templates, subset = best
+    templates = None if templates is None or (isinstance(templates, float) and np.isnan(templates)) else int(templates)
+    return {"center_share": float(share), "n_templates": templates, "template_seed": int(subset)}
+
+
+def deep_sweep(condition: dict, seeds: int = DEEP_SEEDS, quick: bool = False) -> Sweep:
+    """:data:`DEEP` (6 layers, 20,000 steps) at ``condition`` (``quick``: the quick budget)."""
+    base = {**BASE, **QUICK} if quick else {**BASE, **DEEP}
+    drawn = {"template_seed": condition["template_seed"]} if condition["template_seed"] else {}
+    config = {**base, "center_share": condition["center_share"], "n_templates": condition["n_templates"], **drawn}
+    name = DEEP_EXPERIMENT + ("-quick" if quick else "")
+    return Sweep(name, tree_cell, [config], list(range(seeds)), ["center_share", "n_templates", "template_seed"])
 
 
 @dataclass
@@ -204,7 +243,10 @@ def trajectories(db: RunsDB, experiment: str = EXPERIMENT) -> pd.DataFrame:
     table = db.wide(experiment)
     if "n_templates" not in table:
         table["n_templates"] = np.nan
+    table["template_seed"] = table["template_seed"].fillna(0).astype(int) if "template_seed" in table else 0
     table["diversity"] = table["n_templates"].map(_diversity_label)
+    other = (table["template_seed"] != 0) & (table["diversity"] != "all")
+    table.loc[other, "diversity"] += "/t" + table.loc[other, "template_seed"].astype(str)  # another subset
     return table.sort_values(["center_share", "diversity", "seed", "step"]).reset_index(drop=True)
 
 
@@ -303,7 +345,30 @@ def complexity_effect(final: pd.DataFrame) -> pd.DataFrame:
 
 
 def _order(diversities) -> list[str]:
-    return sorted(set(diversities), key=lambda d: (d == "all", int(d) if d != "all" else 0))
+    """Labels "2", "2/t1", ..., "all" in order of templates, then subset."""
+
+    def key(label: str):
+        count, _, subset = label.partition("/t")
+        return (count == "all", int(count) if count != "all" else 0, int(subset or 0))
+
+    return sorted(set(diversities), key=key)
+
+
+def subset_table(final: pd.DataFrame) -> pd.DataFrame:
+    """Per templates per pool and center share: each subset's mean final hierarchical fraction,
+    their mean, and the spread between subsets (sd of the subset means) against the spread within
+    one (the mean sd over seeds): an effect that belongs to one subset shows as a large between-subset sd."""
+    part = final[final["diversity"] != "all"].copy()
+    if part.empty:
+        return pd.DataFrame()
+    part["templates"] = part["diversity"].str.partition("/t")[0]
+    by_subset = part.groupby(["templates", "center_share", "template_seed"])["ood_hierarchical"]
+    subset_means = by_subset.mean().unstack("template_seed")
+    subset_means.columns = [f"subset {c}" for c in subset_means.columns]
+    subset_means["mean"] = subset_means.mean(axis=1)
+    subset_means["between-subset sd"] = subset_means.drop(columns="mean").std(axis=1, ddof=1)
+    subset_means["within-subset sd"] = by_subset.std(ddof=1).groupby(level=["templates", "center_share"]).mean()
+    return subset_means.reset_index()
 
 
 def figure(final: pd.DataFrame, trajectory: pd.DataFrame, summary: pd.DataFrame):
@@ -413,6 +478,11 @@ def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = N
         "",
         complexity_effect(final).to_markdown(index=False, floatfmt=".3g"),
         "",
+        "Template subsets (diversity label n/tK: subset K of n templates per pool; n alone: subset 0): mean final "
+        "OOD hierarchical fraction per subset, and the spread between subsets against that within one:",
+        "",
+        subset_table(final).round(3).to_markdown(index=False),
+        "",
         "Final OOD hierarchical fraction per seed:",
         "",
         per_seed.round(2).to_markdown(),
@@ -420,6 +490,25 @@ def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = N
         f"plot: {path}",
     ]
     return "\n".join(lines)
+
+
+def deep_report(db: RunsDB, experiment: str = DEEP_EXPERIMENT) -> str:
+    """The deep runs: each seed's OOD hierarchical fraction along training (the curve), and its end."""
+    trajectory = trajectories(db, experiment).dropna(subset=["ood_hierarchical"])
+    curve = trajectory.pivot_table(index="step", columns="seed", values="ood_hierarchical")
+    every = max(1, len(curve) // 20)  # about 20 rows
+    final = final_table(trajectories(db, experiment))
+    seconds = final["train_seconds"].sum() if "train_seconds" in final else float("nan")
+    return "\n".join(
+        [
+            f"{len(final)} deep runs, {seconds / 3600:.2f} CPU-hours in all; final OOD hierarchical fraction per seed: "
+            + ", ".join(f"{v:.3f}" for v in final.sort_values("seed")["ood_hierarchical"]),
+            "",
+            "OOD hierarchical fraction along training (rows: step; columns: seed):",
+            "",
+            curve.iloc[::every].round(3).to_markdown(),
+        ]
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -430,7 +519,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--diversity", nargs="+", default=[_diversity_label(d) for d in DIVERSITY], help="templates per pool, or all"
     )
+    parser.add_argument(
+        "--template-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help=f"template subsets per diversity (default {' '.join(map(str, TEMPLATE_SEEDS))}; --quick: 0)",
+    )
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help=f"instead: {DEEP_SEEDS} runs of {DEEP['n_layers']} layers x {DEEP['steps']} steps at the grid's most "
+        "promising condition (highest mean final hierarchical fraction), with their training curves",
+    )
     parser.add_argument(
         "--exploration",
         action="store_true",
@@ -460,7 +562,21 @@ def sweep_command(args: argparse.Namespace) -> int:
             print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
         print(exploration_report(db, plan))
         return 0
-    plan = sweep(list(range(args.seeds)), args.quick, tuple(args.complexity), tuple(_diversity_values(args.diversity)))
+    plan = sweep(
+        list(range(args.seeds)),
+        args.quick,
+        tuple(args.complexity),
+        tuple(_diversity_values(args.diversity)),
+        tuple(args.template_seeds or ((0,) if args.quick else TEMPLATE_SEEDS)),
+    )
+    if args.deep:
+        condition = most_promising(final_table(trajectories(db, plan.name)))
+        deep = deep_sweep(condition, quick=args.quick)
+        print(f"the grid's most promising condition: {condition}", file=sys.stderr)
+        if not args.report_only:
+            print(run_sweep(deep, db, args.executor, args.workers, args.address).line())
+        print(deep_report(db, deep.name))
+        return 0
     if not args.report_only:
         print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
     print(report(db, plan.name, args.docs_image))

@@ -216,7 +216,7 @@ def test_sweep_analysis_tools_and_page_on_a_tiny_sweep():
     from discolab.experiments.tree_eval import EXPERIMENT, analyse, final_table, report, sweep, trajectories
     from streamlit.testing.v1 import AppTest
 
-    plan = sweep([0, 1, 2, 3], quick=True, complexity=(0.0, 1.0), diversity=(2, None))
+    plan = sweep([0, 1, 2, 3], quick=True, complexity=(0.0, 1.0), diversity=(2, None), template_seeds=(0,))
     plan.configs = [{**c, "steps": 6, "eval_every": 2} for c in plan.configs]
     plan.name = EXPERIMENT
     outcome = run_sweep(plan, RunsDB(), progress=False)
@@ -244,6 +244,27 @@ def test_sweep_analysis_tools_and_page_on_a_tiny_sweep():
     app.number_input(key="tree_steps").set_value(10)
     next(b for b in app.button if b.label == "Train").click().run()
     assert not app.exception and not app.error and app.metric[0].label == "OOD hierarchical"
+
+
+def test_template_subsets_are_drawn_per_diversity_and_reported_apart():
+    import pandas as pd
+    from discolab.experiments.tree_eval import _order, configs, most_promising, subset_table
+
+    grid = configs(complexity=(0.0, 1.0), diversity=(2, None), template_seeds=(0, 1, 2))
+    assert len(grid) == 2 * 3 + 2  # all templates has one subset
+    assert sum("template_seed" not in c for c in grid) == 4  # subset 0 is the grammar's default: old cells stay done
+    assert _order(["all", "2/t2", "6", "2", "2/t1"]) == ["2", "2/t1", "2/t2", "6", "all"]
+    rows = [  # subset 1 of 2 templates carries the effect alone
+        {"diversity": d, "n_templates": n, "template_seed": t, "center_share": c, "seed": k, "ood_hierarchical": v}
+        for d, n, t, lift in (("2", 2, 0, 0.0), ("2/t1", 2, 1, 0.6), ("2/t2", 2, 2, 0.0), ("all", None, 0, 0.0))
+        for c in (0.0, 1.0)
+        for k, v in enumerate((0.1 + lift * c, 0.2 + lift * c))
+    ]
+    final = pd.DataFrame(rows)
+    table = subset_table(final).set_index(["templates", "center_share"])
+    assert table.loc[("2", 1.0), "subset 1"] == pytest.approx(0.75)
+    assert table.loc[("2", 1.0), "between-subset sd"] > 4 * table.loc[("2", 1.0), "within-subset sd"]
+    assert most_promising(final) == {"center_share": 1.0, "n_templates": 2, "template_seed": 1}
 
 
 def test_train_command_prints_the_metrics_as_json(capsys):
