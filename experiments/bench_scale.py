@@ -59,7 +59,7 @@ from discolab.agents.discovery.checkpoints import RunCheckpointer
 from discolab.agents.discovery.configuration import DiscoverySettings
 from discolab.core.errors import DiscolabError
 from discolab.core.graphs import GraphSpec
-from discolab.core.igda.prompts import edge_question
+from discolab.core.igda.prompts import edge_question, listing_size
 from discolab.core.llm.base import TOKEN_PROBABILITY, Prompt, Usage, YesNo
 from discolab.experiments.bench_checkpoints import random_dag, store_bytes
 
@@ -322,6 +322,8 @@ def measure(
     memory: bool = True,
     log=None,
     repeat: int = 1,
+    listing: str = "all",
+    context_tokens: int | None = None,
 ) -> dict:
     """One row: the costs of the prior and of a round at ``n`` variables."""
     log = log or (lambda text: None)
@@ -334,13 +336,17 @@ def measure(
         rounds=rounds,
         per_round=per_round,
         seed=seed,
+        candidates="all",  # every pair asked: the cost of the whole prior
+        listing=listing,
+        context_tokens=context_tokens,
     )
     row = {"variables": n, "pairs": n * (n - 1), "true_edges": len(spec.edges)}
-    if llm and prompt_memory(spec, seed) > memory_limit():
+    whole = listing_size(spec, listing, context_tokens) is None
+    if llm and whole and prompt_memory(spec, seed) > memory_limit():
         reason = (
-            f"skipped: the LLM prior builds all {n * (n - 1) + 1:,} prompts before asking, "
-            f"~{prompt_memory(spec, seed) / 1e9:.0f} GB of text here, over half this machine's "
-            f"{2 * memory_limit() / 1e9:.0f} GB"
+            f"skipped: listing every variable, the LLM prior's {n * (n - 1) + 1:,} prompts are "
+            f"~{prompt_memory(spec, seed) / 1e9:.0f} GB of text, over half this machine's "
+            f"{2 * memory_limit() / 1e9:.0f} GB, to count (bounded prompts: --listing auto --context-tokens N)"
         )
         log(f"n={n}: {reason}")
         return {**row, "skipped": reason}
@@ -452,6 +458,8 @@ def run(
     memory: bool = True,
     progress: bool = True,
     repeat: int = 1,
+    listing: str = "all",
+    context_tokens: int | None = None,
 ) -> dict:
     """Every size's row and the growth exponents."""
     check(variables, prior, rounds, per_round, seed, token_sample, repeat)
@@ -461,7 +469,8 @@ def run(
             print(f"bench scale: {text}", file=sys.stderr, flush=True)
 
     rows = [
-        measure(n, prior, rounds, per_round, seed, token_sample, memory, log, repeat) for n in sorted(set(variables))
+        measure(n, prior, rounds, per_round, seed, token_sample, memory, log, repeat, listing, context_tokens)
+        for n in sorted(set(variables))
     ]
     return {
         "prior": prior,
@@ -472,6 +481,8 @@ def run(
         "seed": seed,
         "token_sample": token_sample if prior == "llm" else None,
         "repeat": repeat,
+        "listing": listing,
+        "context_tokens": context_tokens,
         "rows": rows,
         "exponents": growth_exponents(rows),
     }
@@ -515,7 +526,13 @@ def format_report(result: dict) -> str:
     lines = [
         f"prior {result['prior']}, update {result['update']}, oracle experimenter, {result['rounds']} round{plural} "
         f"of {result['per_round']} experiments, seed {result['seed']}"
-        + (f"; each time the least of {result['repeat']} runs" if result["repeat"] > 1 else ""),
+        + (f"; each time the least of {result['repeat']} runs" if result["repeat"] > 1 else "")
+        + (
+            f"; prompts list {result.get('listing', 'all')} variables"
+            + (f" (context {result['context_tokens']} tokens)" if result.get("context_tokens") else "")
+            if llm
+            else ""
+        ),
         "milliseconds, LLM time excluded; a round's figures are the mean over its rounds; round = the 4 nodes,",
         "wall = the whole round with checkpoint writes and LangGraph's own work",
         "",
@@ -639,6 +656,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="timing runs per size; each time is the least over them (default 1)"
     )
+    parser.add_argument(
+        "--listing", default="all", help="variables an LLM prompt lists: all (default), auto, or a number (--prior llm)"
+    )
+    parser.add_argument(
+        "--context-tokens", type=int, default=None, help="the model's context, for --listing auto (SmolLM2: 8192)"
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc run (peak memory)")
     parser.add_argument("--plot", type=Path, default=None, help="write a log-log plot to this PNG")
     parser.add_argument("--json", action="store_true")
@@ -654,6 +677,8 @@ def main(args: argparse.Namespace) -> int:
         args.token_sample,
         memory=not args.no_memory,
         repeat=args.repeat,
+        listing=args.listing,
+        context_tokens=args.context_tokens,
     )
     if args.plot:
         plot(result, args.plot)
