@@ -89,9 +89,14 @@ def test_a_size_too_large_for_the_llm_prior_is_skipped_and_left_out_of_the_fit(m
     monkeypatch.setattr(bench_scale, "memory_limit", lambda: 10**6)
     result = bench_scale.run([6, 40], "llm", rounds=1, memory=False, progress=False)
     skipped = result["rows"][1]
-    assert skipped["variables"] == 40 and "builds all 1,561 prompts" in skipped["skipped"]
+    assert skipped["variables"] == 40 and "prior's 1,561 prompts" in skipped["skipped"]
     assert result["exponents"]["prior_llm_calls"]["all"] is None  # one size measured: no fit
     assert "n=40: skipped" in bench_scale.format_report(result)
+    # bounded prompts are counted at the same size: each lists a few variables, whatever n is
+    bounded = bench_scale.run([6, 40], "llm", rounds=1, memory=False, progress=False, listing="4")
+    assert all("skipped" not in row for row in bounded["rows"])
+    per_question = [row["prior_llm_tokens"] / row["prior_llm_calls"] for row in bounded["rows"]]
+    assert per_question[1] < 1.3 * per_question[0]  # the listing does not grow with n
 
 
 def test_growth_exponents_are_the_log_log_slopes():
