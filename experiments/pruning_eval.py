@@ -11,7 +11,8 @@ graphs show the screen where ``auto`` would not use it. Recorded per run: final 
 AUROC of the final beliefs, the share of the pairs the LLM was asked, and its questions.
 
 The report pairs the two arms over seeds per (graph, n): mean final F1 and AUROC of each, the
-difference (data minus all) with a Wilcoxon signed-rank p-value (p >= 0.05: a tie).
+difference (data minus all) with a Wilcoxon signed-rank p-value (p >= 0.05: a tie); then pooled
+per graph over n, and over everything (5 seeds alone cannot give p < 0.05 in that test).
 
 Run: ``python -m discolab.experiments.pruning_eval [--graphs alarm insurance child] [--rows
 200 1000 5000] [--seeds 5] [--workers 2]``; ``--report-only`` prints the table from the runs
@@ -64,17 +65,29 @@ def report(db: RunsDB) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     order = {g: i for i, g in enumerate(GRAPHS)}
-    for (graph, rows), part in sorted(wide.groupby(["graph", "rows"]), key=lambda x: (order.get(x[0][0], 99), x[0][1])):
-        table = part.pivot_table(index="seed", columns="candidates", values=["f1", "auroc", "asked_share"])
-        if not {("f1", "all"), ("f1", "data")} <= set(table.columns):
-            continue
-        cells = [graph, str(rows), f"{table['asked_share']['data'].mean():.2f}"]
-        for metric in ("f1", "auroc"):
-            diff, p, verdict = paired_test(table[metric]["data"], table[metric]["all"])
-            cells += [f"{table[metric]['all'].mean():.3f}", f"{table[metric]['data'].mean():.3f}"]
-            cells.append(f"{diff:+.3f}, p={p:.2f} ({verdict}, {len(table)} seeds)")
-        lines.append("| " + " | ".join(cells) + " |")
+    groups = sorted(wide.groupby(["graph", "rows"]), key=lambda x: (order.get(x[0][0], 99), x[0][1]))
+    by_graph = {}
+    for (graph, rows), part in groups:
+        by_graph.setdefault(graph, []).append(part)
+        lines += _row(graph, str(rows), part, ["seed"])
+    # 5 seeds alone cannot reach p < 0.05 in a two-sided signed-rank test (its least p is 0.0625):
+    # the pooled rows pair every (n, seed), then every (graph, n, seed)
+    for graph, parts in by_graph.items():
+        lines += _row(graph, "all n", pd.concat(parts), ["rows", "seed"])
+    lines += _row("all graphs", "all n", wide, ["graph", "rows", "seed"])
     return "\n".join(lines)
+
+
+def _row(graph: str, rows: str, part: pd.DataFrame, pairs: list[str]) -> list[str]:
+    table = part.pivot_table(index=pairs, columns="candidates", values=["f1", "auroc", "asked_share"])
+    if not {("f1", "all"), ("f1", "data")} <= set(table.columns):
+        return []
+    cells = [graph, rows, f"{table['asked_share']['data'].mean():.2f}"]
+    for metric in ("f1", "auroc"):
+        diff, p, verdict = paired_test(table[metric]["data"], table[metric]["all"])
+        cells += [f"{table[metric]['all'].mean():.3f}", f"{table[metric]['data'].mean():.3f}"]
+        cells.append(f"{diff:+.3f}, p={p:.2g} ({verdict}, {len(table)} pairs)")
+    return ["| " + " | ".join(cells) + " |"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db = RunsDB(args.db)
     if not args.report_only:
-        configs = [
-            {"graph": g, "rows": n, "candidates": c} for g in args.graphs for n in args.rows for c in CANDIDATES
-        ]
+        configs = [{"graph": g, "rows": n, "candidates": c} for g in args.graphs for n in args.rows for c in CANDIDATES]
         run_sweep_from_arguments(Sweep(EXPERIMENT, pruning_cell, configs, list(range(args.seeds))), db, args)
     print(report(db))
     return 0
