@@ -635,11 +635,16 @@ def sweep_command(args: argparse.Namespace) -> int:
         )
         if not args.report_only:
             print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
-        chosen, table = choose_temperatures(db.results(plan.name))
+        results = db.results(plan.name)
+        chosen, table = choose_temperatures(results)
         print("Validation accuracy of the soft-label student at its best expert epoch, by temperature (columns):\n")
         print(table.round(4).to_markdown())
         print(f"\nchosen: {json.dumps(chosen)}")
-        if not args.quick:
+        cells = len(plan.configs) * len(plan.seeds)
+        recorded = len(results.drop_duplicates(["config_hash", "seed"]))
+        if recorded < cells:  # a partial selection is not written: the study would read it as final
+            print(f"not written: {recorded} of {cells} selection cells recorded; run the same command to finish")
+        elif not args.quick:
             TEMPERATURE_FILE.parent.mkdir(parents=True, exist_ok=True)
             TEMPERATURE_FILE.write_text(json.dumps(chosen, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             print(f"written to {TEMPERATURE_FILE}")
