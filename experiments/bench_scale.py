@@ -125,7 +125,7 @@ class CountingBackend:
     def score_yes_no(self, prompts: Sequence[Prompt], progress: bool = False) -> list[YesNo]:
         start = time.perf_counter()
         answers = [YesNo(0.02 + 0.96 * _hash(p) / 2**32, TOKEN_PROBABILITY) for p in prompts]
-        tokens = self.count_tokens(prompts) if self.tokenizer is not None else 0
+        tokens = self.prompt_tokens(prompts) if self.tokenizer is not None else 0
         seconds = time.perf_counter() - start
         self.usage = self.usage + Usage(calls=len(prompts), prompt_tokens=tokens, seconds=seconds)
         return answers
@@ -133,7 +133,12 @@ class CountingBackend:
     def chat(self, messages: Prompt, *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0) -> str:
         raise DiscolabError("the counting backend answers yes/no questions only")
 
-    def count_tokens(self, prompts: Sequence[Prompt]) -> int:
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` under the tokenizer, as ``LocalBackend.count_tokens`` (None without one),
+        so that bounded prompts are sized as the embedded model's would be."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if self.tokenizer is not None else None
+
+    def prompt_tokens(self, prompts: Sequence[Prompt]) -> int:
         if not prompts:
             return 0
         if len(prompts) <= self.sample:

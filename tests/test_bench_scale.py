@@ -76,9 +76,9 @@ def test_a_sampled_token_count_is_scaled_to_every_prompt():
 
 def test_node_seconds_leave_out_the_llm(monkeypatch):
     class SlowBackend(bench_scale.CountingBackend):
-        def count_tokens(self, prompts):
+        def prompt_tokens(self, prompts):
             time.sleep(0.3)
-            return super().count_tokens(prompts)
+            return super().prompt_tokens(prompts)
 
     monkeypatch.setattr(bench_scale, "CountingBackend", SlowBackend)
     row = bench_scale.run([6], "llm", rounds=1, memory=False, progress=False)["rows"][0]

@@ -125,7 +125,8 @@ def test_the_llm_update_does_not_re_ask_a_pruned_pair(monkeypatch):
     backend = ListingBackend(lambda text: "smoke" if "directly cause lung?" in text else "NONE")
     run = _run(monkeypatch, backend, candidates="llm", update="llm", rounds=1, per_round=1)
     assert run.values["candidate_rows"] and len(run.values["candidate_rows"]) == 2
-    updated = [q.split("Question: Does ")[1].split("?")[0] for q in backend.questions[3:] if "Question: Does N/A" not in q]
+    asked = [q for q in backend.questions[3:] if "Question: Does N/A" not in q]
+    updated = [q.split("Question: Does ")[1].split("?")[0] for q in asked]
     # the one round tests smoke -> lung or lung -> smoke; the other direction is the only kept neighbour
     assert len(updated) <= 1 and all(set(q.split(" directly cause ")) == {"smoke", "lung"} for q in updated)
 
@@ -189,3 +190,19 @@ def test_llm_candidates_with_bounded_prompts_list_the_variables_near_the_one_ask
     llm_candidates(spec, backend, listed=6)
     assert len(seen) == 37
     assert all(text.count("\n- ") == 6 and "of 37 most related to" in text for text in seen)
+
+
+def test_bounded_prompts_fit_the_context_under_the_models_own_tokenizer():
+    # generated names such as X0021 take a token per two or three characters: the run counts with
+    # the model's tokenizer where it has one, so every prompt fits
+    from discolab.agents.discovery.nodes import prompt_listing
+    from discolab.core.igda.prompts import edge_questions
+    from discolab.core.llm.local import LocalBackend
+    from discolab.experiments.bench_checkpoints import random_dag
+
+    spec, backend = random_dag(100, 0), LocalBackend()
+    settings = DiscoverySettings(graph="asia", listing="auto", context_tokens=2048)
+    size = prompt_listing(settings, spec, backend)
+    assert size is not None and size < 100
+    prompts = edge_questions(spec, spec.ordered_pairs()[::97], listed=size)
+    assert max(len(backend.encode(p)) for p in prompts) <= 2048

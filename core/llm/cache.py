@@ -184,6 +184,11 @@ class CachedBackend:
         """The wrapped backend's context length, where it knows it (a server's must be given)."""
         return getattr(self.backend, "context_tokens", None)
 
+    def count_tokens(self, text: str) -> int | None:
+        """The wrapped backend's token count of ``text``, where it has a tokenizer (else None)."""
+        count = getattr(self.backend, "count_tokens", None)
+        return count(text) if count else None
+
     def _ask(self, count: int, ask: Callable[[], T]) -> T:
         start = time.perf_counter()
         try:

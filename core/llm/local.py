@@ -103,6 +103,10 @@ class LocalBackend:
         self.usage.completion_tokens += out.shape[1] - ids.shape[1]
         return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` under the model's tokenizer (no chat template)."""
+        return len(self._lm[1](text, add_special_tokens=False)["input_ids"])
+
     @property
     def context_tokens(self) -> int:
         """The model's context length (its position embeddings), which bounds a prompt."""
