@@ -5,9 +5,10 @@ For each graph, listing and seed (the seed orders the listed variables), the pri
 discovery loop is elicited exactly as a run elicits it (every ordered pair, content-free
 calibration: per prompt prefix, so per cause when bounded) and scored against the true graph as
 :mod:`.prior_quality` scores it (directed and skeleton AUROC, 0.5 at chance). Also printed: the
-mean estimated tokens of a question (:func:`~discolab.core.igda.prompts.estimate_tokens`), the
-number a context must hold. A listing of k at least the graph's size lists every variable, and
-is left out.
+mean tokens of a question's system and user text under the model's tokenizer (a server's
+estimated: :func:`~discolab.core.igda.prompts.estimate_tokens`), the number a context must hold,
+and the seconds spent asking (0 where the response cache had every answer). A listing of k at
+least the graph's size lists every variable, and is left out.
 
 Run: ``python -m discolab.experiments.listing_cost [--graphs ...] [--listings all 4 8 16]
 [--seeds 0 1] [--backend local|openai --model M] [--json]``; the embedded model by default,
@@ -35,7 +36,10 @@ def measure(spec, backend, listed: int | None, seed: int) -> dict:
     beliefs, fallbacks = llm_edge_beliefs(spec, backend, seed=seed, calibration="content-free", listed=listed)
     seconds = time.perf_counter() - start
     prompts = edge_questions(spec, spec.ordered_pairs(), seed=seed, listed=listed)
-    tokens = np.mean([estimate_tokens(p[0]["content"] + p[-1]["content"]) for p in prompts])
+    count = getattr(backend, "count_tokens", None)
+    if count is None or count("x") is None:  # a server: no tokenizer here
+        count = estimate_tokens
+    tokens = np.mean([count(p[0]["content"] + p[-1]["content"]) for p in prompts])
     scores = score_beliefs(list(spec.edges), beliefs)
     return {
         "graph": spec.name,
