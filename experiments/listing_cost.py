@@ -24,7 +24,7 @@ import time
 import numpy as np
 from discolab.core.graphs import BENCHMARKS, load_benchmark
 from discolab.core.igda.prior import llm_edge_beliefs
-from discolab.core.igda.prompts import check_listing, edge_questions, estimate_tokens
+from discolab.core.igda.prompts import check_listing, edge_questions, token_counter
 from discolab.core.llm import BACKENDS, make_backend
 
 from .prior_quality import score_beliefs
@@ -36,9 +36,7 @@ def measure(spec, backend, listed: int | None, seed: int) -> dict:
     beliefs, fallbacks = llm_edge_beliefs(spec, backend, seed=seed, calibration="content-free", listed=listed)
     seconds = time.perf_counter() - start
     prompts = edge_questions(spec, spec.ordered_pairs(), seed=seed, listed=listed)
-    count = getattr(backend, "count_tokens", None)
-    if count is None or count("x") is None:  # a server: no tokenizer here
-        count = estimate_tokens
+    count = token_counter(getattr(backend, "count_tokens", None))  # a server's is estimated
     tokens = np.mean([count(p[0]["content"] + p[-1]["content"]) for p in prompts])
     scores = score_beliefs(list(spec.edges), beliefs)
     return {

@@ -35,7 +35,7 @@ from discolab.core.igda.fusion import auroc, fit_weights, fuse, source_logits, s
 from discolab.core.igda.lookahead import EntropyAfter
 from discolab.core.igda.observations import file_digest, load_observations
 from discolab.core.igda.prior import ask_edges, simulated_expert_beliefs
-from discolab.core.igda.prompts import estimate_tokens, listing_size
+from discolab.core.igda.prompts import listing_size
 from discolab.core.igda.selection import select_lookahead, select_rows
 from discolab.core.igda.updates import (
     CYCLE_FLOOR,
@@ -401,9 +401,7 @@ def prompt_listing(settings: DiscoverySettings, spec, backend: LLMBackend, resul
     if settings.listing != "auto":
         return listing_size(spec, settings.listing, None)
     context = settings.context_tokens or getattr(backend, "context_tokens", None)
-    count = getattr(backend, "count_tokens", None)
-    counted = count if count is not None and count("x") is not None else estimate_tokens  # the model's tokenizer
-    return listing_size(spec, settings.listing, context, results, counted)
+    return listing_size(spec, settings.listing, context, results, getattr(backend, "count_tokens", None))
 
 
 def select(state: DiscoveryState) -> dict:

@@ -54,6 +54,17 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + 1
 
 
+def token_counter(count_tokens: Callable[[str], int | None] | None) -> Callable[[str], int]:
+    """Tokens of a text by ``count_tokens`` (a backend's tokenizer), or :func:`estimate_tokens`
+    where there is none or it answers None."""
+
+    def count(text: str) -> int:
+        counted = count_tokens(text) if count_tokens is not None else None
+        return estimate_tokens(text) if counted is None else counted
+
+    return count
+
+
 def check_listing(listing: str | int) -> str | int:
     """``listing`` as :func:`listing_size` takes it: ``all``, ``auto`` or a number of at least 2."""
     text = str(listing).strip().lower()
@@ -73,14 +84,14 @@ def listing_size(
     listing: str | int,
     context_tokens: int | None,
     results: Iterable[tuple[Edge, bool]] = (),
-    count_tokens: Callable[[str], int] = estimate_tokens,
+    count_tokens: Callable[[str], int | None] | None = None,
 ) -> int | None:
     """How many variables a prompt lists: ``None`` for all of them.
 
     ``all``: every variable. A number k: at most k. ``auto``: every variable while the longest
     question (the whole listing, every result) fits in ``context_tokens`` less
-    :data:`ANSWER_ROOM`, counted by ``count_tokens`` (the model's tokenizer where the backend has
-    one, else :func:`estimate_tokens`); else the most that fit, at the mean length of a
+    :data:`ANSWER_ROOM`, counted by ``count_tokens`` (a backend's tokenizer; where it is missing
+    or answers None, :func:`estimate_tokens`); else the most that fit, at the mean length of a
     variable's line. An unknown context (``None``) is taken to fit."""
     listing = check_listing(listing)
     n = len(spec.variables)
@@ -88,10 +99,12 @@ def listing_size(
         return None
     if listing != "auto":
         return None if listing >= n else int(listing)
-    lines = count_tokens(variable_listing(spec))
-    stated = count_tokens("\n".join(f"- {u} directly causes {v}: no, ruled out" for (u, v), _ in results))
+
+    count = token_counter(count_tokens)
+    lines = count(variable_listing(spec))
+    stated = count("\n".join(f"- {u} directly causes {v}: no, ruled out" for (u, v), _ in results))
     longest = max(spec.names, key=len)
-    fixed = count_tokens(SYSTEM + (spec.context or "")) + 2 * count_tokens(question_line(longest, longest))
+    fixed = count(SYSTEM + (spec.context or "")) + 2 * count(question_line(longest, longest))
     room = context_tokens - ANSWER_ROOM - fixed
     if lines + stated <= room:
         return None
