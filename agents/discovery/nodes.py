@@ -389,7 +389,7 @@ def elicit_prior(state: DiscoveryState) -> dict:
         update["candidate_rows"] = screened.pop("rows")
     if "listed" in screened:  # bounded prompts: how many variables each listed
         update["listed"] = update["history"][0]["listed"] = screened.pop("listed")
-    if screened:  # "asked K of N pairs", and how many variables a prompt listed
+    if screened:  # "asked K of N pairs"
         update["candidates"] = screened
         update["history"][0]["candidates"] = screened
     return update
