@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from discolab.core.chared.decode import CharEDModel, generate
 from discolab.core.chared.score import bits_per_character, prefix_log_probabilities
 from discolab.core.errors import DiscolabError
@@ -277,25 +278,26 @@ def sweeps(
     return [bpc, held, passing, greedy, sampled]
 
 
-def recorded(db: RunsDB, experiment: str) -> bool:
-    """Whether ``experiment`` has results (cells that failed leave none)."""
+def recorded(db: RunsDB, experiment: str) -> pd.DataFrame | None:
+    """``experiment``'s table, or None where it has no results (cells that failed leave none)."""
     try:
-        return not db.wide(experiment).empty
+        return db.wide(experiment)
     except DiscolabError:
-        return False
+        return None
 
 
 def report(db: RunsDB) -> str:
-    lines = bpc_report(db) if recorded(db, "chared-bpc") else ["no chared-bpc runs yet"]
-    lines += ["", *heldout_report(db), "", *humaneval_report(db)]
-    if recorded(db, "chared-arithmetic"):
-        lines += arithmetic_report(db)
-    return "\n".join(lines)
-
-
-def bpc_report(db: RunsDB) -> list[str]:
+    tables = {name: recorded(db, f"chared-{name}") for name in ("bpc", "heldout", "humaneval", "arithmetic")}
     lines = []
-    table = db.wide("chared-bpc")
+    for name, section in (("bpc", bpc_report), ("heldout", heldout_report), ("humaneval", humaneval_report)):
+        lines += [*(section(tables[name]) if tables[name] is not None else [f"no chared-{name} runs yet"]), ""]
+    if tables["arithmetic"] is not None:
+        lines += arithmetic_report(tables["arithmetic"])
+    return "\n".join(lines).rstrip()
+
+
+def bpc_report(table: pd.DataFrame) -> list[str]:
+    lines = []
     chars = table["chars"].sum()
     rows = []
     for alpha in ALPHAS:
@@ -319,8 +321,7 @@ def bpc_report(db: RunsDB) -> list[str]:
     return lines
 
 
-def arithmetic_report(db: RunsDB) -> list[str]:
-    arith = db.wide("chared-arithmetic")
+def arithmetic_report(arith: pd.DataFrame) -> list[str]:
     if "problems" in arith.columns:  # the largest run of each decoding (older runs did not record it)
         largest = arith.groupby("decoding")["problems"].transform("max")
         arith = arith[(arith["problems"] == largest) | largest.isna()]
@@ -334,21 +335,17 @@ def arithmetic_report(db: RunsDB) -> list[str]:
         cps=("chars_per_second", "mean"),
     )
     return [
-        "",
         "Arithmetic word problems, exact match:",
         "",
         summary.reset_index().to_markdown(index=False, floatfmt=".3f"),
     ]
 
 
-def heldout_report(db: RunsDB) -> list[str]:
+def heldout_report(table: pd.DataFrame) -> list[str]:
     """Bits/char on the held-out passages per alpha, docs and code apart, and the best middle
     alpha against the better constituent, paired over passages (Wilcoxon signed-rank)."""
     from scipy.stats import wilcoxon
 
-    if not recorded(db, "chared-heldout"):
-        return ["no chared-heldout runs yet"]
-    table = db.wide("chared-heldout")
     lines = [
         f"Bits per character on {len(table)} held-out passages of this project ({int(table['chars'].sum())} "
         "characters; alpha = weight of SmolLM2):",
@@ -392,11 +389,8 @@ def mcnemar_exact(first, second) -> tuple[int, int, float]:
     return only_first, only_second, p
 
 
-def humaneval_report(db: RunsDB) -> list[str]:
+def humaneval_report(table: pd.DataFrame) -> list[str]:
     """pass@1 per alpha, and each pair of alphas compared over the same problems."""
-    if not recorded(db, "chared-humaneval"):
-        return ["no chared-humaneval runs yet"]
-    table = db.wide("chared-humaneval")
     solved = table.pivot_table(index="task_id", columns="alpha", values="passed").dropna()
     isolated = "a network namespace" if table["isolated_network"].min() == 1 else "the socket guard only (no namespace)"
     lines = [

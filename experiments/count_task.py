@@ -183,8 +183,7 @@ def train_count_model(config: dict, seed: int) -> dict:
             curve[f"ood_exact@{step}"] = exact_match(model, ood)
             model.train()
     model.eval()
-    metrics = {**curve, f"ood_exact@{steps}": None}
-    metrics |= {
+    metrics = {
         "ood_exact": exact_match(model, ood),
         "ood_loglik": mean_loglik(model, ood),
         "id_exact": exact_match(model, held_out),
@@ -194,11 +193,9 @@ def train_count_model(config: dict, seed: int) -> dict:
     }
     for k in range(TEST_SPANS[0], TEST_SPANS[1] + 1):
         metrics[f"ood_exact_span{k}"] = exact_match(model, all_examples((k, k)))
-    if every:
-        metrics[f"ood_exact@{steps}"] = metrics["ood_exact"]
-    else:
-        metrics.pop(f"ood_exact@{steps}")
-    return metrics
+    if every:  # the curve's last point is the final OOD exact match
+        curve[f"ood_exact@{steps}"] = metrics["ood_exact"]
+    return {**curve, **metrics}
 
 
 def axis_configs(quick: bool = False) -> list[dict]:

@@ -494,10 +494,10 @@ def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = N
 
 def deep_report(db: RunsDB, experiment: str = DEEP_EXPERIMENT) -> str:
     """The deep runs: each seed's OOD hierarchical fraction along training (the curve), and its end."""
-    trajectory = trajectories(db, experiment).dropna(subset=["ood_hierarchical"])
-    curve = trajectory.pivot_table(index="step", columns="seed", values="ood_hierarchical")
+    trajectory = trajectories(db, experiment)
+    curve = trajectory.pivot_table(index="step", columns="seed", values="ood_hierarchical")  # NaN rows dropped
     every = max(1, len(curve) // 20)  # about 20 rows
-    final = final_table(trajectories(db, experiment))
+    final = final_table(trajectory)
     seconds = final["train_seconds"].sum() if "train_seconds" in final else float("nan")
     return "\n".join(
         [

@@ -293,9 +293,10 @@ def data_screen(key: tuple) -> frozenset:
 
 
 def candidate_edges(
-    state: DiscoveryState, settings: DiscoverySettings, spec: GraphSpec, backend: LLMBackend
+    state: DiscoveryState, settings: DiscoverySettings, spec: GraphSpec, backend: LLMBackend, listed: int | None
 ) -> tuple[set[Edge] | None, dict]:
-    """The ordered pairs the LLM prior asks about (None: every pair), and what the screens did."""
+    """The ordered pairs the LLM prior asks about (None: every pair), and what the screens did;
+    ``listed``: the variables an LLM screen's prompt lists (:func:`prompt_listing`)."""
     mode = resolve_candidates(settings.candidates, len(spec.names), settings.has_data(spec))
     if mode == "all":
         return None, {}
@@ -310,7 +311,6 @@ def candidate_edges(
         screens.append(set(data_screen(key)))
     if "llm" in mode:
         listing = LLMListing()
-        listed = prompt_listing(settings, spec, backend)
         screens.append(llm_candidates(spec, backend, settings.seed, listing=listing, listed=listed))
         info |= {"llm_calls": listing.calls, "unknown_names": listing.unknown}
     info["seconds"] = round(time.perf_counter() - started, 3)
@@ -331,10 +331,10 @@ def source_beliefs(
         unknown = [e for e in spec.ordered_pairs() if e not in known]
         backend = _backend(settings)
         before = usage_of(backend)
-        kept, info = candidate_edges(state, settings, spec, backend)
+        listed = prompt_listing(settings, spec, backend)
+        kept, info = candidate_edges(state, settings, spec, backend, listed)
         asked = unknown if kept is None else [e for e in unknown if e in kept]
         pruned = [] if kept is None else [e for e in unknown if e not in kept]
-        listed = prompt_listing(settings, spec, backend)
         beliefs, fallbacks = ask_edges(
             spec, backend, asked, seed=settings.seed, calibration=settings.calibration, listed=listed
         )

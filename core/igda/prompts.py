@@ -102,7 +102,7 @@ def listing_size(
 
     count = token_counter(count_tokens)
     lines = count(variable_listing(spec))
-    stated = count("\n".join(f"- {u} directly causes {v}: no, ruled out" for (u, v), _ in results))
+    stated = count("\n".join(_stated(list(results))))  # every result, as the whole listing's prompt states them
     longest = max(spec.names, key=len)
     fixed = count(SYSTEM + (spec.context or "")) + 2 * count(question_line(longest, longest))
     room = context_tokens - ANSWER_ROOM - fixed
