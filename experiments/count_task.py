@@ -25,7 +25,7 @@ results go to the runs database as experiment ``count-task`` (``count-task-quick
 analysis (``discolab.core.scaling``) is printed and plotted. ``--pilots`` runs the variants the docs
 compare against at 2x32 (experiment ``count-task-pilots``): no position embeddings (NoPE), 4,000
 steps, a larger 3x64 model, and every sequence at position 0 (positions past the training lengths
-never trained).
+never trained). ``DISCOLAB_DEVICE=cuda`` trains on a GPU (:mod:`discolab.core.devices`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import math
 import numpy as np
 import pandas as pd
 import torch
+from discolab.core.devices import torch_device
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
 from discolab.core.scaling import analyze
@@ -125,8 +126,7 @@ def padded(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def exact_match(model: GPT, sequences: list[list[int]]) -> float:
     """Greedy decoding from each prompt; a run is right only if its whole output (to <eos>) is."""
-    prompts = torch.tensor([s[:3] for s in sequences])
-    out = prompts
+    out = torch.tensor([s[:3] for s in sequences], device=model.head.weight.device)
     for _ in range(BLOCK - 3):
         next_token = model(out)[:, -1].argmax(-1, keepdim=True)
         out = torch.cat([out, next_token], dim=1)
@@ -140,7 +140,7 @@ def exact_match(model: GPT, sequences: list[list[int]]) -> float:
 @torch.no_grad()
 def mean_loglik(model: GPT, sequences: list[list[int]]) -> float:
     """Mean log-probability per output token under teacher forcing."""
-    inputs, targets = padded(sequences)
+    inputs, targets = (t.to(model.head.weight.device) for t in padded(sequences))
     logp = F.log_softmax(model(inputs), dim=-1)
     mask = targets != PAD
     picked = logp.gather(-1, targets.clamp(max=VOCAB - 1).unsqueeze(-1)).squeeze(-1)
@@ -160,7 +160,8 @@ def train_count_model(config: dict, seed: int) -> dict:
         settings["width"],
         settings.get("positions", "learned"),
     )
-    model = GPT(gpt)
+    device = torch_device()
+    model = GPT(gpt).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     steps = settings["steps"]
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -172,7 +173,8 @@ def train_count_model(config: dict, seed: int) -> dict:
     every = settings.get("curve_every")
     model.train()
     for step in range(1, steps + 1):
-        inputs, targets, offsets = training_batch(rng, settings["batch"], pool, settings["random_start"])
+        batch = training_batch(rng, settings["batch"], pool, settings["random_start"])
+        inputs, targets, offsets = (t.to(device) for t in batch)
         loss = F.cross_entropy(model(inputs, offsets).reshape(-1, VOCAB), targets.reshape(-1), ignore_index=PAD)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from discolab.core.devices import torch_device
 from discolab.core.errors import DiscolabError
 
 from .model import Transformer, TransformerConfig, load_summary
@@ -59,7 +60,8 @@ def fit(
 ) -> dict:
     """Train ``model`` on ``task``; returns the mean training loss (task part) and the mean fraction of
     MoE assignments dropped over the last 10% of steps."""
-    generator = torch.Generator().manual_seed(seed + 7919)
+    generator = torch.Generator().manual_seed(seed + 7919)  # batches drawn on the CPU, the same on any device
+    device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay, betas=(0.9, 0.98))
     tail = max(1, train.steps // 10)
     losses, dropped, assigned = [], 0, 0
@@ -67,7 +69,7 @@ def fit(
     for step in range(train.steps):
         for group in optimizer.param_groups:
             group["lr"] = train.lr_at(step)
-        inputs, targets = task.train_batch(train.batch_size, generator)
+        inputs, targets = (t.to(device) for t in task.train_batch(train.batch_size, generator))
         logits, aux = model(inputs)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
         total = loss + model.config.aux_loss_coef * aux
@@ -94,11 +96,12 @@ def evaluate(model: Transformer, task, batch_size: int = 1000) -> dict:
     for layer in model.moe_layers():
         layer.capacity_factor = None
     inputs, targets = task.test_set()
+    device = next(model.parameters()).device
     exact, tokens, answers, loss_sum, n_answers = [], [], [], 0.0, 0
     loads = [torch.zeros(layer.n_experts, dtype=torch.long) for layer in model.moe_layers()]
     try:
         for start in range(0, len(inputs), batch_size):
-            x, y = inputs[start : start + batch_size], targets[start : start + batch_size]
+            x, y = (t[start : start + batch_size].to(device) for t in (inputs, targets))
             logits, _ = model(x)
             example, token = exact_match(logits, y)
             exact.append(example)
@@ -156,6 +159,7 @@ def run(config: dict, seed: int, progress: Callable[[str], None] | None = None) 
     torch.manual_seed(seed)
     task = make_task(task_name, seed=seed, **task_parameters)
     model = Transformer(TransformerConfig(vocab_size=task.vocab_size, block_size=task.block_size, **model_settings))
+    model.to(torch_device())
     counts = model.parameter_counts()
     start = time.perf_counter()
     history = fit(model, task, TrainConfig(**train_settings), seed, progress)
