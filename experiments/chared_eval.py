@@ -40,6 +40,7 @@ from discolab.core.chared.score import bits_per_character, prefix_log_probabilit
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
 from discolab.core.sandbox import run_python
+from discolab.experiments.stats import mcnemar_exact, paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep
 
 MODELS = ("smollm2", "gemma3-270m")
@@ -344,8 +345,6 @@ def arithmetic_report(arith: pd.DataFrame) -> list[str]:
 def heldout_report(table: pd.DataFrame) -> list[str]:
     """Bits/char on the held-out passages per alpha, docs and code apart, and the best middle
     alpha against the better constituent, paired over passages (Wilcoxon signed-rank)."""
-    from scipy.stats import wilcoxon
-
     lines = [
         f"Bits per character on {len(table)} held-out passages of this project ({int(table['chars'].sum())} "
         "characters; alpha = weight of SmolLM2):",
@@ -367,7 +366,7 @@ def heldout_report(table: pd.DataFrame) -> list[str]:
     better = min(ends, key=ends.get)
     middle = min(ALPHAS[1:-1], key=lambda a: table[f"bpc@{a:g}"].mean())
     diff = table[f"bpc@{middle:g}"] - table[f"bpc@{better:g}"]
-    p = float(wilcoxon(diff).pvalue) if len(diff) > 1 and not np.allclose(diff, 0) else 1.0
+    _, p, _ = paired_test(table[f"bpc@{middle:g}"], table[f"bpc@{better:g}"])
     wins = int((diff < 0).sum())
     lines += [
         "",
@@ -375,18 +374,6 @@ def heldout_report(table: pd.DataFrame) -> list[str]:
         f"lower on {wins} of {len(diff)} passages, Wilcoxon p = {p:.3g}",
     ]
     return lines
-
-
-def mcnemar_exact(first, second) -> tuple[int, int, float]:
-    """Problems only ``first`` solved, only ``second`` solved, and the exact two-sided McNemar
-    p-value (a binomial test of the discordant pairs at 1/2; McNemar, 1947)."""
-    from scipy.stats import binomtest
-
-    only_first = int(((first == 1) & (second == 0)).sum())
-    only_second = int(((first == 0) & (second == 1)).sum())
-    discordant = only_first + only_second
-    p = float(binomtest(only_first, discordant, 0.5).pvalue) if discordant else 1.0
-    return only_first, only_second, p
 
 
 def humaneval_report(table: pd.DataFrame) -> list[str]:

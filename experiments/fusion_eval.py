@@ -37,6 +37,7 @@ from discolab.agents.discovery.nodes import current_beliefs, fusion_logits, grap
 from discolab.core.graphs import BENCHMARKS, edge_auroc
 from discolab.core.igda.fusion import fit_weights
 from discolab.core.runs import RunsDB
+from discolab.experiments.stats import paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep_from_arguments
 
 EXPERIMENT = "igda-fusion"
@@ -135,18 +136,6 @@ def with_pc_per_expert(runs: pd.DataFrame) -> pd.DataFrame:
     pc = runs[runs["arm"] == "pc"]
     experts = [e for e in runs["expert"].unique() if e != "-"]
     return pd.concat([runs[runs["arm"] != "pc"], *(pc.assign(expert=e) for e in experts)], ignore_index=True)
-
-
-def paired_test(mine: pd.Series, rival: pd.Series) -> tuple[float, float, str]:
-    """Mean difference, Wilcoxon signed-rank p-value, and win / loss / tie at p < 0.05."""
-    from scipy.stats import wilcoxon
-
-    diff = (mine - rival).dropna()
-    if len(diff) == 0 or np.allclose(diff, 0):
-        return 0.0, 1.0, "tie"
-    p = float(wilcoxon(diff).pvalue)
-    verdict = "tie" if p >= 0.05 else ("win" if diff.mean() > 0 else "loss")
-    return float(diff.mean()), p, verdict
 
 
 def comparisons(runs: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:

@@ -38,7 +38,7 @@ from discolab.core.graphs import BENCHMARKS, edge_auroc
 from discolab.core.igda.baselines import BASELINES, run_baseline
 from discolab.core.paths import data_path
 from discolab.core.runs import RunsDB
-from discolab.experiments.fusion_eval import paired_test
+from discolab.experiments.stats import paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep_from_arguments
 
 SMALL = ["cancer", "earthquake", "survey", "asia"]

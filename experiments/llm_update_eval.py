@@ -34,8 +34,8 @@ import argparse
 import pandas as pd
 from discolab.core.graphs import BENCHMARKS
 from discolab.core.runs import RunsDB
-from discolab.experiments.fusion_eval import paired_test
 from discolab.experiments.igda_eval import LLM_ROUNDS, discovery_cell, per_round_budget
+from discolab.experiments.stats import paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep_from_arguments
 
 EXPERIMENT, CONTROL = "igda-llm-update", "igda-llm-shift"

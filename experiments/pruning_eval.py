@@ -29,7 +29,8 @@ from discolab.agents.discovery import DiscoverySettings, start_discovery
 from discolab.agents.discovery.nodes import current_beliefs, graph_spec
 from discolab.core.graphs import edge_auroc
 from discolab.core.runs import RunsDB
-from discolab.experiments.fusion_eval import arm_settings, paired_test
+from discolab.experiments.fusion_eval import arm_settings
+from discolab.experiments.stats import paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, run_sweep_from_arguments
 
 EXPERIMENT = "igda-pruning"

@@ -24,8 +24,8 @@ import argparse
 import pandas as pd
 from discolab.core.graphs import BENCHMARKS
 from discolab.core.runs import RunsDB
-from discolab.experiments.fusion_eval import paired_test
 from discolab.experiments.igda_eval import discovery_cell, per_round_budget
+from discolab.experiments.stats import paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep_from_arguments
 
 EXPERIMENT = "igda-robustness"

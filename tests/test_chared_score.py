@@ -269,7 +269,7 @@ def test_heldout_passages_are_seeded_lines_of_the_projects_docs_and_code():
 
 def test_mcnemar_counts_the_discordant_problems():
     import numpy as np
-    from discolab.experiments.chared_eval import mcnemar_exact
+    from discolab.experiments.stats import mcnemar_exact
 
     first, second = np.array([1, 1, 1, 1, 1, 1, 0, 0]), np.array([0, 0, 0, 0, 0, 0, 0, 1])
     only_first, only_second, p = mcnemar_exact(first, second)
