@@ -173,7 +173,7 @@ def test_the_listing_is_all_while_the_prompt_fits_and_bounded_past_the_context()
 
 
 def test_bounded_prompts_are_calibrated_a_cause_at_a_time_in_a_run(monkeypatch):
-    from discolab.core.igda.prior import CONTENT_FREE
+    from discolab.core.igda.prompts import CONTENT_FREE
 
     backend = ListingBackend(lambda text: "NONE")
     run = _run(monkeypatch, backend, candidates="all", listing="4")

@@ -26,11 +26,11 @@ from tqdm.auto import tqdm
 
 from ..graphs import Edge, GraphMetrics, GraphSpec, score_graph
 from ..llm import LLMBackend
-from .prompts import edge_questions, question_line, related_variables
+from .prompts import CONTENT_FREE, edge_questions, reference_question, related_variables
 
 Beliefs = dict[Edge, float]
 CALIBRATIONS = ("content-free", "none")
-CONTENT_FREE = "N/A"
+REFERENCE = (CONTENT_FREE, CONTENT_FREE)  # stands for the reference question in a group's list
 CHUNK = 4096  # questions built and asked at a time (ask_edges)
 
 
@@ -88,16 +88,16 @@ def ask_edges(
     beliefs: Beliefs = {}
     fallbacks: list[Edge] = []
     for cause, group in groups:
-        reference = (cause or CONTENT_FREE, CONTENT_FREE)  # a bounded reference lists the cause's block
-        asked = group + [reference] if calibration == "content-free" else group
+        # the content-free reference is asked last, in the same chunk as the group's last questions
+        asked = group + [REFERENCE] if calibration == "content-free" else group
         answers = []
         for start in range(0, len(asked), CHUNK):
-            part = asked[start : start + CHUNK]
+            part = [edge for edge in asked[start : start + CHUNK] if edge != REFERENCE]
             prompts = edge_questions(spec, part, results, seed, listed, related)
-            if listed is not None and calibration == "content-free" and part[-1] == reference:
-                prompts[-1] = content_free_question(prompts[-1], cause)
+            if start + CHUNK >= len(asked) and asked[-1] == REFERENCE:
+                prompts.append(reference_question(spec, cause, results, seed, listed, related))
             answers += backend.score_yes_no(prompts, progress=progress and bar.disable)
-            bar.update(len(part))
+            bar.update(len(prompts))
         reference_answer = answers.pop() if calibration == "content-free" else None
         for edge, answer in zip(group, answers):
             if answer.fallback:
@@ -108,15 +108,6 @@ def ask_edges(
                 beliefs[edge] = calibrate(answer.p_yes, reference_answer.p_yes, rate)
     bar.close()
     return beliefs, fallbacks
-
-
-def content_free_question(prompt: list[dict], cause: str) -> list[dict]:
-    """A bounded prompt about (cause, N/A) with its question made content-free: N/A both sides."""
-    old = question_line(cause, CONTENT_FREE)
-    return [
-        *prompt[:-1],
-        {**prompt[-1], "content": prompt[-1]["content"].replace(old, question_line(CONTENT_FREE, CONTENT_FREE))},
-    ]
 
 
 @dataclass

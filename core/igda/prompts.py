@@ -26,6 +26,8 @@ from ..errors import LLMError
 from ..graphs import Edge, GraphSpec
 from ..llm import Prompt
 
+CONTENT_FREE = "N/A"  # the content-free reference asks about N/A -> N/A (prior.calibrate)
+
 SYSTEM = (
     "You are a careful domain expert who judges direct causal relations between measured variables. "
     "Answer each question with a single word: Yes or No."
@@ -179,19 +181,60 @@ def edge_questions(
             for cause, effect in edges
         ]
     related = related if related is not None else related_variables(spec, listed)
-    n = len(spec.variables)
-    prompts = []
-    for cause, effect in edges:
-        first, second = bounded_listing(related, cause, effect, listed)
-        random.Random(f"{seed}:{cause}").shuffle(first)  # the same order in every question about this cause
-        random.Random(f"{seed}:{cause}:{effect}").shuffle(second)
-        shown = set(first) | set(second)
-        header = f"Variables (the {len(shown)} of {n} most related to the question):"
-        listing = variable_listing(spec, names=first + second)
-        among = [(edge, ok) for edge, ok in results if edge[0] in shown and edge[1] in shown]
-        body = "\n\n".join(setting + [f"{header}\n{listing}"] + _stated(among))
-        prompts.append([system, {"role": "user", "content": f"{body}\n\nQuestion: {question_line(cause, effect)}"}])
-    return prompts
+    return [
+        [
+            system,
+            {
+                "role": "user",
+                "content": f"{_bounded_body(spec, cause, effect, results, seed, listed, related)}\n\n"
+                f"Question: {question_line(cause, effect)}",
+            },
+        ]
+        for cause, effect in edges
+    ]
+
+
+def reference_question(
+    spec: GraphSpec,
+    cause: str | None = None,
+    results: Iterable[tuple[Edge, bool]] = (),
+    seed: int = 0,
+    listed: int | None = None,
+    related: Mapping[str, Sequence[str]] | None = None,
+) -> Prompt:
+    """The content-free reference ("Does N/A directly cause N/A?") in the context the questions it
+    calibrates have: every variable listed, or with ``listed``, the block a bounded question about
+    ``cause`` lists (its shared prefix), with the results stated among them."""
+    if listed is None:
+        return edge_questions(spec, [(CONTENT_FREE, CONTENT_FREE)], results, seed)[0]
+    if cause is None:
+        raise ValueError("a bounded reference question needs the cause whose questions it calibrates")
+    related = related if related is not None else related_variables(spec, listed)
+    body = _bounded_body(spec, cause, CONTENT_FREE, list(results), seed, listed, related)
+    content = f"{body}\n\nQuestion: {question_line(CONTENT_FREE, CONTENT_FREE)}"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
+
+
+def _bounded_body(
+    spec: GraphSpec,
+    cause: str,
+    effect: str,
+    results: list[tuple[Edge, bool]],
+    seed: int,
+    listed: int,
+    related: Mapping[str, Sequence[str]],
+) -> str:
+    """A bounded prompt before its question: the setting, the pair's most related variables and
+    the results among them."""
+    first, second = bounded_listing(related, cause, effect, listed)
+    random.Random(f"{seed}:{cause}").shuffle(first)  # the same order in every question about this cause
+    random.Random(f"{seed}:{cause}:{effect}").shuffle(second)
+    shown = set(first) | set(second)
+    header = f"Variables (the {len(shown)} of {len(spec.variables)} most related to the question):"
+    listing = variable_listing(spec, names=first + second)
+    among = [(edge, ok) for edge, ok in results if edge[0] in shown and edge[1] in shown]
+    setting = [f"Setting: {spec.context}"] if spec.context else []
+    return "\n\n".join(setting + [f"{header}\n{listing}"] + _stated(among))
 
 
 def _stated(results: list[tuple[Edge, bool]]) -> list[str]:
