@@ -20,7 +20,7 @@ Question (Zhao et al., 2024, "Distributional Scaling Laws for Emergent Capabilit
 seeds, is OOD accuracy bimodal at intermediate sizes; does P(success) move smoothly with size
 while the seed-averaged curve looks sudden?
 
-Run: ``python -m discolab.experiments.count_task [--quick] [--workers 2] [--seeds 20]``; the
+Run: ``python -m discolab.experiments.count_task [--quick] [--workers 2] [--seeds 20] [--report-only]``; the
 results go to the runs database as experiment ``count-task`` (``count-task-quick``) and the
 analysis (``discolab.core.scaling``) is printed and plotted. ``--pilots`` runs the variants the docs
 compare against at 2x32 (experiment ``count-task-pilots``): no position embeddings (NoPE), 4,000
@@ -264,16 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes x 3 seeds x 150 steps (seconds)")
     parser.add_argument("--threshold", type=float, default=0.8, help="success: OOD exact match >= this")
     parser.add_argument("--pilots", action="store_true", help="the 2x32 variants of PILOTS instead (--seeds of them)")
+    parser.add_argument("--report-only", action="store_true", help="the analysis of the recorded runs; train nothing")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     seeds = list(range(3 if args.quick else args.seeds))
     db = RunsDB(args.db)
     if args.pilots:
-        print(run_sweep(pilot_sweep(seeds), db, args.executor, args.workers, args.address).line())
+        if not args.report_only:
+            print(run_sweep(pilot_sweep(seeds), db, args.executor, args.workers, args.address).line())
         print(pilot_table(db))
         return 0
     spec = sweep(args.quick, seeds)
-    print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
+    if not args.report_only:
+        print(run_sweep(spec, db, args.executor, args.workers, args.address).line())
     everything = db.wide(spec.name)
     everything = everything[everything["size"].isin([c["size"] for c in spec.configs])]
     print("\nexact match in distribution (held-out and training prompts) and out of distribution per span length")

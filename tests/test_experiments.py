@@ -27,6 +27,10 @@ def test_count_task_quick_trains_sweeps_and_analyses(url, capsys):
     # a rerun finds every cell done and trains nothing
     assert count_task.main(["--quick", "--db", url]) == 0
     assert "9 already done, 0 run" in capsys.readouterr().out
+    # --report-only prints the same analysis and runs no sweep
+    assert count_task.main(["--quick", "--db", url, "--report-only"]) == 0
+    out = capsys.readouterr().out
+    assert "sweep" not in out and "depth axis: ood_exact" in out
 
 
 def test_count_task_scores_in_distribution_on_prompts_training_never_draws():
