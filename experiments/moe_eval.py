@@ -99,11 +99,12 @@ PILOT_REASONING = "moe-reasoning-pilot"
 PILOT_DEPTHS, PILOT_WIDTHS, PILOT_STEPS = (2, 4, 6), (64, 128), 6000
 
 
-def reasoning_pilot_configs() -> list[dict]:
-    """Dense models only, deeper and wider than the grid's, trained 2x its steps on the reasoning
-    task: is there a dense model that learns the two-hop step (distance-2 accuracy near 1)? The
-    study's reasoning grid should sweep width across where that starts (issue 28)."""
-    task = {"task": "shortest_path", **TASK_SETTINGS["shortest_path"], **TRAINING, "steps": PILOT_STEPS}
+def reasoning_pilot_configs(steps: int = PILOT_STEPS, lr: float = TRAINING["lr"]) -> list[dict]:
+    """Dense models only, deeper and wider than the grid's, trained ``steps`` (2x the grid's by
+    default) at learning rate ``lr`` on the reasoning task: is there a dense model that learns the
+    two-hop step (distance-2 accuracy near 1)? The study's reasoning grid should sweep width across
+    where that starts (issue 28)."""
+    task = {"task": "shortest_path", **TASK_SETTINGS["shortest_path"], **TRAINING, "steps": steps, "lr": lr}
     return [
         {**task, "n_layers": depth, "d_model": width, "n_experts": None}
         for depth in PILOT_DEPTHS
@@ -112,11 +113,13 @@ def reasoning_pilot_configs() -> list[dict]:
 
 
 def reasoning_pilot_table(db: RunsDB) -> str:
-    """Per (depth, width): accuracy overall and per distance class, mean over seeds."""
+    """Per (steps, learning rate, depth, width): accuracy overall and per distance class, train
+    loss, mean over seeds."""
     table = db.wide(PILOT_REASONING)
-    columns = ["accuracy", *class_columns(table), "params_total", "train_seconds"]
-    summary = table.groupby(["n_layers", "d_model"])[columns].mean()
-    summary.insert(0, "seeds", table.groupby(["n_layers", "d_model"]).size())
+    columns = ["accuracy", *class_columns(table), "train_loss", "params_total", "train_seconds"]
+    keys = ["steps", "lr", "n_layers", "d_model"]
+    summary = table.groupby(keys)[columns].mean()
+    summary.insert(0, "seeds", table.groupby(keys).size())
     return summary.round(3).to_markdown()
 
 
@@ -317,6 +320,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instead: dense models of depth 2/4/6 and width 64/128 on the reasoning task (does any learn two hops?)",
     )
+    parser.add_argument("--pilot-steps", type=int, default=PILOT_STEPS, help="the pilot's training steps")
+    parser.add_argument("--pilot-lr", type=float, default=TRAINING["lr"], help="the pilot's peak learning rate")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
     add_sweep_arguments(parser)
@@ -326,8 +331,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep's missing cells (unless ``--report-only``), then print the report."""
     db = RunsDB(args.db)
     if getattr(args, "pilot_reasoning", False):
+        configs = reasoning_pilot_configs(args.pilot_steps, args.pilot_lr)
         plan = Sweep(
-            PILOT_REASONING, moe_cell, reasoning_pilot_configs(), list(range(args.seeds)), ["n_layers", "d_model"]
+            PILOT_REASONING, moe_cell, configs, list(range(args.seeds)), ["n_layers", "d_model", "steps", "lr"]
         )
         if not args.report_only:
             print(run_sweep(plan, db, args.executor, args.workers, args.address).line())

@@ -262,3 +262,14 @@ def test_a_graph_cell_records_its_draws_and_per_class_accuracy():
     metrics = run({"task": "shortest_path", "steps": 3, "batch_size": 16, "n_test": 50, "d_model": 16, "n_heads": 2}, 0)
     assert metrics["train_graphs_drawn"] == 3 * 16 >= metrics["rejected_train_graphs"] >= 0
     assert {"accuracy_class_1", "accuracy_class_2", "accuracy_class_further"} <= set(metrics)
+
+
+def test_the_reasoning_pilot_takes_its_budget_and_learning_rate_and_keeps_the_recorded_default():
+    from discolab.experiments import moe_eval
+
+    default = moe_eval.reasoning_pilot_configs()
+    assert {(c["steps"], c["lr"]) for c in default} == {(moe_eval.PILOT_STEPS, moe_eval.TRAINING["lr"])}
+    longer = moe_eval.reasoning_pilot_configs(20000, 1e-3)
+    assert len(longer) == len(default) == len(moe_eval.PILOT_DEPTHS) * len(moe_eval.PILOT_WIDTHS)
+    assert all(c["steps"] == 20000 and c["lr"] == 1e-3 and c["n_experts"] is None for c in longer)
+    assert [(c["n_layers"], c["d_model"]) for c in longer] == [(c["n_layers"], c["d_model"]) for c in default]
