@@ -113,13 +113,14 @@ def reasoning_pilot_configs(steps: int = PILOT_STEPS, lr: float = TRAINING["lr"]
 
 
 def reasoning_pilot_table(db: RunsDB) -> str:
-    """Per (steps, learning rate, depth, width): accuracy overall and per distance class, train
-    loss, mean over seeds."""
-    table = db.wide(PILOT_REASONING)
-    columns = ["accuracy", *class_columns(table), "train_loss", "params_total", "train_seconds"]
-    keys = ["steps", "lr", "n_layers", "d_model"]
-    summary = table.groupby(keys)[columns].mean()
-    summary.insert(0, "seeds", table.groupby(keys).size())
+    """Per (steps, learning rate, depth, width): accuracy overall and per distance class, train and
+    test loss, mean over seeds, and each seed's train loss (a seed that failed to train stands out)."""
+    table = db.wide(PILOT_REASONING).sort_values("seed")
+    columns = ["accuracy", *class_columns(table), "train_loss", "test_loss", "params_total", "train_seconds"]
+    grouped = table.groupby(["steps", "lr", "n_layers", "d_model"])
+    summary = grouped[columns].mean()
+    summary.insert(0, "seeds", grouped.size())
+    summary["train_loss_per_seed"] = grouped["train_loss"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
     return summary.round(3).to_markdown()
 
 

@@ -273,3 +273,19 @@ def test_the_reasoning_pilot_takes_its_budget_and_learning_rate_and_keeps_the_re
     assert len(longer) == len(default) == len(moe_eval.PILOT_DEPTHS) * len(moe_eval.PILOT_WIDTHS)
     assert all(c["steps"] == 20000 and c["lr"] == 1e-3 and c["n_experts"] is None for c in longer)
     assert [(c["n_layers"], c["d_model"]) for c in longer] == [(c["n_layers"], c["d_model"]) for c in default]
+
+
+def test_the_reasoning_pilot_table_shows_each_seeds_train_loss_per_budget(tmp_path):
+    from discolab.core.runs import RunsDB
+    from discolab.experiments import moe_eval
+
+    db = RunsDB(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    keys = ["n_layers", "d_model", "steps", "lr"]
+    for config in moe_eval.reasoning_pilot_configs()[:1] + moe_eval.reasoning_pilot_configs(20000, 1e-3)[:1]:
+        for seed, loss in ((0, 0.4), (1, 0.9)):
+            metrics = {"accuracy": 0.7, "accuracy_class_2": 0.6, "train_loss": loss, "test_loss": loss}
+            metrics |= {"params_total": 1000, "train_seconds": 1.0}
+            db.record(moe_eval.PILOT_REASONING, config, seed, metrics, setting={k: config[k] for k in keys})
+    table = moe_eval.reasoning_pilot_table(db)
+    assert "(6000, 0.003, 2, 64)" in table and "(20000, 0.001, 2, 64)" in table
+    assert table.count("0.400, 0.900") == 2 and "test_loss" in table
