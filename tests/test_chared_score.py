@@ -285,3 +285,22 @@ def test_the_heldout_set_is_pinned_in_a_file_once_drawn(tmp_path):
     assert first == heldout_passages(4) and path.exists()
     path.write_text(path.read_text().replace(first[0]["text"][:20], "EDITED LATER........"))
     assert pinned_heldout(2, path)[0]["text"].startswith("EDITED LATER")  # read back, not redrawn
+
+
+def test_the_heldout_report_pairs_the_best_mixture_with_the_better_model_over_passages():
+    import numpy as np
+    import pandas as pd
+    from discolab.experiments.chared_eval import ALPHAS, heldout_report
+
+    rng = np.random.default_rng(0)
+    chars = np.full(8, 500)
+    table = pd.DataFrame({"kind": ["docs", "code"] * 4, "chars": chars})
+    for alpha in ALPHAS:  # the models at alpha 0 and 1, every mixture 0.1 bits/char better but on one passage
+        bpc = 2.0 + 0.2 * alpha + rng.normal(0, 0.01, 8) - (0.1 if 0 < alpha < 1 else 0.0)
+        if 0 < alpha < 1:
+            bpc[0] += 0.3
+        table[f"bpc@{alpha:g}"] = bpc
+        table[f"ln_p@{alpha:g}"] = -bpc * chars * np.log(2)
+    text = "\n".join(heldout_report(table))
+    assert "against the better model (alpha 0)" in text and "lower on 7 of 8 passages" in text
+    assert "| 0 | " in text and "Wilcoxon p = " in text
