@@ -20,7 +20,8 @@ Question (Zhao et al., 2024, "Distributional Scaling Laws for Emergent Capabilit
 seeds, is OOD accuracy bimodal at intermediate sizes; does P(success) move smoothly with size
 while the seed-averaged curve looks sudden?
 
-Run: ``python -m discolab.experiments.count_task [--quick] [--workers 2] [--seeds 20] [--report-only]``; the
+Run: ``python -m discolab.experiments.count_task [--quick] [--workers 2] [--seeds 20] [--report-only]
+[--docs-images docs/img]``; the
 results go to the runs database as experiment ``count-task`` (``count-task-quick``) and the
 analysis (``discolab.core.scaling``) is printed and plotted. ``--pilots`` runs the variants the docs
 compare against at 2x32 (experiment ``count-task-pilots``): no position embeddings (NoPE), 4,000
@@ -33,6 +34,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -265,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.8, help="success: OOD exact match >= this")
     parser.add_argument("--pilots", action="store_true", help="the 2x32 variants of PILOTS instead (--seeds of them)")
     parser.add_argument("--report-only", action="store_true", help="the analysis of the recorded runs; train nothing")
+    parser.add_argument(
+        "--docs-images", type=Path, default=None, help="also copy each axis's OOD exact-match plot into this folder"
+    )
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     seeds = list(range(3 if args.quick else args.seeds))
@@ -300,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
             report, data_path("results", f"{spec.name}_{axis}_{metric}.png"), f"count task: {metric} by {axis}"
         )
         print(f"plot: {path}")
+        if args.docs_images is not None and metric == "ood_exact":
+            args.docs_images.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, args.docs_images / f"count_task_{axis}_ood_exact.png")
     return 0
 
 

@@ -10,7 +10,7 @@ def url(tmp_path):
     return f"sqlite:///{tmp_path / 'runs.sqlite'}"
 
 
-def test_count_task_quick_trains_sweeps_and_analyses(url, capsys):
+def test_count_task_quick_trains_sweeps_and_analyses(url, capsys, tmp_path):
     from discolab.experiments import count_task
 
     assert count_task.main(["--quick", "--db", url]) == 0
@@ -27,10 +27,13 @@ def test_count_task_quick_trains_sweeps_and_analyses(url, capsys):
     # a rerun finds every cell done and trains nothing
     assert count_task.main(["--quick", "--db", url]) == 0
     assert "9 already done, 0 run" in capsys.readouterr().out
-    # --report-only prints the same analysis and runs no sweep
-    assert count_task.main(["--quick", "--db", url, "--report-only"]) == 0
+    # --report-only prints the same analysis and runs no sweep; --docs-images copies one plot per axis
+    images = tmp_path / "img"
+    assert count_task.main(["--quick", "--db", url, "--report-only", "--docs-images", str(images)]) == 0
     out = capsys.readouterr().out
     assert "sweep" not in out and "depth axis: ood_exact" in out
+    written = sorted(p.name for p in images.iterdir())
+    assert written == ["count_task_depth_ood_exact.png", "count_task_width_ood_exact.png"]
 
 
 def test_count_task_scores_in_distribution_on_prompts_training_never_draws():
