@@ -169,19 +169,21 @@ class RunsDB:
     ``url`` is the database URL with its password masked; the real one stays private.
     """
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, readonly: bool = False):
         self._url = url or default_url()
         self.url = masked_url(self._url)
         self.path: Path | None = None  # the SQLite file, when the database is one
-        self.readonly = False
+        self.readonly = readonly  # also: a file we cannot write (below)
         try:
             parsed = sa.engine.make_url(self._url)
             file = parsed.database or ":memory:"
             if parsed.get_backend_name() == "sqlite" and not file.startswith((":memory:", "file:")):
                 self.path = Path(file).expanduser().absolute()
                 # a folder (or file) we cannot write is opened read-only: commands that only read still work
-                self.readonly = not is_writable(self.path.parent) or (
-                    self.path.exists() and not os.access(self.path, os.W_OK)
+                self.readonly = (
+                    readonly
+                    or not is_writable(self.path.parent)
+                    or (self.path.exists() and not os.access(self.path, os.W_OK))
                 )
                 self.engine = self._sqlite_engine()
             else:  # a server (pre-ping: a connection it dropped while a long sweep computed is replaced)
@@ -335,6 +337,48 @@ class RunsDB:
             connection.execute(RESULTS.delete().where(RESULTS.c.experiment == experiment))
             return connection.execute(CELLS.delete().where(CELLS.c.experiment == experiment)).rowcount
 
+    def import_cells(self, source: RunsDB, experiments: Iterable[str] | None = None) -> dict[str, int]:
+        """Copy into this database the finished cells of ``source`` (another runs database, e.g. one
+        a sweep filled on another machine) that this one has not finished, with their rows exactly
+        as recorded there (config, setting, seed, code version, time), so that a sweep here skips
+        them and reports read them. A cell done here is kept as it is; one that failed here is
+        replaced. ``experiments`` limits the copy to those names. One transaction: all or nothing.
+
+        Returns ``{"cells": copied, "rows": copied, "kept": cells already done here}``.
+        """
+        if self.path is not None and self.path == source.path:
+            raise DiscolabError(f"cannot import {source.url} into itself")
+        with source._read() as connection:
+            if not sa.inspect(connection).has_table("cells"):
+                raise DiscolabError(f"{source.url} is not a runs database: it has no cells table")
+        cells = source.cells()
+        cells = cells[cells["status"] == "done"]
+        if experiments is not None:
+            wanted = set(experiments)
+            if missing := sorted(wanted - set(cells["experiment"])):
+                raise DiscolabError(f"no finished cells of {', '.join(missing)} in {source.url}")
+            cells = cells[cells["experiment"].isin(wanted)]
+        here = self.cells()
+        done_here = set(zip(*(here.loc[here["status"] == "done", c] for c in ("experiment", "config_hash", "seed"))))
+        is_new = [key not in done_here for key in zip(cells["experiment"], cells["config_hash"], cells["seed"])]
+        new = cells[is_new]
+        report = {"cells": len(new), "rows": 0, "kept": len(cells) - len(new)}
+        if new.empty:
+            return report
+        query = sa.select(RESULTS).where(RESULTS.c.experiment.in_(sorted(set(new["experiment"]))))
+        with source._read() as connection:
+            rows = pd.read_sql(query, connection)
+        keys = ["experiment", "config_hash", "seed"]
+        rows = rows.merge(new[keys], on=keys).drop(columns="id")
+        with self._write() as connection:
+            for experiment, key, seed in zip(*(new[c] for c in keys)):
+                self._clear_cell(connection, experiment, key, seed)
+            if not rows.empty:
+                connection.execute(RESULTS.insert(), _records(rows))
+            connection.execute(CELLS.insert(), _records(new))
+        report["rows"] = len(rows)
+        return report
+
     @staticmethod
     def _clear_cell(connection, experiment: str, key: str, seed: int) -> None:
         for table in (RESULTS, CELLS):
@@ -407,6 +451,11 @@ class RunsDB:
         with atomic_write(path, "the CSV file") as temporary:
             frame.to_csv(temporary, index=False)
         return len(frame)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows for an INSERT: plain Python values, missing ones (NaN) as NULL."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _metric_rows(metrics) -> list[dict]:

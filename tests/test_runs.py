@@ -86,3 +86,59 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert len(frame) == workers * cells * 3
     assert len(db.done_cells("race")) == workers * cells
     assert frame.groupby("worker")["i"].nunique().tolist() == [cells] * workers
+
+
+def test_import_copies_the_cells_missing_here_as_recorded_there(tmp_path, capsys):
+    from discolab.ui.cli import main
+
+    source_file = tmp_path / "elsewhere.sqlite"
+    source, here = RunsDB(f"sqlite:///{source_file}"), RunsDB(f"sqlite:///{tmp_path / 'here.sqlite'}")
+    source.record("sweep", {"size": 1}, 0, {"acc": 0.1})  # done in both: kept as it is here
+    source.record("sweep", {"size": 1}, 1, [{"metric": "acc", "value": v, "step": s} for s, v in enumerate([0.2, 0.3])])
+    source.record("sweep", {"size": 2}, 0, {"acc": None, "loss": 2.0})  # a missing value stays missing
+    source.record_failure("sweep", {"size": 3}, 0, "boom")  # failed there: not copied
+    source.record("other", {"k": 1}, 5, {"x": 5.0})
+    here.record("sweep", {"size": 1}, 0, {"acc": 0.9})
+    here.record_failure("sweep", {"size": 2}, 0, "killed")  # failed here: replaced by the finished cell
+    before = source_file.read_bytes()
+
+    assert main(["runs", "import", str(source_file), "--experiment", "sweep", "--db", here.url]) == 0
+    out = capsys.readouterr().out
+    assert "imported 2 cells (4 rows)" in out and "1 already done there were kept" in out
+    wide = here.wide("sweep").set_index(["config_hash", "seed", "step"])
+    assert wide.loc[(config_hash({"size": 1}), 0, 0), "acc"] == 0.9  # here's own cell untouched
+    assert wide.loc[(config_hash({"size": 1}), 1, 1), "acc"] == 0.3  # a trajectory keeps its steps
+    assert wide.loc[(config_hash({"size": 2}), 0, 0), "loss"] == 2.0
+    assert wide.loc[(config_hash({"size": 2}), 0, 0), "acc"] != wide.loc[(config_hash({"size": 2}), 0, 0), "acc"]
+    assert len(here.done_cells("sweep")) == 3 and "other" not in set(here.experiments()["experiment"])
+    copied = here.results("sweep").query("seed == 1")
+    recorded = source.results("sweep").query("seed == 1")
+    assert copied[["created", "code_version", "setting"]].equals(recorded[["created", "code_version", "setting"]])
+    assert source_file.read_bytes() == before  # the source is only read
+
+    # everything again: only the experiment not yet copied arrives; a second run copies nothing
+    assert here.import_cells(RunsDB(source.url, readonly=True)) == {"cells": 1, "rows": 1, "kept": 3}
+    assert here.import_cells(RunsDB(source.url, readonly=True)) == {"cells": 0, "rows": 0, "kept": 4}
+
+
+def test_import_names_a_missing_file_experiment_or_foreign_database(tmp_path, capsys):
+    import sqlite3
+
+    from discolab.ui.cli import main
+
+    here = RunsDB(f"sqlite:///{tmp_path / 'here.sqlite'}")
+    assert main(["runs", "import", str(tmp_path / "nowhere.sqlite"), "--db", here.url]) == 2
+    assert "no runs database file at" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("create table notes (text)")
+    assert main(["runs", "import", str(foreign), "--db", here.url]) == 2
+    assert "is not a runs database" in capsys.readouterr().err
+    with sqlite3.connect(foreign) as connection:  # and it was not turned into one
+        assert [t for (t,) in connection.execute("select name from sqlite_master where type='table'")] == ["notes"]
+    source = RunsDB(f"sqlite:///{tmp_path / 'source.sqlite'}")
+    source.record("sweep", {"a": 1}, 0, {"x": 1.0})
+    assert main(["runs", "import", str(tmp_path / "source.sqlite"), "--experiment", "swep", "--db", here.url]) == 2
+    assert "no finished cells of swep" in capsys.readouterr().err
+    with pytest.raises(DiscolabError, match="into itself"):
+        source.import_cells(RunsDB(source.url, readonly=True))

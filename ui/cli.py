@@ -276,6 +276,24 @@ def cmd_runs_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs_import(args: argparse.Namespace) -> int:
+    from discolab.core.runs import RunsDB
+
+    source = args.source
+    if "://" not in source:  # a file: it must exist (opening a missing one would read an empty database)
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise DiscolabError(f"no runs database file at {path}")
+        source = f"sqlite:///{path.absolute()}"
+    origin, target = RunsDB(source, readonly=True), RunsDB(args.db)
+    report = target.import_cells(origin, args.experiment or None)
+    print(
+        f"imported {report['cells']} cells ({report['rows']} rows) from {origin.url} into {target.url}; "
+        f"{report['kept']} already done there were kept"
+    )
+    return 0
+
+
 # -- scaling ----------------------------------------------------------------------------------
 def cmd_scaling_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
@@ -854,6 +872,15 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("experiment")
     delete.add_argument("--db", default=None, help="database URL (default: DATA_HOME/runs.sqlite)")
     delete.set_defaults(run=cmd_runs_delete)
+    imports = runs_actions.add_parser(
+        "import", help="copy the finished cells of another runs database (e.g. from another machine) into this one"
+    )
+    imports.add_argument("source", help="the other database: a runs.sqlite file or a database URL")
+    imports.add_argument(
+        "--experiment", action="append", default=[], help="only this experiment (repeatable; default: all)"
+    )
+    imports.add_argument("--db", default=None, help="database URL (default: DATA_HOME/runs.sqlite)")
+    imports.set_defaults(run=cmd_runs_import)
 
     scaling = commands.add_parser("scaling", help="distributional analysis of multi-seed results")
     scaling_actions = scaling.add_subparsers(dest="action", metavar="ACTION", required=True)
