@@ -40,7 +40,8 @@ GUIDES = (
     ("count-task", ("params",), ("ood_exact", "id_exact"), "last",
      "Each run trains one small transformer to count. Scale: its parameter count (the model's size). Metric: "
      "exact-match accuracy on longer, held-out inputs (ood_exact). Each point is one seed: the spread at a size "
-     "is the distribution the scaling paper is about."),
+     "is the distribution the scaling paper is about. The sweep varies one dimension at a time: filter layers = 2 "
+     "for the width axis, width = 32 for the depth axis."),
     ("igda", ("step",), ("f1",), "all",
      "Each run is one discovery. Scale: the round (each round spends a fixed number of experiments). Metric: F1 "
      "of the predicted graph against the true one. Filter a graph and a prior on the right."),
