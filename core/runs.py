@@ -251,6 +251,8 @@ class RunsDB:
     def _write(self) -> Iterator[sa.Connection]:
         """A transaction: everything in it is written, or nothing."""
         if self.readonly:
+            if self.path is None:  # a server opened read-only (an import's source)
+                raise StoreError(f"the runs database {self.url} is open read-only here")
             raise not_writable(self.path, "the runs database")
         with self._errors(), self.engine.begin() as connection:
             yield connection
