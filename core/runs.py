@@ -360,20 +360,20 @@ class RunsDB:
             if missing := sorted(wanted - set(cells["experiment"])):
                 raise DiscolabError(f"no finished cells of {', '.join(missing)} in {source.url}")
             cells = cells[cells["experiment"].isin(wanted)]
+        keys = ["experiment", "config_hash", "seed"]
         here = self.cells()
-        done_here = set(zip(*(here.loc[here["status"] == "done", c] for c in ("experiment", "config_hash", "seed"))))
-        is_new = [key not in done_here for key in zip(cells["experiment"], cells["config_hash"], cells["seed"])]
-        new = cells[is_new]
+        done_here = set(zip(*(here.loc[here["status"] == "done", c] for c in keys)))
+        failed_here = set(zip(*(here.loc[here["status"] != "done", c] for c in keys)))
+        new = cells[[key not in done_here for key in zip(*(cells[c] for c in keys))]]
         report = {"cells": len(new), "rows": 0, "kept": len(cells) - len(new)}
         if new.empty:
             return report
         query = sa.select(RESULTS).where(RESULTS.c.experiment.in_(sorted(set(new["experiment"]))))
         with source._read() as connection:
             rows = pd.read_sql(query, connection)
-        keys = ["experiment", "config_hash", "seed"]
         rows = rows.merge(new[keys], on=keys).drop(columns="id")
         with self._write() as connection:
-            for experiment, key, seed in zip(*(new[c] for c in keys)):
+            for experiment, key, seed in failed_here.intersection(zip(*(new[c] for c in keys))):
                 self._clear_cell(connection, experiment, key, seed)
             if not rows.empty:
                 connection.execute(RESULTS.insert(), _records(rows))
