@@ -14,7 +14,7 @@ from discolab.agents.discovery import DiscoverySettings, resume_discovery, start
 from discolab.agents.discovery.nodes import current_beliefs
 from discolab.agents.discovery.run import compiled_graph
 
-SETTINGS = dict(graph="child", prior="llm", update="llm", strategy="uncertainty", rounds=5, per_round=2, seed=7)
+SETTINGS = dict(graph="sachs", prior="llm", update="llm", strategy="uncertainty", rounds=5, per_round=2, seed=7)
 
 
 def _round_reached(run_id: str) -> int:
