@@ -16,10 +16,12 @@ had finished and raises :class:`SweepInterrupted` (a KeyboardInterrupt) saying h
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -137,7 +139,7 @@ def run_sweep(
         runner = _PoolCells(sweep.function, todo, workers)
     else:
         runner = _Cells(sweep.function, todo)
-    with runner:
+    with runner, _terminate_as_interrupt():
         recording = []  # the cell being written, which Ctrl+C may cut short (writing it again replaces it)
         try:
             for (config, seed), outcome in runner:
@@ -182,6 +184,24 @@ class _Cells:
 
     def __exit__(self, *error) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill PID``, a job's cancel) stops the sweep as Ctrl+C does: what finished is recorded
+    and the workers are ended, rather than left running with no one to collect their cells."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; a sweep run from another has the caller's
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _ignore_interrupts() -> None:

@@ -258,7 +258,15 @@ if __name__ == "__main__":
 """
 
 
-def test_sigint_to_a_sweep_process_group_exits_promptly_and_leaves_no_worker(tmp_path):
+@pytest.mark.parametrize(
+    "stop",
+    [
+        lambda pid: os.killpg(pid, signal.SIGINT),  # Ctrl+C in its terminal: the sweep and its workers alike
+        lambda pid: os.kill(pid, signal.SIGTERM),  # `kill PID`: the sweep's process only
+    ],
+    ids=["sigint-to-the-group", "sigterm-to-the-sweep"],
+)
+def test_a_stopped_sweep_exits_promptly_records_what_finished_and_leaves_no_worker(tmp_path, stop):
     psutil = pytest.importorskip("psutil")
     url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
     db = RunsDB(url)
@@ -276,7 +284,7 @@ def test_sigint_to_a_sweep_process_group_exits_promptly_and_leaves_no_worker(tmp
         workers = [p for p in psutil.Process(sweep.pid).children() if "spawn_main" in " ".join(p.cmdline())]
         assert len(workers) == 2  # both busy with a one-minute cell
         interrupted = time.monotonic()
-        os.killpg(sweep.pid, signal.SIGINT)
+        stop(sweep.pid)
         _, stderr = sweep.communicate(timeout=20)
     finally:
         if sweep.poll() is None:
