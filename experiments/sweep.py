@@ -10,7 +10,7 @@ Executors: ``local`` (a process pool on this machine, the default) and ``ray`` (
 as Ray tasks on a cluster: ``address="auto"`` or ``"ray://host:10001"``; ``pip install
 'discolab[ray]'``). Workers compute; this process writes each finished cell to the database in
 one transaction, so a cluster needs no shared file system, and a killed sweep loses at most the
-cells in flight. Ctrl+C cancels the cells not started, stops the running ones, records those that
+cells in flight. Ctrl+C (or SIGTERM) cancels the cells not started, stops the running ones, records those that
 had finished and raises :class:`SweepInterrupted` (a KeyboardInterrupt) saying how far it got.
 """
 
