@@ -8,7 +8,9 @@ Two steps, each a sweep in the runs database (cells already done are skipped on 
    by default) and scored on the validation windows at each budget on the way (one run scores
    every budget: the learning rate is constant, :func:`train_condition`). The setting with the
    lowest validation BPC (learning rates, budget) is written to FILE, per condition (the file is
-   updated, so conditions may be selected one command at a time).
+   updated, so conditions may be selected one command at a time). ``--extend`` then continues the
+   selection at longer budgets with the chosen learning rates alone (successive halving: the
+   grid at the short budgets, the long runs for its winner), and picks the budget.
 2. **Comparison, on the test split** (``--settings FILE``): every condition with its selected
    setting, over ``--seeds`` seeds. The two source-tokenizer conditions are trained with the full
    head (all 49,152 tokens) and scored twice: as they are, and renormalised over the tokens spelled
@@ -29,6 +31,7 @@ of the protein BPE at several vocabulary sizes. ``--report-only`` prints it from
 Run::
 
     python -m discolab.experiments.s2t2_eval --select --settings s2t2_settings.json
+    python -m discolab.experiments.s2t2_eval --select --extend --select-epochs 1 2 4 --settings s2t2_settings.json
     python -m discolab.experiments.s2t2_eval --settings s2t2_settings.json --seeds 5
 
 Cost on two shared CPU cores, one worker per core: about 10 CPU-minutes per 80,000 training
@@ -148,6 +151,19 @@ def selection_configs(config: S2T2Config, conditions, epochs) -> list[dict]:
         if condition in SELECTION_GRID
         for values in grid_configs(SELECTION_GRID[condition])
     ]
+
+
+def extension_configs(config: S2T2Config, conditions, epochs, settings: dict[str, dict]) -> list[dict]:
+    """The selection continued at longer budgets: per condition in ``conditions`` and ``settings``, only
+    the learning rates and batch size already chosen there, trained for the budgets of ``epochs``.
+
+    A successive-halving step: the grid is tried at a short budget, and the compute of the long
+    budgets goes to its winner alone.
+    """
+    configs = selection_configs(config, [c for c in conditions if c in settings], epochs)
+    chosen = {c: {k: settings[c][k] for k in SELECTED_FIELDS if k != "residues"} for c in settings}
+    unique = {config_hash(c): c for c in (c | chosen[c["condition"]] for c in configs)}
+    return list(unique.values())
 
 
 def selection_sweep(configs: list[dict]) -> Sweep:
@@ -426,6 +442,10 @@ def add_arguments(parser) -> None:
         help="the budgets tried by --select, in passes over the training residues (default 0.5 1)",
     )  # fmt: skip
     parser.add_argument(
+        "--extend", action="store_true",
+        help="with --select: train only the settings already chosen in --settings, for the budgets of --select-epochs",
+    )  # fmt: skip
+    parser.add_argument(
         "--settings", type=Path, default=None,
         help="JSON of the settings chosen per condition: written by --select, read by the comparison",
     )  # fmt: skip
@@ -440,11 +460,16 @@ def run(args) -> int:
     if args.select:
         if args.settings is None:
             raise DiscolabError("--select writes the chosen settings: give --settings FILE")
-        configs = selection_configs(config, args.conditions, args.select_epochs)
+        if args.extend:
+            configs = extension_configs(config, args.conditions, args.select_epochs, read_settings(args.settings))
+        else:
+            configs = selection_configs(config, args.conditions, args.select_epochs)
         if not args.report_only:
             run_sweep_from_arguments(selection_sweep(configs), db, args)
         print(selection_report(db, configs, args.settings))
         return 0
+    if args.extend:
+        raise DiscolabError("--extend continues a selection: use it with --select")
     settings = read_settings(args.settings) if args.settings else None
     configs = comparison_configs(config, args.conditions, settings)
     if not args.report_only:

@@ -1,5 +1,7 @@
 """S2T2's data and target tokenizer: the offline proteins, the split, the BPE's compression."""
 
+import json
+
 import pandas as pd
 import pytest
 from discolab.core.s2t2.data import protein_sequences, split_sequences
@@ -383,6 +385,19 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     assert settings["s2t2"]["residues"] == epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
     assert settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
     assert "chosen on validation" in capsys.readouterr().out
+
+    # --extend: the longer budgets for the chosen learning rates alone, and the budget chosen among them
+    s2t2_eval.main(["--select", "--extend", "--select-epochs", "1", "2", "--conditions", "s2t2", *common])
+    cells = [json.loads(c) for c in RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)["config"]]
+    extended = [(c["condition"], c["learning_rate"]) for c in cells if c["residues"] == 2 * epoch]
+    assert extended == [("s2t2", 1e-3)]
+    extended_settings = s2t2_eval.read_settings(settings_path)
+    assert extended_settings["s2t2"]["residues"] == 2 * epoch and extended_settings["s2t2"]["learning_rate"] == 1e-3
+    assert extended_settings["source-finetune"] == settings["source-finetune"]  # not extended: kept
+    with pytest.raises(DiscolabError, match="use it with --select"):
+        s2t2_eval.main(["--extend", *common])
+    settings_path.write_text(json.dumps(settings))
+    capsys.readouterr()
 
     configs = s2t2_eval.comparison_configs(S2T2Config(), ["zero-shot", "source-finetune", "s2t2"], settings)
     assert [(c["condition"], c["source_head"]) for c in configs] == [
