@@ -97,19 +97,24 @@ def long_configs(steps: int = LONG_STEPS) -> list[dict]:
 
 PILOT_REASONING = "moe-reasoning-pilot"
 PILOT_DEPTHS, PILOT_WIDTHS, PILOT_STEPS = (2, 4, 6), (64, 128), 6000
+PILOT_KEYS = ["edge_tokens", "steps", "lr", "n_layers", "d_model"]  # a pilot's setting
 
 
-def reasoning_pilot_configs(steps: int = PILOT_STEPS, lr: float = TRAINING["lr"]) -> list[dict]:
+def reasoning_pilot_configs(
+    steps: int = PILOT_STEPS,
+    lr: float = TRAINING["lr"],
+    depths: tuple[int, ...] = PILOT_DEPTHS,
+    widths: tuple[int, ...] = PILOT_WIDTHS,
+    edge_tokens: str = "pair",
+) -> list[dict]:
     """Dense models only, deeper and wider than the grid's, trained ``steps`` (2x the grid's by
-    default) at learning rate ``lr`` on the reasoning task: is there a dense model that learns the
-    two-hop step (distance-2 accuracy near 1)? The study's reasoning grid should sweep width across
-    where that starts (issue 28)."""
-    task = {"task": "shortest_path", **TASK_SETTINGS["shortest_path"], **TRAINING, "steps": steps, "lr": lr}
-    return [
-        {**task, "n_layers": depth, "d_model": width, "n_experts": None}
-        for depth in PILOT_DEPTHS
-        for width in PILOT_WIDTHS
-    ]
+    default) at learning rate ``lr`` on the reasoning task with its edges written as ``edge_tokens``
+    (:class:`discolab.core.moe.tasks.ShortestPath`): is there a dense model that learns the two-hop
+    step (distance-2 accuracy near 1)? The study's reasoning grid should sweep width across where
+    that starts (issue 28)."""
+    task = {"task": "shortest_path", **TASK_SETTINGS["shortest_path"], "edge_tokens": edge_tokens}
+    task |= {**TRAINING, "steps": steps, "lr": lr}
+    return [{**task, "n_layers": depth, "d_model": width, "n_experts": None} for depth in depths for width in widths]
 
 
 def reasoning_pilot_table(db: RunsDB) -> str:
@@ -117,7 +122,7 @@ def reasoning_pilot_table(db: RunsDB) -> str:
     test loss, mean over seeds, and each seed's train loss (a seed that failed to train stands out)."""
     table = db.wide(PILOT_REASONING).sort_values("seed")
     columns = ["accuracy", *class_columns(table), "train_loss", "test_loss", "params_total", "train_seconds"]
-    grouped = table.groupby(["steps", "lr", "n_layers", "d_model"])
+    grouped = table.groupby(PILOT_KEYS)
     summary = grouped[columns].mean()
     summary.insert(0, "seeds", grouped.size())
     summary["train_loss_per_seed"] = grouped["train_loss"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
@@ -323,6 +328,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pilot-steps", type=int, default=PILOT_STEPS, help="the pilot's training steps")
     parser.add_argument("--pilot-lr", type=float, default=TRAINING["lr"], help="the pilot's peak learning rate")
+    parser.add_argument("--pilot-depths", type=int, nargs="+", default=list(PILOT_DEPTHS), help="the pilot's depths")
+    parser.add_argument("--pilot-widths", type=int, nargs="+", default=list(PILOT_WIDTHS), help="the pilot's widths")
+    parser.add_argument(
+        "--pilot-edge-tokens", choices=["pair", "labels"], default="pair",
+        help="the pilot's edge encoding: one token per edge (the grid's) or its two label tokens",
+    )  # fmt: skip
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--docs-image", type=Path, default=None, help="also copy the plot here")
     add_sweep_arguments(parser)
@@ -332,10 +343,10 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep's missing cells (unless ``--report-only``), then print the report."""
     db = RunsDB(args.db)
     if getattr(args, "pilot_reasoning", False):
-        configs = reasoning_pilot_configs(args.pilot_steps, args.pilot_lr)
-        plan = Sweep(
-            PILOT_REASONING, moe_cell, configs, list(range(args.seeds)), ["n_layers", "d_model", "steps", "lr"]
+        configs = reasoning_pilot_configs(
+            args.pilot_steps, args.pilot_lr, tuple(args.pilot_depths), tuple(args.pilot_widths), args.pilot_edge_tokens
         )
+        plan = Sweep(PILOT_REASONING, moe_cell, configs, list(range(args.seeds)), PILOT_KEYS)
         if not args.report_only:
             print(run_sweep(plan, db, args.executor, args.workers, args.address).line())
         print(reasoning_pilot_table(db))

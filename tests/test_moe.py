@@ -107,18 +107,28 @@ def test_phone_book_is_seeded_with_distinct_names_and_answers_on_the_digits():
     assert torch.equal(answers, book.numbers) and book.chance == 1e-4
 
 
-def test_shortest_path_answers_match_networkx_and_test_graphs_are_held_out():
-    task = ShortestPath(n_test=1000, seed=1)
+@pytest.mark.parametrize("edge_tokens", ["pair", "labels"])
+def test_shortest_path_answers_match_networkx_and_test_graphs_are_held_out(edge_tokens):
+    task = ShortestPath(n_test=1000, seed=1, edge_tokens=edge_tokens)
     label_of = {}
     first, second = torch.triu_indices(task.n_labels, task.n_labels, offset=1)
     for token, (a, b) in enumerate(zip(first.tolist(), second.tolist())):
         label_of[token] = (a, b)
     inputs, targets = task.test_set()
+    assert inputs.shape[1] == task.block_size and int(inputs.max()) < task.vocab_size
     for row, target in zip(inputs[:50], targets[:50]):
         sequence = row.tolist()
-        graph = nx.Graph([label_of[t] for t in sequence[: task.n_edges]])
+        if edge_tokens == "pair":
+            graph = nx.Graph([label_of[t] for t in sequence[: task.n_edges]])
+        else:
+            graph = nx.Graph(list(zip(sequence[0 : 2 * task.n_edges : 2], sequence[1 : 2 * task.n_edges : 2])))
+            assert graph.number_of_edges() == task.n_edges and max(graph) < task.n_labels
         for position in (target != IGNORE).nonzero().flatten().tolist():
-            s, t = label_of[sequence[position]]
+            if edge_tokens == "pair":
+                s, t = label_of[sequence[position]]
+            else:
+                assert sequence[position - 2] == task.query_token
+                s, t = sequence[position - 1], sequence[position]
             connected = s in graph and t in graph and nx.has_path(graph, s, t)
             distance = nx.shortest_path_length(graph, s, t) if connected else 99
             expected = min(distance, task.max_distance + 1) - 1
@@ -273,6 +283,10 @@ def test_the_reasoning_pilot_takes_its_budget_and_learning_rate_and_keeps_the_re
     assert len(longer) == len(default) == len(moe_eval.PILOT_DEPTHS) * len(moe_eval.PILOT_WIDTHS)
     assert all(c["steps"] == 20000 and c["lr"] == 1e-3 and c["n_experts"] is None for c in longer)
     assert [(c["n_layers"], c["d_model"]) for c in longer] == [(c["n_layers"], c["d_model"]) for c in default]
+    labels = moe_eval.reasoning_pilot_configs(3000, 1e-3, (2, 4), (64,), "labels")
+    assert [(c["n_layers"], c["d_model"], c["edge_tokens"]) for c in labels] == [(2, 64, "labels"), (4, 64, "labels")]
+    task_keys = [*moe_eval.TASK_SETTINGS["shortest_path"], "edge_tokens"]
+    assert make_task("shortest_path", **{k: labels[0][k] for k in task_keys}).width == 2
 
 
 def test_the_reasoning_pilot_table_shows_each_seeds_train_loss_per_budget(tmp_path):
@@ -280,12 +294,12 @@ def test_the_reasoning_pilot_table_shows_each_seeds_train_loss_per_budget(tmp_pa
     from discolab.experiments import moe_eval
 
     db = RunsDB(f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    keys = ["n_layers", "d_model", "steps", "lr"]
+    keys = moe_eval.PILOT_KEYS
     for config in moe_eval.reasoning_pilot_configs()[:1] + moe_eval.reasoning_pilot_configs(20000, 1e-3)[:1]:
         for seed, loss in ((0, 0.4), (1, 0.9)):
             metrics = {"accuracy": 0.7, "accuracy_class_2": 0.6, "train_loss": loss, "test_loss": loss}
             metrics |= {"params_total": 1000, "train_seconds": 1.0}
             db.record(moe_eval.PILOT_REASONING, config, seed, metrics, setting={k: config[k] for k in keys})
     table = moe_eval.reasoning_pilot_table(db)
-    assert "(6000, 0.003, 2, 64)" in table and "(20000, 0.001, 2, 64)" in table
+    assert "('pair', 6000, 0.003, 2, 64)" in table and "('pair', 20000, 0.001, 2, 64)" in table
     assert table.count("0.400, 0.900") == 2 and "test_loss" in table

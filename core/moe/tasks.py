@@ -12,13 +12,14 @@ this equals greedy decoding of the answer being exactly right.
   Chance: 10^-n_digits.
 * :class:`ShortestPath`: a random simple undirected graph on ``n_nodes`` nodes (random labels out of
   ``n_labels``) with ``n_edges`` edges, written as its edge list in random order (one token per edge:
-  the unordered label pair), then ``n_queries`` questions ``? {s,t}``; each answer is the
-  shortest-path distance in classes 1, 2, ..., ``max_distance`` and "further" (longer or unreachable);
-  with the default ``max_distance=2`` this is the edge / length-2-path question. Queries are stratified: a
-  class present in the graph is drawn uniformly, then a pair of that class, so that the class prior
-  is near uniform. Test graphs come from a separate seed stream and training batches drop any graph
-  whose labelled edge set equals a test graph's, so the test measures the computation, not recall.
-  Accuracy is per question; chance is the test set's most frequent class.
+  the unordered label pair; or, ``edge_tokens="labels"``, its two label tokens), then ``n_queries``
+  questions ``? {s,t}``; each answer is the shortest-path distance in classes 1, 2, ...,
+  ``max_distance`` and "further" (longer or unreachable); with the default ``max_distance=2`` this is
+  the edge / length-2-path question. Queries are stratified: a class present in the graph is drawn
+  uniformly, then a pair of that class, so that the class prior is near uniform. Test graphs come from a
+  separate seed stream and training batches drop any graph whose labelled edge set equals a test
+  graph's, so the test measures the computation, not recall. Accuracy is per question; chance is the
+  test set's most frequent class.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 from discolab.core.errors import DiscolabError
 
 IGNORE = -100  # target value skipped by the loss and the accuracy
+EDGE_TOKENS = {"pair": 1, "labels": 2}  # ShortestPath's edge encodings: tokens per edge
 TEST_SEED_OFFSET = 1_000_003  # test graphs come from seed + this, training batches from seed
 
 
@@ -102,10 +104,14 @@ class PhoneBook:
 class ShortestPath:
     """Shortest-path distance classes on random graphs, ``n_queries`` questions per graph.
 
-    Sequence: the edges, one token each for the unordered pair of node labels (``n_nodes`` distinct
-    labels out of ``n_labels``), then ``n_queries`` times ``? {s,t} a`` with ``{s,t}`` the pair's token
-    and ``a`` the distance class of (s, t). Every ``a`` is a target; accuracy is per question.
-    Vocabulary: the n_labels (n_labels - 1) / 2 label pairs, ``?``, the answer classes.
+    Sequence (``edge_tokens="pair"``): the edges, one token each for the unordered pair of node labels
+    (``n_nodes`` distinct labels out of ``n_labels``), then ``n_queries`` times ``? {s,t} a`` with
+    ``{s,t}`` the pair's token and ``a`` the distance class of (s, t). Vocabulary: the
+    n_labels (n_labels - 1) / 2 label pairs, ``?``, the answer classes. With ``edge_tokens="labels"``
+    an edge is its two label tokens ``u v`` (in random order) and a question ``? s t a``; vocabulary:
+    the n_labels labels, ``?``, the answer classes. A model then reads a node's label straight from
+    its token, where a pair token's two labels must first be learned from data. Every ``a`` is a
+    target; accuracy is per question.
     """
 
     n_nodes: int = 6
@@ -114,6 +120,7 @@ class ShortestPath:
     max_distance: int = 2
     n_queries: int = 4
     n_test: int = 1000
+    edge_tokens: str = "pair"  # "pair": one token per edge; "labels": its two label tokens
     seed: int = 0
     name: str = "shortest_path"
     score_per_answer = True  # accuracy counts each question, not whole sequences
@@ -133,6 +140,8 @@ class ShortestPath:
             raise DiscolabError(f"n_labels ({self.n_labels}) must be at least n_nodes ({self.n_nodes})")
         if not 1 <= self.max_distance < self.n_nodes:
             raise DiscolabError(f"max_distance must be between 1 and n_nodes - 1, got {self.max_distance}")
+        if self.edge_tokens not in EDGE_TOKENS:
+            raise DiscolabError(f"edge_tokens must be one of {', '.join(EDGE_TOKENS)}, got {self.edge_tokens!r}")
         if self.n_test < 1 or self.n_queries < 1:
             raise DiscolabError(f"n_test and n_queries must be at least 1, got {self.n_test}, {self.n_queries}")
         self.pair_u, self.pair_v = torch.triu_indices(self.n_nodes, self.n_nodes, offset=1)
@@ -141,8 +150,9 @@ class ShortestPath:
         first, second = torch.triu_indices(self.n_labels, self.n_labels, offset=1)
         self.pair_token[first, second] = torch.arange(n_pairs)
         self.pair_token[second, first] = torch.arange(n_pairs)
-        self.query_token = n_pairs
-        self.answer_offset = n_pairs + 1
+        self.width = EDGE_TOKENS[self.edge_tokens]  # tokens per edge and per question's pair
+        self.query_token = n_pairs if self.width == 1 else self.n_labels
+        self.answer_offset = self.query_token + 1
         # Zobrist hashing: a random 62-bit number per label pair; a labelled graph's key is the sum over its edges.
         hashes = torch.randint(0, 2**62, (self.n_labels, self.n_labels), generator=torch.Generator().manual_seed(99))
         self.pair_hash = torch.triu(hashes, 1) + torch.triu(hashes, 1).t()
@@ -153,11 +163,17 @@ class ShortestPath:
 
     @property
     def vocab_size(self) -> int:
-        return self.n_labels * (self.n_labels - 1) // 2 + 1 + len(self.classes)
+        return self.answer_offset + len(self.classes)
 
     @property
     def block_size(self) -> int:
-        return self.n_edges + 3 * self.n_queries - 1
+        return self.width * self.n_edges + (2 + self.width) * self.n_queries - 1
+
+    def pair_tokens(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """The tokens of label pairs (..., ) -> (..., width): one pair token, or the two label tokens."""
+        if self.width == 1:
+            return self.pair_token[first, second].unsqueeze(-1)
+        return torch.stack([first, second], dim=-1)
 
     @property
     def chance(self) -> float:
@@ -201,19 +217,20 @@ class ShortestPath:
         query = torch.multinomial(weight, q, replacement=True, generator=generator)  # (B, q)
         labels = torch.rand(count, self.n_labels, generator=generator).argsort(dim=1)[:, :n]  # node -> label
         keys = self.pair_hash[labels.gather(1, u), labels.gather(1, v)].sum(dim=1)
-        edges = self.pair_token[labels.gather(1, u), labels.gather(1, v)]  # (B, m)
-        questions = torch.stack(
+        edges = self.pair_tokens(labels.gather(1, u), labels.gather(1, v)).view(count, -1)  # (B, m width)
+        questions = torch.cat(
             [
-                torch.full((count, q), self.query_token),
-                self.pair_token[labels.gather(1, query // n), labels.gather(1, query % n)],
-                answer.gather(1, query) + self.answer_offset,
+                torch.full((count, q, 1), self.query_token),
+                self.pair_tokens(labels.gather(1, query // n), labels.gather(1, query % n)),
+                (answer.gather(1, query) + self.answer_offset).unsqueeze(-1),
             ],
             dim=2,
-        ).view(count, 3 * q)
+        ).view(count, -1)
         sequence = torch.cat([edges, questions], dim=1)
         inputs = sequence[:, :-1]
         targets = torch.full_like(inputs, IGNORE)
-        answer_positions = m + 3 * torch.arange(q) + 1  # the position of each pair token, which predicts a
+        # the position of each question's last pair token, which predicts a
+        answer_positions = self.width * m + (2 + self.width) * torch.arange(q) + self.width
         targets[:, answer_positions] = sequence[:, answer_positions + 1]
         return inputs, targets, keys
 
