@@ -57,7 +57,7 @@ STUDIES = {
         ),
         Study(
             "distill", "discolab.experiments.distill_eval", ("--quick", "--seeds", "1"), 1.0,
-            "python -m discolab.experiments.distill_eval --seeds 3",
+            "python -m discolab.experiments.distill_eval --select-temperature, then --seeds 5",
         ),
         Study(
             "ddeq", "discolab.experiments.ddeq_eval", ("--quick", "--seeds", "1"), 2.0,

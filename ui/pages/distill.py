@@ -11,7 +11,7 @@ st.caption(
     "Soft-label baseline (Qin et al. 2024, 'A Label is Worth a Thousand Images'): random real images per class "
     "with an expert checkpoint's soft labels, a student trained from scratch. D3: each class stored as a few "
     "Gaussian latents plus a decoder, trained by MMD on expert features, compared at equal storage. "
-    "Sweep: `python -m discolab.experiments.distill_eval --seeds 3`."
+    "Sweep: `python -m discolab.experiments.distill_eval --select-temperature`, then `--seeds 5`."
 )
 
 try:
