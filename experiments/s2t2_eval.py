@@ -3,7 +3,7 @@
 Two steps, each a sweep in the runs database (cells already done are skipped on a rerun):
 
 1. **Selection, on the validation split** (``--select --settings FILE``, seed 0). Per trained
-   condition, every combination of :data:`SELECTION_GRID` (learning rates) is trained for the
+   condition, every combination of :data:`SELECTION_GRID` (learning rates, batch size) is trained for the
    largest budget of ``--select-epochs`` (passes over the 163,133 training residues; 0.5 and 1
    by default) and scored on the validation windows at each budget on the way (one run scores
    every budget: the learning rate is constant, :func:`train_condition`). The setting with the
@@ -76,15 +76,16 @@ SETTING_KEYS = [
     "eval_split",
 ]  # fmt: skip
 LEARNING_RATES = (3e-4, 1e-3, 3e-3)  # LoRA and fresh embeddings
-# Per trained condition, the values tried on the validation split. The batch stays at the default 4:
-# at a fixed number of residues it changes only how many steps they make, not the compute, and
-# every run costs ~20 CPU-minutes a pass, so the grid spends its runs on learning rates.
+# Windows per step. At a fixed number of residues a smaller batch makes more steps for about the
+# same compute, and a pass over the training proteins is only ~160 steps of 4 windows.
+BATCH_SIZES = (1, 4)
+# Per trained condition, the values tried on the validation split (every run ~20 CPU-minutes a pass).
 SELECTION_GRID = {
-    "source-finetune": {"learning_rate": LEARNING_RATES},
-    "fresh-embeddings": {"learning_rate": LEARNING_RATES},
+    "source-finetune": {"learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES},
+    "fresh-embeddings": {"learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES},
     # P's rate at the sparser of the two values the frozen-body study compared (1e-2, ~6x sparser than 1e-3)
-    "s2t2": {"learning_rate": LEARNING_RATES[1:], "plan_learning_rate": (1e-2,)},
-    "s2t2-frozen": {"plan_learning_rate": (1e-3, 1e-2)},
+    "s2t2": {"learning_rate": LEARNING_RATES[1:], "plan_learning_rate": (1e-2,), "batch_size": BATCH_SIZES},
+    "s2t2-frozen": {"plan_learning_rate": (1e-3, 1e-2), "batch_size": BATCH_SIZES},
 }
 SELECTED_FIELDS = ("learning_rate", "plan_learning_rate", "batch_size", "residues")
 SELECT_SEED = 0

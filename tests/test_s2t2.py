@@ -349,8 +349,10 @@ def test_a_full_head_run_is_also_scored_under_the_residue_token_head(source_body
 
 
 def fake_validation_bpc(config: dict, residues: int, epoch: int) -> float:
-    """Lowest at learning rate 1e-3 and P's 1e-2; source-finetune overfits, S2T2 improves with budget."""
+    """Lowest at learning rate 1e-3 and P's 1e-2, batch 4 for source-finetune and 1 for S2T2;
+    source-finetune overfits, S2T2 improves with budget."""
     setting = abs(math.log10(config["learning_rate"]) + 3) + abs(math.log10(config["plan_learning_rate"]) + 2)
+    setting += 0.001 * (config["batch_size"] == (4 if config["condition"] == "s2t2" else 1))
     budget = residues / epoch if config["condition"] == "source-finetune" else epoch / residues
     return 4.0 + setting + 0.01 * budget
 
@@ -375,7 +377,7 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     db_url, settings_path = f"sqlite:///{tmp_path}/runs.sqlite", tmp_path / "settings.json"
     common = ["--db", db_url, "--settings", str(settings_path)]
     s2t2_eval.main(["--select", "--conditions", "source-finetune", "s2t2", *common])
-    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 3 + 2  # one seed; two budgets per run
+    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 2 * (3 + 2)  # lr x batch; one seed
     settings = s2t2_eval.read_settings(settings_path)
     assert set(settings) == {"source-finetune", "s2t2"}
     half = round(epoch / 2)
@@ -383,7 +385,7 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
         "learning_rate": 1e-3, "plan_learning_rate": 1e-3, "batch_size": 4, "residues": half, "validation_bpc": 0,
     }  # fmt: skip
     assert settings["s2t2"]["residues"] == epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
-    assert settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
+    assert settings["s2t2"]["batch_size"] == 1 and settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
     assert "chosen on validation" in capsys.readouterr().out
 
     # --extend: the longer budgets for the chosen learning rates alone, and the budget chosen among them
@@ -393,6 +395,7 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     assert extended == [("s2t2", 1e-3)]
     extended_settings = s2t2_eval.read_settings(settings_path)
     assert extended_settings["s2t2"]["residues"] == 2 * epoch and extended_settings["s2t2"]["learning_rate"] == 1e-3
+    assert extended_settings["s2t2"]["batch_size"] == 1  # the chosen batch carries over
     assert extended_settings["source-finetune"] == settings["source-finetune"]  # not extended: kept
     with pytest.raises(DiscolabError, match="use it with --select"):
         s2t2_eval.main(["--extend", *common])
