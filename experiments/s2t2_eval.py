@@ -20,8 +20,8 @@ Two steps, each a sweep in the runs database (cells already done are skipped on 
    The plans of the S2T2 conditions are saved under DATA_HOME/s2t2/<condition>-seed-<seed>/plan.pt
    for the dashboard.
 
-Report: the unigram baseline (training residue frequencies) on the validation and test
-proteins; per condition the BPC (mean, sd, each seed) and its difference from the unigram
+Report: the unigram and bigram baselines (training residue frequencies; one residue of context)
+on the validation and test proteins; per condition the BPC (mean, sd, each seed) and its difference from the unigram
 baseline, the setting used, characters per token, nonzeros per row of P; the paired
 differences by seed (S2T2 against fresh embeddings, source finetuning under either head and
 its frozen-body ablation, and each renormalised head against the full one); the compression
@@ -65,7 +65,7 @@ from discolab.core.s2t2.conditions import (
 from discolab.core.s2t2.data import protein_sequences, split_sequences
 from discolab.core.s2t2.model import S2T2LM, SOURCE_HEADS
 from discolab.core.s2t2.tokenizer import characters_per_token, train_protein_bpe
-from discolab.core.s2t2.train import unigram_bits_per_residue
+from discolab.core.s2t2.train import bigram_bits_per_residue, unigram_bits_per_residue
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep_from_arguments
 
 EXPERIMENT = "s2t2-joint-compare"  # the comparison with S2T2 learning P and LoRA together (test split)
@@ -76,6 +76,7 @@ SETTING_KEYS = [
     "eval_split",
 ]  # fmt: skip
 LEARNING_RATES = (3e-4, 1e-3, 3e-3)  # LoRA and fresh embeddings
+BIGRAM_PRIOR_STRENGTHS = (1.0, 10.0, 100.0, 1000.0)  # the bigram baseline's smoothing, chosen on validation
 # Windows per step. At a fixed number of residues a smaller batch makes more steps for about the
 # same compute, and a pass over the training proteins is only ~160 steps of 4 windows.
 BATCH_SIZES = (1, 4)
@@ -115,6 +116,31 @@ def unigram_baselines(split_seed: int = 0) -> dict[str, float]:
     """Bits per residue of the add-one smoothed training residue frequencies on validation and test."""
     parts = split_sequences(protein_sequences(), seed=split_seed)
     return {split: unigram_bits_per_residue(parts["train"], parts[split]) for split in ("validation", "test")}
+
+
+def bigram_baselines(split_seed: int = 0) -> dict[str, float]:
+    """Bits per residue of the smoothed training bigram (:func:`bigram_bits_per_residue`) on
+    validation and test, its prior strength the one of :data:`BIGRAM_PRIOR_STRENGTHS` best on
+    validation (``prior_strength``)."""
+    parts = split_sequences(protein_sequences(), seed=split_seed)
+    strength = min(
+        BIGRAM_PRIOR_STRENGTHS, key=lambda k: bigram_bits_per_residue(parts["train"], parts["validation"], k)
+    )
+    scores = {
+        split: bigram_bits_per_residue(parts["train"], parts[split], strength) for split in ("validation", "test")
+    }
+    return scores | {"prior_strength": strength}
+
+
+def baseline_lines(split_seed: int = 0) -> list[str]:
+    """The context-free and one-residue-context yardsticks, for the reports."""
+    unigram, bigram = unigram_baselines(split_seed), bigram_baselines(split_seed)
+    return [
+        f"Unigram baseline (training residue frequencies, add-one smoothed): {unigram['validation']:.3f} bits per "
+        f"residue on validation, {unigram['test']:.3f} on test; uniform over 20 amino acids {math.log2(20):.3f}.",
+        f"Bigram baseline (one residue of context, prior strength {bigram['prior_strength']:g} chosen on validation): "
+        f"{bigram['validation']:.3f} on validation, {bigram['test']:.3f} on test.",
+    ]
 
 
 def epoch_residues(config: S2T2Config) -> int:
@@ -218,7 +244,7 @@ def selection_report(db: RunsDB, configs: list[dict], path: Path) -> str:
     expected = pd.Series([c["condition"] for c in configs]).value_counts() * budgets
     complete = [c for c, n in expected.items() if (table["condition"] == c).sum() == n]
     lines = [
-        f"Unigram baseline on the validation proteins: {unigram_baselines()['validation']:.3f} bits per residue.",
+        *baseline_lines(),
         "",
         "Validation bits per character per setting (seed 0; residues = the budget):",
         "",
@@ -396,10 +422,8 @@ def report(db: RunsDB, configs: list[dict]) -> str:
     table = summary(db, configs)
     path = data_path("results", "s2t2_compare.png")
     plot(db, configs, path)
-    unigram = unigram_baselines()
     lines = [
-        f"Unigram baseline (training residue frequencies, add-one smoothed): {unigram['validation']:.3f} bits per "
-        f"residue on validation, {unigram['test']:.3f} on test; uniform over 20 amino acids {math.log2(20):.3f}.",
+        *baseline_lines(),
         "",
         "Bits per character on the test windows (lower is better; minus_unigram < 0 beats the unigram baseline):",
         "",

@@ -204,7 +204,7 @@ def test_saved_plan_round_trips_and_maps_tokens(tiny_s2t2, tmp_path):
 
 # --- the unigram baseline, the evaluation split, budgets ---------------------------------------
 
-from discolab.core.s2t2.train import unigram_bits_per_residue  # noqa: E402
+from discolab.core.s2t2.train import bigram_bits_per_residue, unigram_bits_per_residue  # noqa: E402
 
 
 def test_unigram_baseline_is_the_add_one_smoothed_training_frequencies(proteins):
@@ -215,6 +215,23 @@ def test_unigram_baseline_is_the_add_one_smoothed_training_frequencies(proteins)
         unigram_bits_per_residue(["AB"], ["AC"])
     parts = split_sequences(proteins)
     assert unigram_bits_per_residue(parts["train"], parts["test"]) == pytest.approx(4.181, abs=5e-4)  # docs/s2t2.md
+
+
+def test_the_bigram_baseline_uses_one_residue_of_context_and_tends_to_the_unigram(proteins):
+    # "AB" always follows "A" in training: the bigram codes "AB" in fewer bits than the unigram
+    assert bigram_bits_per_residue(["ABAB"], ["AB"], 0.1) < unigram_bits_per_residue(["ABAB"], ["AB"])
+    p = {"A": 3 / 6, "B": 3 / 6}  # add-one unigram of "ABAB"
+    expected = -(math.log2(p["A"]) + math.log2((2 + 1.0 * p["B"]) / (2 + 1.0))) / 2
+    assert bigram_bits_per_residue(["ABAB"], ["AB"], 1.0) == pytest.approx(expected)
+    assert bigram_bits_per_residue(["ABAB"], ["AB"], 1e9) == pytest.approx(unigram_bits_per_residue(["ABAB"], ["AB"]))
+    with pytest.raises(ValueError, match="prior strength"):
+        bigram_bits_per_residue(["AB"], ["AB"], 0)
+    with pytest.raises(ValueError, match="alphabet"):
+        bigram_bits_per_residue(["AB"], ["AC"], 1.0)
+    parts = split_sequences(proteins, seed=0)
+    assert bigram_bits_per_residue(parts["train"], parts["validation"], 10.0) < unigram_bits_per_residue(
+        parts["train"], parts["validation"]
+    )  # real proteins: one residue of context helps a little
 
 
 class ResidueCountsLM(torch.nn.Module):
@@ -386,7 +403,8 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     }  # fmt: skip
     assert settings["s2t2"]["residues"] == epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
     assert settings["s2t2"]["batch_size"] == 1 and settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
-    assert "chosen on validation" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "chosen on validation" in out and "4.159 bits per residue on validation" in out
 
     # --extend: the longer budgets for the chosen learning rates alone, and the budget chosen among them
     s2t2_eval.main(["--select", "--extend", "--select-epochs", "1", "2", "--conditions", "s2t2", *common])
@@ -430,7 +448,7 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     )
     s2t2_eval.main(["--conditions", "zero-shot", "source-finetune", "s2t2", "--seeds", "2", *common])
     out = capsys.readouterr().out
-    assert "4.181 on test" in out
+    assert "4.181 on test" in out and "Bigram baseline" in out
     assert "source-finetune (residue-token head) - source-finetune: -0.300 bits/char" in out
     assert "s2t2 - source-finetune (residue-token head): +0.200 bits/char" in out
     table = s2t2_eval.summary(RunsDB(db_url), configs)
