@@ -187,7 +187,10 @@ def extension_configs(config: S2T2Config, conditions, epochs, settings: dict[str
     A successive-halving step: the grid is tried at a short budget, and the compute of the long
     budgets goes to its winner alone.
     """
-    configs = selection_configs(config, [c for c in conditions if c in settings], epochs)
+    missing = [c for c in conditions if c in SELECTION_GRID and c not in settings]
+    if missing:
+        raise DiscolabError(f"no chosen settings for {', '.join(missing)} to extend: run --select for them first")
+    configs = selection_configs(config, conditions, epochs)
     chosen = {c: {k: settings[c][k] for k in SELECTED_FIELDS if k != "residues"} for c in settings}
     unique = {config_hash(c): c for c in (c | chosen[c["condition"]] for c in configs)}
     return list(unique.values())

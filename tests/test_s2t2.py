@@ -417,6 +417,8 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     assert extended_settings["source-finetune"] == settings["source-finetune"]  # not extended: kept
     with pytest.raises(DiscolabError, match="use it with --select"):
         s2t2_eval.main(["--extend", *common])
+    with pytest.raises(DiscolabError, match="no chosen settings for fresh-embeddings to extend"):
+        s2t2_eval.main(["--select", "--extend", "--conditions", "fresh-embeddings", *common])
     settings_path.write_text(json.dumps(settings))
     capsys.readouterr()
 
