@@ -240,10 +240,15 @@ def test_ctrl_c_records_every_finished_cell_and_stops_the_rest(tmp_path):
 
 
 SWEEP_SCRIPT = """
+import signal
 import sys
 import time
 from discolab.core.runs import RunsDB
 from discolab.experiments.sweep import Sweep, SweepInterrupted, run_sweep
+
+# Ctrl+C reaches a terminal's foreground job, even where this test runs with SIGINT ignored (as a
+# background job of a script, which inherits SIG_IGN and passes it on)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def nap(config, seed):
     time.sleep(config["sleep"])
