@@ -91,6 +91,8 @@ def test_bad_parameters_raise_clear_errors():
         TransformerConfig(vocab_size=10, block_size=4, d_model=30, n_heads=4)
     with pytest.raises(DiscolabError, match="n_entries"):
         PhoneBook(n_entries=5000, name_length=3, n_letters=16)
+    with pytest.raises(DiscolabError, match="edge_tokens must be one of pair, labels"):
+        ShortestPath(edge_tokens="triples")
     with pytest.raises(DiscolabError, match="unknown MoE task"):
         make_task("sorting")
     with pytest.raises(DiscolabError, match="unknown parameters"):
