@@ -3,16 +3,19 @@
 Two steps, each a sweep in the runs database (cells already done are skipped on a rerun):
 
 1. **Selection, on the validation split** (``--select --settings FILE``, seed 0). Per trained
-   condition, every combination of :data:`SELECTION_GRID` (learning rates, batch size) is trained for the
-   largest budget of ``--select-epochs`` (passes over the 163,133 training residues; 0.5 and 1
-   by default) and scored on the validation windows at each budget on the way (one run scores
-   every budget: the learning rate is constant, :func:`train_condition`). The setting with the
-   lowest validation BPC (learning rates, budget) is written to FILE, per condition (the file is
-   updated, so conditions may be selected one command at a time). ``--extend`` then continues the
-   selection at longer budgets with the chosen learning rates alone (successive halving: the
-   grid at the short budgets, the long runs for its winner), and picks the budget.
+   condition, every combination of :data:`SELECTION_GRID` (learning rates) is trained at
+   ``--batch-size`` for the largest budget of ``--select-epochs`` (passes over the 163,133
+   training residues; 0.5 and 1 by default) and scored on the validation windows at each budget
+   on the way (one run scores every budget: the learning rate is constant,
+   :func:`train_condition`). The setting with the lowest validation BPC (learning rates, batch
+   size, budget) is written to FILE, per condition (the file is updated, so conditions may be
+   selected one command at a time). ``--extend`` then continues from the chosen learning rates
+   alone, one lever at a time: other batch sizes (``--select-batch-sizes 1 4``) and longer
+   budgets (``--select-epochs 1 2 4``), and picks among them (successive halving: the grid at the
+   short budgets, the costly runs for its winner).
 2. **Comparison, on the test split** (``--settings FILE``): every condition with its selected
-   setting, over ``--seeds`` seeds. The two source-tokenizer conditions are trained with the full
+   setting, over ``--seeds`` seeds; ``--passes P`` trains every condition for P passes instead of
+   its selected budget (a comparison at equal compute). The two source-tokenizer conditions are trained with the full
    head (all 49,152 tokens) and scored twice: as they are, and renormalised over the tokens spelled
    with residue letters (``residue-tokens``, 755 tokens: the control for S2T2's renormalised
    head), paired on the same model. Without ``--settings``, every condition takes the config
@@ -31,13 +34,14 @@ of the protein BPE at several vocabulary sizes. ``--report-only`` prints it from
 Run::
 
     python -m discolab.experiments.s2t2_eval --select --settings s2t2_settings.json
+    python -m discolab.experiments.s2t2_eval --select --extend --select-batch-sizes 1 4 --settings s2t2_settings.json
     python -m discolab.experiments.s2t2_eval --select --extend --select-epochs 1 2 4 --settings s2t2_settings.json
-    python -m discolab.experiments.s2t2_eval --settings s2t2_settings.json --seeds 5
+    python -m discolab.experiments.s2t2_eval --settings s2t2_settings.json --seeds 5 [--passes 1]
 
 Cost on two shared CPU cores, one worker per core: about 10 CPU-minutes per 80,000 training
 residues for every trained condition (a joint S2T2 step measured at 1.14x a frozen-body one), so
 a pass over the training proteins is about 20 minutes. The selection (10 runs of one pass) takes
-about 3.5 CPU-hours; the comparison (4 trained conditions x 5 seeds) about 7 at one pass.
+about 3.5 CPU-hours; the comparison (4 trained conditions x 5 seeds) about 8 at one pass.
 """
 
 from __future__ import annotations
@@ -77,16 +81,14 @@ SETTING_KEYS = [
 ]  # fmt: skip
 LEARNING_RATES = (3e-4, 1e-3, 3e-3)  # LoRA and fresh embeddings
 BIGRAM_PRIOR_STRENGTHS = (1.0, 10.0, 100.0, 1000.0)  # the bigram baseline's smoothing, chosen on validation
-# Windows per step. At a fixed number of residues a smaller batch makes more steps for about the
-# same compute, and a pass over the training proteins is only ~160 steps of 4 windows.
-BATCH_SIZES = (1, 4)
-# Per trained condition, the values tried on the validation split (every run ~20 CPU-minutes a pass).
+# Per trained condition, the learning rates tried on the validation split (every run ~25 CPU-minutes
+# a pass). Batch size and budget are then tried at the chosen rates alone (``--extend``).
 SELECTION_GRID = {
-    "source-finetune": {"learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES},
-    "fresh-embeddings": {"learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES},
+    "source-finetune": {"learning_rate": LEARNING_RATES},
+    "fresh-embeddings": {"learning_rate": LEARNING_RATES},
     # P's rate at the sparser of the two values the frozen-body study compared (1e-2, ~6x sparser than 1e-3)
-    "s2t2": {"learning_rate": LEARNING_RATES[1:], "plan_learning_rate": (1e-2,), "batch_size": BATCH_SIZES},
-    "s2t2-frozen": {"plan_learning_rate": (1e-3, 1e-2), "batch_size": BATCH_SIZES},
+    "s2t2": {"learning_rate": LEARNING_RATES[1:], "plan_learning_rate": (1e-2,)},
+    "s2t2-frozen": {"plan_learning_rate": (1e-3, 1e-2)},
 }
 SELECTED_FIELDS = ("learning_rate", "plan_learning_rate", "batch_size", "residues")
 SELECT_SEED = 0
@@ -180,19 +182,28 @@ def selection_configs(config: S2T2Config, conditions, epochs) -> list[dict]:
     ]
 
 
-def extension_configs(config: S2T2Config, conditions, epochs, settings: dict[str, dict]) -> list[dict]:
-    """The selection continued at longer budgets: per condition in ``conditions`` and ``settings``, only
-    the learning rates and batch size already chosen there, trained for the budgets of ``epochs``.
+def extension_configs(
+    config: S2T2Config, conditions, epochs, settings: dict[str, dict], batch_sizes=None
+) -> list[dict]:
+    """The selection continued from its winners: per condition in ``conditions`` and ``settings``, only
+    the learning rates already chosen there, at each of ``batch_sizes`` (default: the chosen one),
+    trained for the budgets of ``epochs``.
 
-    A successive-halving step: the grid is tried at a short budget, and the compute of the long
-    budgets goes to its winner alone.
+    A successive-halving step: the grid is tried at a short budget, and the compute of the other
+    batch sizes and the long budgets goes to its winner alone.
     """
+    if batch_sizes is not None and min(batch_sizes) < 1:
+        raise DiscolabError(f"--select-batch-sizes must be positive, got {batch_sizes}")
     missing = [c for c in conditions if c in SELECTION_GRID and c not in settings]
     if missing:
         raise DiscolabError(f"no chosen settings for {', '.join(missing)} to extend: run --select for them first")
     configs = selection_configs(config, conditions, epochs)
     chosen = {c: {k: settings[c][k] for k in SELECTED_FIELDS if k != "residues"} for c in settings}
-    unique = {config_hash(c): c for c in (c | chosen[c["condition"]] for c in configs)}
+    unique = {}
+    for c in configs:
+        for batch_size in batch_sizes or [chosen[c["condition"]]["batch_size"]]:
+            extended = c | chosen[c["condition"]] | {"batch_size": int(batch_size)}
+            unique[config_hash(extended)] = extended
     return list(unique.values())
 
 
@@ -279,10 +290,15 @@ def compare_cell(config: dict, seed: int) -> list[dict]:
     ]
 
 
-def comparison_configs(config: S2T2Config, conditions, settings: dict[str, dict] | None = None) -> list[dict]:
+def comparison_configs(
+    config: S2T2Config, conditions, settings: dict[str, dict] | None = None, passes: float | None = None
+) -> list[dict]:
     """One config per condition, scored on test (the source-tokenizer ones under both heads, one
     model); with ``settings`` (from ``--select``) each trained condition takes its selected
-    learning rates, batch size and budget."""
+    learning rates, batch size and budget; with ``passes`` every one trains that many passes
+    over the training residues instead."""
+    if passes is not None and passes <= 0:
+        raise DiscolabError(f"--passes must be positive, got {passes}")
     configs = []
     for condition in conditions:
         chosen = replace(config, eval_split="test")
@@ -290,6 +306,8 @@ def comparison_configs(config: S2T2Config, conditions, settings: dict[str, dict]
             if condition not in settings:
                 raise DiscolabError(f"no selected settings for {condition}: run --select for it, or leave it out")
             chosen = replace(chosen, **{k: settings[condition][k] for k in SELECTED_FIELDS})
+        if passes is not None and condition != "zero-shot":
+            chosen = replace(chosen, residues=round(passes * epoch_residues(config)))
         configs.append({"condition": condition, **asdict(replace(chosen, source_head="full"))})
     return configs
 
@@ -471,7 +489,16 @@ def add_arguments(parser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--extend", action="store_true",
-        help="with --select: train only the settings already chosen in --settings, for the budgets of --select-epochs",
+        help="with --select: train only the learning rates chosen in --settings, at the budgets of --select-epochs",
+    )  # fmt: skip
+    parser.add_argument(
+        "--select-batch-sizes", nargs="+", type=int, default=None,
+        help="with --extend: the batch sizes tried at the chosen learning rates (default: the chosen batch size)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--passes", type=float, default=None,
+        help="the comparison: train every condition for this many passes over the training residues "
+        "(default: the budget chosen in --settings, or --residues)",
     )  # fmt: skip
     parser.add_argument(
         "--settings", type=Path, default=None,
@@ -485,11 +512,17 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     db = RunsDB(args.db)
     config = config_from_args(args)
+    if args.select_batch_sizes and not (args.select and args.extend):
+        raise DiscolabError("--select-batch-sizes is a step of the selection: use it with --select --extend")
+    if args.passes is not None and args.select:
+        raise DiscolabError("--passes sets the comparison's budget: --select chooses it with --select-epochs")
     if args.select:
         if args.settings is None:
             raise DiscolabError("--select writes the chosen settings: give --settings FILE")
         if args.extend:
-            configs = extension_configs(config, args.conditions, args.select_epochs, read_settings(args.settings))
+            configs = extension_configs(
+                config, args.conditions, args.select_epochs, read_settings(args.settings), args.select_batch_sizes
+            )
         else:
             configs = selection_configs(config, args.conditions, args.select_epochs)
         if not args.report_only:
@@ -499,7 +532,7 @@ def run(args) -> int:
     if args.extend:
         raise DiscolabError("--extend continues a selection: use it with --select")
     settings = read_settings(args.settings) if args.settings else None
-    configs = comparison_configs(config, args.conditions, settings)
+    configs = comparison_configs(config, args.conditions, settings, args.passes)
     if not args.report_only:
         run_sweep_from_arguments(comparison_sweep(configs, list(range(args.seeds))), db, args)
     print(report(db, configs))

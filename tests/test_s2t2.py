@@ -394,7 +394,7 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     db_url, settings_path = f"sqlite:///{tmp_path}/runs.sqlite", tmp_path / "settings.json"
     common = ["--db", db_url, "--settings", str(settings_path)]
     s2t2_eval.main(["--select", "--conditions", "source-finetune", "s2t2", *common])
-    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 2 * (3 + 2)  # lr x batch; one seed
+    assert len(RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)) == 3 + 2  # the learning rates; one seed
     settings = s2t2_eval.read_settings(settings_path)
     assert set(settings) == {"source-finetune", "s2t2"}
     half = round(epoch / 2)
@@ -402,9 +402,26 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
         "learning_rate": 1e-3, "plan_learning_rate": 1e-3, "batch_size": 4, "residues": half, "validation_bpc": 0,
     }  # fmt: skip
     assert settings["s2t2"]["residues"] == epoch and settings["s2t2"]["plan_learning_rate"] == 1e-2
-    assert settings["s2t2"]["batch_size"] == 1 and settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
+    assert settings["s2t2"]["batch_size"] == 4 and settings["s2t2"]["validation_bpc"] == pytest.approx(4.011)
     out = capsys.readouterr().out
     assert "chosen on validation" in out and "4.159 bits per residue on validation" in out
+
+    # --extend --select-batch-sizes: the other batch size at the chosen learning rates alone
+    s2t2_eval.main(
+        ["--select", "--extend", "--select-batch-sizes", "1", "4", "--conditions", "source-finetune", "s2t2", *common]
+    )
+    cells = [json.loads(c) for c in RunsDB(db_url).cells(s2t2_eval.SELECT_EXPERIMENT)["config"]]
+    assert sorted((c["condition"], c["learning_rate"]) for c in cells if c["batch_size"] == 1) == [
+        ("s2t2", 1e-3), ("source-finetune", 1e-3)
+    ]  # fmt: skip
+    settings = s2t2_eval.read_settings(settings_path)
+    assert settings["s2t2"]["batch_size"] == 1 and settings["s2t2"]["validation_bpc"] == pytest.approx(4.01)
+    assert settings["source-finetune"]["batch_size"] == 4  # batch 1 is worse there
+    for wrong in (["--select-batch-sizes", "1"], ["--select", "--select-batch-sizes", "1"]):
+        with pytest.raises(DiscolabError, match="use it with --select --extend"):
+            s2t2_eval.main([*wrong, *common])
+    with pytest.raises(DiscolabError, match="must be positive"):
+        s2t2_eval.main(["--select", "--extend", "--select-batch-sizes", "0", *common])
 
     # --extend: the longer budgets for the chosen learning rates alone, and the budget chosen among them
     s2t2_eval.main(["--select", "--extend", "--select-epochs", "1", "2", "--conditions", "s2t2", *common])
@@ -431,6 +448,13 @@ def test_select_picks_the_lowest_validation_bpc_and_the_comparison_uses_it(monke
     assert all(c["eval_split"] == "test" for c in configs)
     finetune = [c for c in configs if c["condition"] == "source-finetune"]
     assert all(c["residues"] == half and c["batch_size"] == 4 for c in finetune)
+    at_two_passes = s2t2_eval.comparison_configs(S2T2Config(), ["zero-shot", "s2t2"], settings, passes=2)
+    assert [c["residues"] for c in at_two_passes] == [S2T2Config().residues, 2 * epoch]  # zero-shot trains none
+    assert at_two_passes[1]["batch_size"] == 1  # the other chosen settings stay
+    with pytest.raises(DiscolabError, match="--passes must be positive"):
+        s2t2_eval.comparison_configs(S2T2Config(), ["s2t2"], settings, passes=0)
+    with pytest.raises(DiscolabError, match="--passes sets the comparison's budget"):
+        s2t2_eval.main(["--select", "--passes", "1", *common])
     with pytest.raises(DiscolabError, match="no selected settings for fresh-embeddings"):
         s2t2_eval.comparison_configs(S2T2Config(), ["fresh-embeddings"], settings)
 
