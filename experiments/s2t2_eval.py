@@ -353,7 +353,7 @@ def summary(db: RunsDB, configs: list[dict] | None = None) -> pd.DataFrame:
             "test_bpc_sd": part["test_bpc"].std(ddof=1) if len(part) > 1 else 0.0,
             "per_seed": " ".join(f"{v:.3f}" for v in part.sort_values("seed")["test_bpc"]),
             "minus_unigram": part["test_bpc"].mean() - unigram,
-            "residues": int(first["residues"]),
+            "residues": 0 if first["condition"] == "zero-shot" else int(first["residues"]),  # trains nothing
             "batch_size": int(first["batch_size"]),
             "learning_rate": first["learning_rate"],
             "plan_learning_rate": first["plan_learning_rate"],
