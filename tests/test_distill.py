@@ -179,12 +179,14 @@ def test_soft_labels_beat_hard_labels_at_one_image_per_class(discolab_home):
     gains = []
     for seed in (0, 1):
         rows = softlabel_run(
-            {"dataset": "nested", "ipc": 1, "expert_train_epochs": 10, "expert_epochs": [10], "student_steps": 200},
+            {"dataset": "nested", "ipc": 1, "expert_train_epochs": 30, "expert_epochs": [30], "student_steps": 200},
             seed,
         )
         value = {(r["metric"], r["step"]): r["value"] for r in rows}
-        gains.append(value[("soft", 10)] - value[("hard", 0)])
-    assert min(gains) > 0 and np.mean(gains) > 0.02, gains  # measured: +0.043 and +0.030
+        gains.append(value[("soft", 30)] - value[("hard", 0)])
+    # Measured with the 55/15/30 split: +0.049 and +0.073 (seeds 2-5: +0.027 +0.111 +0.088 +0.087).
+    # A 10-epoch expert gave only +0.01 to +0.04, too close to cross-machine float noise.
+    assert min(gains) > 0 and np.mean(gains) > 0.03, gains
 
 
 def test_quick_sweep_reports_every_table_through_tools_cli_and_page(discolab_home, capsys):
