@@ -97,7 +97,7 @@ def long_configs(steps: int = LONG_STEPS) -> list[dict]:
 
 PILOT_REASONING = "moe-reasoning-pilot"
 PILOT_DEPTHS, PILOT_WIDTHS, PILOT_STEPS = (2, 4, 6), (64, 128), 6000
-PILOT_KEYS = ["edge_tokens", "steps", "lr", "n_layers", "d_model"]  # a pilot's setting
+PILOT_KEYS = ["edge_tokens", "steps", "lr", "n_layers", "d_model", "n_experts"]  # a pilot's setting
 
 
 def reasoning_pilot_configs(
@@ -106,25 +106,36 @@ def reasoning_pilot_configs(
     depths: tuple[int, ...] = PILOT_DEPTHS,
     widths: tuple[int, ...] = PILOT_WIDTHS,
     edge_tokens: str = "pair",
+    experts: tuple[int, ...] = (),
 ) -> list[dict]:
-    """Dense models only, deeper and wider than the grid's, trained ``steps`` (2x the grid's by
-    default) at learning rate ``lr`` on the reasoning task with its edges written as ``edge_tokens``
+    """Dense models deeper and wider than the grid's, trained ``steps`` (2x the grid's by default) at
+    learning rate ``lr`` on the reasoning task with its edges written as ``edge_tokens``
     (:class:`discolab.core.moe.tasks.ShortestPath`): is there a dense model that learns the two-hop
-    step (distance-2 accuracy near 1)? The study's reasoning grid should sweep width across where
-    that starts (issue 28)."""
+    step (distance-2 accuracy near 1)? With ``experts``, also a top-1 MoE with each of those numbers
+    of experts at every depth and width (active parameters fixed at the dense model's): on the same
+    schedule, do experts move a model along the dense width curve (issue 28)?"""
     task = {"task": "shortest_path", **TASK_SETTINGS["shortest_path"], "edge_tokens": edge_tokens}
     task |= {**TRAINING, "steps": steps, "lr": lr}
-    return [{**task, "n_layers": depth, "d_model": width, "n_experts": None} for depth in depths for width in widths]
+    out = []
+    for depth in depths:
+        for width in widths:
+            out.append({**task, "n_layers": depth, "d_model": width, "n_experts": None})
+            out += [{**task, "n_layers": depth, "d_model": width, "n_experts": e, **MOE} for e in experts]
+    return out
 
 
 def reasoning_pilot_table(db: RunsDB) -> str:
-    """Per (steps, learning rate, depth, width): accuracy overall and per distance class, train and
-    test loss, mean over seeds, and each seed's train loss (a seed that failed to train stands out)."""
+    """Per (steps, learning rate, depth, width, experts; experts 0 for a dense model): accuracy
+    overall and per distance class, train and test loss, mean over seeds, and each seed's accuracy and
+    train loss (a seed that failed to train stands out)."""
     table = db.wide(PILOT_REASONING).sort_values("seed")
+    experts = table["n_experts"] if "n_experts" in table else pd.Series(np.nan, index=table.index)
+    table["n_experts"] = pd.to_numeric(experts).fillna(0).astype(int)  # rows before MoE pilots: all dense
     columns = ["accuracy", *class_columns(table), "train_loss", "test_loss", "params_total", "train_seconds"]
     grouped = table.groupby(PILOT_KEYS)
     summary = grouped[columns].mean()
     summary.insert(0, "seeds", grouped.size())
+    summary["accuracy_per_seed"] = grouped["accuracy"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
     summary["train_loss_per_seed"] = grouped["train_loss"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
     return summary.round(3).to_markdown()
 
@@ -326,6 +337,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instead: dense models of depth 2/4/6 and width 64/128 on the reasoning task (does any learn two hops?)",
     )
+    parser.add_argument(
+        "--pilot-experts", type=int, nargs="+", default=[],
+        help="the pilot also trains a top-1 MoE with each of these numbers of experts at every depth and width",
+    )  # fmt: skip
     parser.add_argument("--pilot-steps", type=int, default=PILOT_STEPS, help="the pilot's training steps")
     parser.add_argument("--pilot-lr", type=float, default=TRAINING["lr"], help="the pilot's peak learning rate")
     parser.add_argument("--pilot-depths", type=int, nargs="+", default=list(PILOT_DEPTHS), help="the pilot's depths")
@@ -344,7 +359,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     db = RunsDB(args.db)
     if getattr(args, "pilot_reasoning", False):
         configs = reasoning_pilot_configs(
-            args.pilot_steps, args.pilot_lr, tuple(args.pilot_depths), tuple(args.pilot_widths), args.pilot_edge_tokens
+            args.pilot_steps,
+            args.pilot_lr,
+            tuple(args.pilot_depths),
+            tuple(args.pilot_widths),
+            args.pilot_edge_tokens,
+            tuple(args.pilot_experts),
         )
         plan = Sweep(PILOT_REASONING, moe_cell, configs, list(range(args.seeds)), PILOT_KEYS)
         if not args.report_only:

@@ -289,6 +289,12 @@ def test_the_reasoning_pilot_takes_its_budget_and_learning_rate_and_keeps_the_re
     assert [(c["n_layers"], c["d_model"], c["edge_tokens"]) for c in labels] == [(2, 64, "labels"), (4, 64, "labels")]
     task_keys = [*moe_eval.TASK_SETTINGS["shortest_path"], "edge_tokens"]
     assert make_task("shortest_path", **{k: labels[0][k] for k in task_keys}).width == 2
+    with_experts = moe_eval.reasoning_pilot_configs(20000, 1e-3, (2,), (32, 64), experts=(4, 16))
+    assert [(c["d_model"], c["n_experts"]) for c in with_experts] == [
+        (32, None), (32, 4), (32, 16), (64, None), (64, 4), (64, 16)
+    ]  # fmt: skip
+    assert all(c[k] == v for c in with_experts if c["n_experts"] for k, v in moe_eval.MOE.items())
+    assert with_experts[0] == longer[0] | {"n_layers": 2, "d_model": 32}  # a dense cell is the dense pilot's cell
 
 
 def test_the_reasoning_pilot_table_shows_each_seeds_train_loss_per_budget(tmp_path):
@@ -297,11 +303,15 @@ def test_the_reasoning_pilot_table_shows_each_seeds_train_loss_per_budget(tmp_pa
 
     db = RunsDB(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     keys = moe_eval.PILOT_KEYS
-    for config in moe_eval.reasoning_pilot_configs()[:1] + moe_eval.reasoning_pilot_configs(20000, 1e-3)[:1]:
+    legacy = [k for k in keys if k != "n_experts"]  # rows recorded before MoE pilots lack the key
+    configs = moe_eval.reasoning_pilot_configs()[:1] + moe_eval.reasoning_pilot_configs(20000, 1e-3, experts=(4,))[:2]
+    for index, config in enumerate(configs):
         for seed, loss in ((0, 0.4), (1, 0.9)):
-            metrics = {"accuracy": 0.7, "accuracy_class_2": 0.6, "train_loss": loss, "test_loss": loss}
+            metrics = {"accuracy": 0.7 + seed / 10, "accuracy_class_2": 0.6, "train_loss": loss, "test_loss": loss}
             metrics |= {"params_total": 1000, "train_seconds": 1.0}
-            db.record(moe_eval.PILOT_REASONING, config, seed, metrics, setting={k: config[k] for k in keys})
+            setting = {k: config[k] for k in (legacy if index == 0 else keys)}
+            db.record(moe_eval.PILOT_REASONING, config, seed, metrics, setting=setting)
     table = moe_eval.reasoning_pilot_table(db)
-    assert "('pair', 6000, 0.003, 2, 64)" in table and "('pair', 20000, 0.001, 2, 64)" in table
-    assert table.count("0.400, 0.900") == 2 and "test_loss" in table
+    assert "('pair', 6000, 0.003, 2, 64, 0)" in table and "('pair', 20000, 0.001, 2, 64, 0)" in table
+    assert "('pair', 20000, 0.001, 2, 64, 4)" in table  # the MoE cell is a row of its own
+    assert table.count("0.400, 0.900") == 3 and table.count("0.700, 0.800") == 3 and "test_loss" in table
