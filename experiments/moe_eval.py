@@ -124,6 +124,11 @@ def reasoning_pilot_configs(
     return out
 
 
+def per_seed(values: pd.Series) -> str:
+    """A group's values in seed order (the caller sorts by seed), as ``0.805, 0.834, 0.778``."""
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
 def reasoning_pilot_table(db: RunsDB) -> str:
     """Per (steps, learning rate, depth, width, experts; experts 0 for a dense model): accuracy
     overall and per distance class, train and test loss, mean over seeds, and each seed's accuracy and
@@ -135,8 +140,8 @@ def reasoning_pilot_table(db: RunsDB) -> str:
     grouped = table.groupby(PILOT_KEYS)
     summary = grouped[columns].mean()
     summary.insert(0, "seeds", grouped.size())
-    summary["accuracy_per_seed"] = grouped["accuracy"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
-    summary["train_loss_per_seed"] = grouped["train_loss"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
+    summary["accuracy_per_seed"] = grouped["accuracy"].agg(per_seed)
+    summary["train_loss_per_seed"] = grouped["train_loss"].agg(per_seed)
     return summary.round(3).to_markdown()
 
 
@@ -166,7 +171,7 @@ def analyse(table: pd.DataFrame) -> pd.DataFrame:
     summary = grouped[[*METRICS, *class_columns(table)]].mean()
     for metric in ("accuracy", "train_loss"):
         summary[metric + "_std"] = grouped[metric].std()
-    summary["accuracy_per_seed"] = grouped["accuracy"].agg(lambda values: ", ".join(f"{v:.3f}" for v in values))
+    summary["accuracy_per_seed"] = grouped["accuracy"].agg(per_seed)
     summary["seeds"] = grouped["seed"].nunique()
     return summary.reset_index().sort_values(["task", "family", "params_total"])
 
