@@ -11,11 +11,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # The suite runs on several xdist workers, one core each: a second intra-op thread per worker only
-    # waits on a core another worker holds (set before any test imports torch; subprocesses inherit it).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 
 def launch_dashboard(home: Path, log=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
     """``discolab ui`` on a free port with ``home`` as its data directory, once it answers its health
