@@ -315,3 +315,28 @@ def test_the_reasoning_pilot_table_shows_each_seeds_train_loss_per_budget(tmp_pa
     assert "('pair', 6000, 0.003, 2, 64, 0)" in table and "('pair', 20000, 0.001, 2, 64, 0)" in table
     assert "('pair', 20000, 0.001, 2, 64, 4)" in table  # the MoE cell is a row of its own
     assert table.count("0.400, 0.900") == 3 and table.count("0.700, 0.800") == 3 and "test_loss" in table
+
+
+def test_experts_vs_width_sets_each_moe_against_dense_models_of_its_schedule_at_its_width_and_wider():
+    import pandas as pd
+    from discolab.experiments import moe_eval
+
+    def cells(width, experts, accuracies, steps=20000, params=1000):
+        return [
+            {"edge_tokens": "pair", "steps": steps, "lr": 1e-3, "n_layers": 2, "d_model": width}
+            | {"n_experts": experts, "seed": seed, "accuracy": a, "params_total": params}
+            for seed, a in enumerate(accuracies)
+        ]
+
+    table = pd.DataFrame(
+        cells(32, 4, [0.70, 0.71, 0.72], params=5000)
+        + cells(32, 0, [0.80, 0.81, 0.82])
+        + cells(64, 0, [0.90, 0.91, 0.92])
+        + cells(16, 0, [0.1, 0.1, 0.1])  # narrower than the MoE: not a comparison
+        + cells(64, 0, [0.5, 0.5, 0.5], steps=3000)  # another schedule: not a comparison
+    )
+    out = moe_eval.experts_vs_width(table)
+    assert list(out["dense width"]) == [32, 64] and set(out["MoE"]) == {"4 x 32"}
+    assert out["MoE - dense"].round(6).tolist() == [-0.1, -0.2] and list(out["pairs MoE wins"]) == ["0 / 9"] * 2
+    assert out["permutation p"].round(6).tolist() == [0.1, 0.1]  # 3 seeds against 3, fully separated: 2 of 20 splits
+    assert out["MoE params"].tolist() == [5000, 5000] and out["seeds"].tolist() == ["3 / 3"] * 2
