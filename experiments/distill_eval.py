@@ -339,6 +339,79 @@ def soft_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def validation_epochs(selection: pd.DataFrame, temperatures: dict) -> pd.DataFrame:
+    """Per data set and IPC, the expert epoch whose soft labels (at the temperature chosen for that IPC)
+    gave the best mean validation accuracy over the selection seeds: the epoch chosen without the test
+    set, from the rows of ``--select-temperature`` (``selection``, :meth:`RunsDB.wide`) and its choice
+    (``temperatures``)."""
+    soft = selection[selection["step"] > 0].dropna(subset=["soft"])
+    rows = []
+    for (dataset, ipc), part in soft.groupby(["dataset", "ipc"]):
+        chosen = float(temperatures.get(dataset, {}).get(str(int(ipc)), DEFAULT_TEMPERATURE))  # as the study's
+        at_t = part[part["temperature"] == chosen]
+        if at_t.empty:
+            continue
+        epoch = int(at_t.groupby("step")["soft"].mean().idxmax())
+        rows.append({"dataset": dataset, "ipc": int(ipc), "temperature": chosen, "validation_epoch": epoch})
+    return pd.DataFrame(rows, columns=["dataset", "ipc", "temperature", "validation_epoch"])
+
+
+def at_validation_epoch(table: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy of the soft-label student with labels from the expert epoch chosen on validation
+    (:func:`validation_epochs`), against the hard-label student on the same images: mean and std over
+    seeds, the paired gain and the seeds it won."""
+    part = table[table["study"] == "epochs"]
+    rows = []
+    for row in epochs.itertuples():
+        cell = part[(part["dataset"] == row.dataset) & (part["ipc"] == row.ipc)]
+        hard = cell[cell["step"] == 0].set_index("seed")["hard"]
+        soft = cell[cell["step"] == row.validation_epoch].set_index("seed")["soft"]
+        if soft.empty:
+            continue
+        paired = (soft - hard).dropna()
+        rows.append(
+            {
+                "dataset": row.dataset,
+                "ipc": row.ipc,
+                "temperature": row.temperature,
+                "validation_epoch": row.validation_epoch,
+                "seeds": len(paired),
+                "hard": hard.mean(),
+                "soft": soft.mean(),
+                "soft_std": soft.std(),
+                "gain": paired.mean(),
+                "gain_std": paired.std(),
+                "wins": f"{int((paired > 0).sum())}/{len(paired)}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_epoch_trend(table: pd.DataFrame) -> pd.DataFrame:
+    """Does the best expert epoch grow with IPC? Per data set: each seed's best expert epoch on test at
+    every IPC (the epoch of its most accurate soft-label student; ties: the earliest), their median per
+    IPC, and Spearman's rank correlation of IPC with the per-seed best epoch over all (seed, IPC) pairs,
+    with its p (``scipy.stats.spearmanr``)."""
+    from scipy.stats import spearmanr
+
+    part = table[(table["study"] == "epochs") & (table["step"] > 0)]
+    best = part.loc[part.sort_values("step").groupby(["dataset", "ipc", "seed"])["soft"].idxmax()]
+    rows = []
+    for dataset, cells in best.groupby("dataset"):
+        rho, p = spearmanr(cells["ipc"], cells["step"])
+        medians = cells.groupby("ipc")["step"].median()
+        rows.append(
+            {
+                "dataset": dataset,
+                **{f"median best epoch, IPC {int(ipc)}": int(round(m)) for ipc, m in medians.items()},
+                "pairs": len(cells),
+                "spearman rho": rho,
+                "p": f"{p:.2g}",  # a string: the report's rounding would print a small p as 0
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _wins(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> str:
     """Seeds where the soft-label student at ``epoch`` beat the hard-label one (paired by seed)."""
     cell = part[(part["dataset"] == dataset) & (part["ipc"] == ipc)]
@@ -385,8 +458,8 @@ def frontier(grid: pd.DataFrame) -> pd.DataFrame:
 
 
 def d3_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per budget and method: accuracy mean and std over seeds and the storage actually used."""
-    keys = ["budget_ipc", "name"]
+    """Per data set, budget and method: accuracy mean and std over seeds and the storage actually used."""
+    keys = ["dataset", "budget_ipc", "name"]
     grouped = table.groupby(keys)
     summary = grouped["accuracy"].agg(["mean", "std"]).rename(columns={"mean": "accuracy", "std": "accuracy_std"})
     summary["ipc_equivalent"] = grouped["ipc_equivalent"].mean()
@@ -396,7 +469,7 @@ def d3_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary["seeds"] = grouped["seed"].nunique()
     order = {name: i for i, name in enumerate(D3_METHODS)}
     summary = summary.reset_index()
-    return summary.sort_values(["budget_ipc", "name"], key=lambda s: s.map(order) if s.name == "name" else s)
+    return summary.sort_values(keys, key=lambda s: s.map(order) if s.name == "name" else s)
 
 
 def expert_accuracy(table: pd.DataFrame) -> pd.DataFrame:
@@ -519,14 +592,14 @@ def figure(soft: pd.DataFrame | None, d3: pd.DataFrame | None):
         summary = d3_summary(d3)
         names = list(dict.fromkeys(summary["name"]))
         width = 0.8 / len(names)
-        budgets = sorted(summary["budget_ipc"].unique())
+        groups = list(dict.fromkeys(zip(summary["dataset"], summary["budget_ipc"])))
         for i, name in enumerate(names):
-            part = summary[summary["name"] == name].set_index("budget_ipc").reindex(budgets)
-            x = np.arange(len(budgets)) + i * width
+            part = summary[summary["name"] == name].set_index(["dataset", "budget_ipc"]).reindex(groups)
+            x = np.arange(len(groups)) + i * width
             ax.bar(x, part["accuracy"], width, yerr=part["accuracy_std"], label=name, capsize=2)
-        ax.set_xticks(np.arange(len(budgets)) + 0.4 - width / 2, [f"{b:g}" for b in budgets])
-        ax.set_xlabel("storage budget (images per class)")
-        ax.set_ylabel("accuracy (digits)")
+        ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, [f"{d}\n{b:g}" for d, b in groups], fontsize=7)
+        ax.set_xlabel("data set, storage budget (images per class)")
+        ax.set_ylabel("accuracy")
         ax.set_ylim(max(0.0, summary["accuracy"].min() - 0.1), 1.0)
         ax.set_title("D3 vs pixels vs real at equal storage")
         ax.legend(fontsize=6)
@@ -568,6 +641,13 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
         experts = expert_accuracy(soft).round(4).to_markdown(index=False)
         lines += ["Expert test accuracy (the last checkpoint studied):", "", experts, ""]
         lines += ["Soft-label accuracy by expert epoch (columns):", "", epoch_curves(soft).round(3).to_markdown(), ""]
+        selection = _table(db, SELECT_TEMPERATURE + suffix)
+        if selection is not None:
+            chosen = validation_epochs(selection, {} if quick else chosen_temperatures())
+            lines += ["Soft vs hard with the expert epoch chosen on validation (the temperature selection's rows):", ""]
+            lines += [at_validation_epoch(soft, chosen).round(4).to_markdown(index=False), ""]
+        lines += ["Best expert epoch per seed (on test) against IPC:", ""]
+        lines += [best_epoch_trend(soft).round(4).to_markdown(index=False), ""]
         lines += ["Swap test (IPC 1):", "", swap_curve(soft).round(4).to_markdown(index=False), ""]
         grid = topk_grid(soft)
         pivot = grid.pivot_table(index=["dataset", "ipc"], columns="k", values="accuracy")
@@ -575,7 +655,7 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
         lines += ["Frontier of the IPC x k grid (stored floats per class):", ""]
         lines += [frontier(grid).round(4).to_markdown(index=False), ""]
     if d3 is not None:
-        lines += ["D3 vs pixel prototypes vs random real at equal storage (digits):", ""]
+        lines += ["D3 vs pixel prototypes vs random real at equal storage, per data set:", ""]
         lines += [d3_summary(d3).round(4).to_markdown(index=False), ""]
     if not lines:
         return "no distillation sweep in the runs database yet"

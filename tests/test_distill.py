@@ -246,3 +246,32 @@ def test_quick_pilots_record_their_cells_and_print_their_tables(discolab_home, c
     assert d3_table["accuracy"].iloc[0] == pytest.approx(d3_run(distill_eval.d3_cell_config(study), 0)["accuracy"])
     assert distill_eval.main(["--pilots", "--quick", "--seeds", "1", "--report-only"]) == 0
     assert capsys.readouterr().out == printed  # the report reads the runs database; nothing reran
+
+
+def test_the_expert_epoch_chosen_on_validation_and_the_trend_of_the_best_epoch_with_ipc():
+    import pandas as pd
+    from discolab.experiments import distill_eval as ev
+
+    def epochs_rows(dataset, ipc, seed, best, hard=0.5, temperature=4.0):
+        rows = [{"dataset": dataset, "ipc": ipc, "seed": seed, "study": "epochs", "step": 0, "hard": hard}]
+        for epoch in (1, 10, 100):
+            soft = 0.9 if epoch == best else 0.6
+            rows.append({"dataset": dataset, "ipc": ipc, "seed": seed, "study": "epochs", "step": epoch, "soft": soft})
+        return [r | {"temperature": temperature} for r in rows]
+
+    # on validation, T = 8 is the one chosen at IPC 1: its best epoch is 10 (T = 4's would be 100)
+    selection = pd.DataFrame(
+        epochs_rows("digits", 1, 100, best=10, temperature=8.0) + epochs_rows("digits", 1, 100, best=100)
+    )
+    chosen = ev.validation_epochs(selection, {"digits": {"1": 8.0}})
+    assert chosen.to_dict("records") == [{"dataset": "digits", "ipc": 1, "temperature": 8.0, "validation_epoch": 10}]
+
+    # the study: the best epoch is 1 at IPC 1 and 100 at IPC 10 in every seed
+    study = pd.DataFrame(
+        [r for seed in range(3) for r in epochs_rows("digits", 1, seed, best=1) + epochs_rows("digits", 10, seed, 100)]
+    )
+    gain = ev.at_validation_epoch(study, chosen).iloc[0]  # labels from epoch 10: soft 0.6 against hard 0.5
+    assert gain["soft"] == pytest.approx(0.6) and gain["gain"] == pytest.approx(0.1) and gain["wins"] == "3/3"
+    trend = ev.best_epoch_trend(study).iloc[0]
+    assert trend["median best epoch, IPC 1"] == 1 and trend["median best epoch, IPC 10"] == 100
+    assert trend["pairs"] == 6 and trend["spearman rho"] == pytest.approx(1.0) and float(trend["p"]) < 0.01
