@@ -23,9 +23,8 @@ data set, IPC and T in 1, 2, 3, 4, 8, 16, picks per IPC the T whose best expert 
 validation, and writes the choice to ``experiments/data/distill_temperatures.json``, which the
 study reads (test accuracy is never used to choose it).
 
-Pilots (``--pilots``, instead of the study): the runs behind the settings the study fixes, sweeps
-``distill-pilot-temperature`` (the soft-label temperature T at IPC 1) and ``distill-pilot-d3`` (D3's
-PCA start against a random one, a wider decoder, more distillation steps).
+Pilots (``--pilots``, instead of the study): the runs behind the D3 settings the study fixes, sweep
+``distill-pilot-d3`` (D3's PCA start against a random one, a wider decoder, more distillation steps).
 
 Run: ``python -m discolab.experiments.distill_eval --select-temperature``, then
 ``python -m discolab.experiments.distill_eval [--seeds 5] [--quick] [--pilots] [--report-only]``
@@ -71,12 +70,9 @@ D3_METHODS = {  # name in the tables -> cell settings
     "d3-soft": {"method": "d3", "labels": "soft", "subtasks": 1},
     "d3-federated-soft": {"method": "d3", "labels": "soft", "subtasks": 2},
 }
-PILOT_TEMPERATURE = "distill-pilot-temperature"
 PILOT_D3 = "distill-pilot-d3"
-TEMPERATURES = (1.0, 2.0, 3.0, 4.0, 8.0)
-# The selection's grid: 16 was added when 8, then the largest, won on 10 of 12 (data set, IPC) pairs
-SELECTION_TEMPERATURES = (*TEMPERATURES, 16.0)
-PILOT_EPOCHS = [LABEL_EPOCH, 20]  # the label checkpoint of the label studies and the expert's last
+# The selection's grid: 16 was added when 8, then the largest, won most (data set, IPC) pairs
+SELECTION_TEMPERATURES = (1.0, 2.0, 3.0, 4.0, 8.0, 16.0)
 D3_PILOTS = [  # (budget in IPC, name in the table, what differs from the study's D3: D3_ARCH, a PCA start)
     (5, "d3", {}),
     (5, "random start", {"init": "random"}),
@@ -245,42 +241,6 @@ def d3_named_cell(config: dict, seed: int) -> dict:
 # --- pilots: the runs behind the settings the study fixes -------------------------------------------------------
 
 
-def temperature_cell(config: dict, seed: int) -> list[dict]:
-    """Pilot cell: the epochs study at one temperature (rows ``hard``, ``soft`` and ``expert``), plus, per
-    expert epoch, how peaked that checkpoint's labels at this temperature are on the whole training set:
-    ``top1``, the mean largest entry, and ``top2_share``, the largest entry's mean share of the two largest
-    (what a label truncated to its top 2 gives the top class)."""
-    from discolab.core.distill.data import load_data
-    from discolab.core.distill.labels import soft_labels
-    from discolab.core.distill.nets import expert_at, logits_of, train_expert
-    from discolab.core.distill.softlabel import resolve, run
-
-    one_thread()
-    rows = run(config, seed)
-    config = resolve(config)
-    data = load_data(config["dataset"], config["data_seed"])
-    checkpoints = train_expert(data, seed, config["expert_train_epochs"], config["width"])  # cached by run
-    for epoch in config["expert_epochs"]:
-        expert = expert_at(data, checkpoints, epoch, config["width"])
-        top = soft_labels(logits_of(expert, data.train_x), config["temperature"]).topk(2, dim=-1).values
-        rows.append({"metric": "top1", "value": top[:, 0].mean().item(), "step": epoch})
-        rows.append({"metric": "top2_share", "value": (top[:, 0] / top.sum(-1)).mean().item(), "step": epoch})
-    return rows
-
-
-def temperature_configs(quick: bool = False) -> list[dict]:
-    """The epochs study at IPC 1 per data set and temperature, labels from :data:`PILOT_EPOCHS` (``quick``:
-    digits, T in {1, 4}, short training)."""
-    datasets = ["digits"] if quick else ["digits", "nested"]
-    temperatures = (1.0, 4.0) if quick else TEMPERATURES
-    short = {"student_steps": 60, "expert_train_epochs": 3, "expert_epochs": [3]} if quick else {}
-    return [
-        {"dataset": dataset, "ipc": 1, "study": "epochs", "expert_epochs": PILOT_EPOCHS, "temperature": t, **short}
-        for dataset in datasets
-        for t in temperatures
-    ]
-
-
 def d3_pilot_configs(quick: bool = False) -> list[dict]:
     """The D3 variants of :data:`D3_PILOTS` on digits (``quick``: budget 5 only, short training)."""
     short = {"student_steps": 60, "distill_steps": 20, "expert_train_epochs": 3} if quick else {}
@@ -291,14 +251,10 @@ def d3_pilot_configs(quick: bool = False) -> list[dict]:
     ]
 
 
-def pilot_sweeps(seeds: list[int], quick: bool = False) -> tuple[Sweep, Sweep]:
-    suffix = "-quick" if quick else ""
-    temperature_keys = ["dataset", "ipc", "temperature"]
+def pilot_sweep(seeds: list[int], quick: bool = False) -> Sweep:
+    """The D3 pilots (the temperature is no pilot's: ``--select-temperature`` chooses it on validation)."""
     d3_keys = ["dataset", "budget_ipc", "name", "init", "hidden", "distill_steps"]
-    return (
-        Sweep(PILOT_TEMPERATURE + suffix, temperature_cell, temperature_configs(quick), seeds, temperature_keys),
-        Sweep(PILOT_D3 + suffix, d3_named_cell, d3_pilot_configs(quick), seeds, d3_keys),
-    )
+    return Sweep(PILOT_D3 + ("-quick" if quick else ""), d3_named_cell, d3_pilot_configs(quick), seeds, d3_keys)
 
 
 # --- analysis ---------------------------------------------------------------------------------------------------
@@ -427,6 +383,13 @@ def epoch_curves(table: pd.DataFrame) -> pd.DataFrame:
     return part.pivot_table(index=["dataset", "ipc"], columns="step", values="soft", aggfunc="mean")
 
 
+def expert_curve(table: pd.DataFrame) -> pd.DataFrame:
+    """The expert's own test accuracy by epoch (columns) per data set, mean over seeds: whether the
+    expert has peaked by its last checkpoint."""
+    part = table[(table["study"] == "epochs") & (table["step"] > 0)]
+    return part.pivot_table(index="dataset", columns="step", values="expert", aggfunc="mean")
+
+
 def swap_curve(table: pd.DataFrame) -> pd.DataFrame:
     """Accuracy when the k-th largest soft-label entry is swapped with the smallest (k = 0: no swap)."""
     part = table[table["study"] == "swap"]
@@ -482,34 +445,6 @@ def expert_accuracy(table: pd.DataFrame) -> pd.DataFrame:
         .agg(epoch=("step", "max"), seeds=("seed", "nunique"), expert=("expert", "mean"), expert_std=("expert", "std"))
         .reset_index()
     )
-
-
-def temperature_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Per data set, temperature and expert epoch: hard- and soft-label accuracy (mean over seeds), the
-    soft label's gain and the seeds it won (paired by seed), and the labels' mean top entry and top-2
-    share on the training set."""
-    rows = []
-    for (dataset, temperature), cell in table.groupby(["dataset", "temperature"]):
-        hard = cell[cell["step"] == 0].set_index("seed")["hard"]
-        for epoch, at_epoch in cell[cell["step"] > 0].groupby("step"):
-            soft = at_epoch.set_index("seed")["soft"]
-            paired = (soft - hard).dropna()
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "T": temperature,
-                    "expert_epoch": int(epoch),
-                    "seeds": len(paired),
-                    "hard": hard.mean(),
-                    "soft": soft.mean(),
-                    "soft_std": soft.std(),
-                    "gain": paired.mean(),
-                    "wins": f"{int((paired > 0).sum())}/{len(paired)}",
-                    "top1": at_epoch["top1"].mean(),
-                    "top2_share": at_epoch["top2_share"].mean(),
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def d3_pilot_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -641,6 +576,7 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
         experts = expert_accuracy(soft).round(4).to_markdown(index=False)
         lines += ["Expert test accuracy (the last checkpoint studied):", "", experts, ""]
         lines += ["Soft-label accuracy by expert epoch (columns):", "", epoch_curves(soft).round(3).to_markdown(), ""]
+        lines += ["Expert test accuracy by epoch (columns):", "", expert_curve(soft).round(4).to_markdown(), ""]
         selection = _table(db, SELECT_TEMPERATURE + suffix)
         if selection is not None:
             chosen = validation_epochs(selection, {} if quick else chosen_temperatures())
@@ -669,15 +605,8 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
 def pilot_report(db: RunsDB, quick: bool = False) -> str:
     """The pilots' tables (markdown), from the runs database."""
     suffix = "-quick" if quick else ""
-    temperature, d3 = _table(db, PILOT_TEMPERATURE + suffix), _table(db, PILOT_D3 + suffix)
+    d3 = _table(db, PILOT_D3 + suffix)
     lines = []
-    if temperature is not None:
-        lines += ["Pilot: soft-label temperature T at IPC 1 (mean over seeds; gain and wins paired by seed against"]
-        lines += ["the hard-label student; top1 and top2_share: the labels' mean top entry and its share of the top"]
-        lines += ["two, on the training set):", ""]
-        lines += [temperature_table(temperature).round(4).to_markdown(index=False), ""]
-        experts = expert_accuracy(temperature).round(4).to_markdown(index=False)
-        lines += ["Expert test accuracy (the last checkpoint):", "", experts, ""]
     if d3 is not None:
         lines += ["Pilot: D3 variants on digits, hard labels (mean over seeds; vs_d3 and wins paired by seed against"]
         lines += ["the study's D3 at the same budget):", "", d3_pilot_table(d3).round(4).to_markdown(index=False), ""]
@@ -733,8 +662,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         return 0
     if args.pilots:
         if not args.report_only:
-            for plan in pilot_sweeps(list(range(args.seeds)), args.quick):
-                print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
+            plan = pilot_sweep(list(range(args.seeds)), args.quick)
+            print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
         print(pilot_report(db, args.quick))
         return 0
     temperatures = {} if args.quick else chosen_temperatures()
