@@ -319,12 +319,9 @@ def at_validation_epoch(table: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFra
     part = table[table["study"] == "epochs"]
     rows = []
     for row in epochs.itertuples():
-        cell = part[(part["dataset"] == row.dataset) & (part["ipc"] == row.ipc)]
-        hard = cell[cell["step"] == 0].set_index("seed")["hard"]
-        soft = cell[cell["step"] == row.validation_epoch].set_index("seed")["soft"]
+        hard, soft, paired = _paired(part, row.dataset, row.ipc, row.validation_epoch)
         if soft.empty:
             continue
-        paired = (soft - hard).dropna()
         rows.append(
             {
                 "dataset": row.dataset,
@@ -337,7 +334,7 @@ def at_validation_epoch(table: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFra
                 "soft_std": soft.std(),
                 "gain": paired.mean(),
                 "gain_std": paired.std(),
-                "wins": f"{int((paired > 0).sum())}/{len(paired)}",
+                "wins": _wins(part, row.dataset, row.ipc, row.validation_epoch),
             }
         )
     return pd.DataFrame(rows)
@@ -368,12 +365,18 @@ def best_epoch_trend(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _wins(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> str:
-    """Seeds where the soft-label student at ``epoch`` beat the hard-label one (paired by seed)."""
+def _paired(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(hard, soft, soft - hard) per seed: the hard-label student and the soft-label one with labels from
+    ``epoch``, on the same images (the epochs study's rows ``part``)."""
     cell = part[(part["dataset"] == dataset) & (part["ipc"] == ipc)]
     hard = cell[cell["step"] == 0].set_index("seed")["hard"]
     soft = cell[cell["step"] == epoch].set_index("seed")["soft"]
-    paired = (soft - hard).dropna()
+    return hard, soft, (soft - hard).dropna()
+
+
+def _wins(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> str:
+    """Seeds where the soft-label student at ``epoch`` beat the hard-label one (paired by seed)."""
+    paired = _paired(part, dataset, ipc, epoch)[2]
     return f"{int((paired > 0).sum())}/{len(paired)}"
 
 
