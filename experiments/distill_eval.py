@@ -289,7 +289,7 @@ def soft_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
                 "soft_best_std": best["std"],
                 "best_epoch": int(best["step"]),
                 "gain_best": best["mean"] - h["mean"],
-                "wins": _wins(part, dataset, ipc, int(best["step"])),
+                "wins": _wins(_paired(part, dataset, ipc, int(best["step"]))[2]),
             }
         )
     return pd.DataFrame(rows)
@@ -334,7 +334,7 @@ def at_validation_epoch(table: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFra
                 "soft_std": soft.std(),
                 "gain": paired.mean(),
                 "gain_std": paired.std(),
-                "wins": _wins(part, row.dataset, row.ipc, row.validation_epoch),
+                "wins": _wins(paired),
             }
         )
     return pd.DataFrame(rows)
@@ -374,9 +374,8 @@ def _paired(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> tuple[pd.
     return hard, soft, (soft - hard).dropna()
 
 
-def _wins(part: pd.DataFrame, dataset: str, ipc: int, epoch: int) -> str:
-    """Seeds where the soft-label student at ``epoch`` beat the hard-label one (paired by seed)."""
-    paired = _paired(part, dataset, ipc, epoch)[2]
+def _wins(paired: pd.Series) -> str:
+    """Seeds where the soft-label student beat the hard-label one: ``paired`` is soft - hard per seed."""
     return f"{int((paired > 0).sum())}/{len(paired)}"
 
 

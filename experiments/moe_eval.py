@@ -164,28 +164,27 @@ def experts_vs_width(table: pd.DataFrame) -> pd.DataFrame:
 
     schedule = [k for k in PILOT_KEYS if k not in ("d_model", "n_experts")]
     rows = []
-    for key, moe in table[table["n_experts"] > 0].groupby([*schedule, "d_model", "n_experts"]):
-        *where, width, experts = key
-        same = (table[schedule] == pd.Series(dict(zip(schedule, where)))).all(axis=1)
-        dense = table[same & (table["n_experts"] == 0) & (table["d_model"] >= width)]
-        for dense_width, other in dense.groupby("d_model"):
-            a, b = moe["accuracy"].to_numpy(), other["accuracy"].to_numpy()
-            rows.append(
-                {
-                    "steps": where[schedule.index("steps")],
-                    "depth": where[schedule.index("n_layers")],
-                    "MoE": f"{experts} x {width}",
-                    "MoE params": int(moe["params_total"].iloc[0]),
-                    "dense width": int(dense_width),
-                    "dense params": int(other["params_total"].iloc[0]),
-                    "seeds": f"{len(a)} / {len(b)}",
-                    "MoE accuracy": a.mean(),
-                    "dense accuracy": b.mean(),
-                    "MoE - dense": a.mean() - b.mean(),
-                    "pairs MoE wins": f"{int((a[:, None] > b[None, :]).sum())} / {len(a) * len(b)}",
-                    "permutation p": permutation_test((a, b), mean_difference, n_resamples=np.inf).pvalue,
-                }
-            )
+    for where, runs in table.groupby(schedule):
+        for (width, experts), moe in runs[runs["n_experts"] > 0].groupby(["d_model", "n_experts"]):
+            dense = runs[(runs["n_experts"] == 0) & (runs["d_model"] >= width)]
+            for dense_width, other in dense.groupby("d_model"):
+                a, b = moe["accuracy"].to_numpy(), other["accuracy"].to_numpy()
+                rows.append(
+                    {
+                        "steps": where[schedule.index("steps")],
+                        "depth": where[schedule.index("n_layers")],
+                        "MoE": f"{experts} x {width}",
+                        "MoE params": int(moe["params_total"].iloc[0]),
+                        "dense width": int(dense_width),
+                        "dense params": int(other["params_total"].iloc[0]),
+                        "seeds": f"{len(a)} / {len(b)}",
+                        "MoE accuracy": a.mean(),
+                        "dense accuracy": b.mean(),
+                        "MoE - dense": a.mean() - b.mean(),
+                        "pairs MoE wins": f"{int((a[:, None] > b[None, :]).sum())} / {len(a) * len(b)}",
+                        "permutation p": permutation_test((a, b), mean_difference, n_resamples=np.inf).pvalue,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
