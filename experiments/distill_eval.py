@@ -43,15 +43,19 @@ import numpy as np
 import pandas as pd
 from discolab.core.errors import DiscolabError
 from discolab.core.paths import data_path
-from discolab.core.runs import RunsDB
+from discolab.core.runs import RunsDB, config_hash
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, print_result, run_sweep
 
 SOFTLABEL = "distill-softlabel"
 SUBTASKS = "distill-d3-subtasks"
 D3 = "distill-d3"
 IPCS = (1, 2, 5, 10, 20, 50)
-EXPERT_TRAIN_EPOCHS = 150  # far past the experts' best test accuracy, so that a best epoch can sit anywhere
-EXPERT_EPOCHS = [1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150]
+# Experts train far past their best test accuracy, so that a best epoch can sit anywhere. Digits plateaus by epoch
+# 50; a 150-epoch nested expert still rose to its last epoch (0.929 -> 0.933 from 100 to 150: the cosine schedule's
+# annealing), while a 400-epoch one plateaus from about epoch 100 (docs/distill.md).
+EXPERT_TRAIN_EPOCHS = {"digits": 150, "nested": 400}
+_EPOCH_GRID = [1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150]
+EXPERT_EPOCHS = {"digits": _EPOCH_GRID, "nested": [*_EPOCH_GRID, 200, 300, 400]}
 LABEL_EPOCH = 10  # the expert checkpoint of the swap and top-k studies
 SELECT_TEMPERATURE = "distill-select-temperature"
 SELECTION_SEEDS = [100, 101, 102]  # apart from the study's seeds: the choice is made on other draws
@@ -114,14 +118,16 @@ def d3_cell(config: dict, seed: int) -> dict:
     return run(config, seed)
 
 
+def expert_schedule(dataset: str) -> dict:
+    return {"expert_train_epochs": EXPERT_TRAIN_EPOCHS[dataset]}
+
+
 def softlabel_configs(quick: bool = False, temperatures: dict | None = None) -> list[dict]:
     """Per data set: the expert-epoch study at every IPC, the top-k study at every IPC, the swap test
     at IPC 1, each with the temperature chosen for its IPC (``temperatures``, from
     :func:`chosen_temperatures`; ``quick``: digits only, IPC 1 and 10, short training, T = 4)."""
     datasets = ["digits"] if quick else ["digits", "nested"]
     ipcs = (1, 10) if quick else IPCS
-    short = {"student_steps": 60, "expert_train_epochs": 3} if quick else {"expert_train_epochs": EXPERT_TRAIN_EPOCHS}
-    epochs = [1, 3] if quick else EXPERT_EPOCHS
     label_epoch = 3 if quick else LABEL_EPOCH
     temperatures = temperatures or {}
 
@@ -130,6 +136,8 @@ def softlabel_configs(quick: bool = False, temperatures: dict | None = None) -> 
 
     out = []
     for dataset in datasets:
+        short = {"student_steps": 60, "expert_train_epochs": 3} if quick else expert_schedule(dataset)
+        epochs = [1, 3] if quick else EXPERT_EPOCHS[dataset]
         ks = [1, 10] if quick else KS[dataset]
         for ipc in ipcs:
             common = {"dataset": dataset, "ipc": ipc, **t(dataset, ipc), **short}
@@ -158,9 +166,15 @@ def selection_configs(quick: bool = False) -> list[dict]:
         short = {"student_steps": 60, "expert_train_epochs": 3, "expert_epochs": [1, 3]}
     else:
         grid = [(d, ipc, t) for d in ("digits", "nested") for ipc in IPCS for t in SELECTION_TEMPERATURES]
-        short = {"expert_train_epochs": EXPERT_TRAIN_EPOCHS, "expert_epochs": EXPERT_EPOCHS}
     return [
-        {"dataset": d, "ipc": ipc, "temperature": t, "study": "epochs", "evaluate_on": "validation", **short}
+        {
+            "dataset": d,
+            "ipc": ipc,
+            "temperature": t,
+            "study": "epochs",
+            "evaluate_on": "validation",
+            **(short if quick else {**expert_schedule(d), "expert_epochs": EXPERT_EPOCHS[d]}),
+        }
         for d, ipc, t in grid
     ]
 
@@ -258,10 +272,6 @@ def pilot_sweep(seeds: list[int], quick: bool = False) -> Sweep:
 
 
 # --- analysis ---------------------------------------------------------------------------------------------------
-
-
-def softlabel_table(db: RunsDB, experiment: str = SOFTLABEL) -> pd.DataFrame:
-    return db.wide(experiment)
 
 
 def soft_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
@@ -564,13 +574,33 @@ def decoded_figure(distilled, fresh: int = 2, seed: int = 0, columns: int = 12):
     return fig
 
 
-def _table(db: RunsDB, name: str) -> pd.DataFrame | None:
-    return db.wide(name) if name in set(db.experiments()["experiment"]) else None
+def _table(db: RunsDB, name: str, configs: list[dict]) -> pd.DataFrame | None:
+    """The rows of experiment ``name`` whose cells are among ``configs`` (:meth:`RunsDB.wide`), or None: cells of
+    an earlier design (a shorter expert training, say) stay in the database, reproducible by their config, but no
+    table mixes them with the current design's."""
+    if name not in set(db.experiments()["experiment"]):
+        return None
+    table = _current(db.wide(name), configs)
+    return table if len(table) else None
+
+
+def _current(frame: pd.DataFrame, configs: list[dict]) -> pd.DataFrame:
+    return frame[frame["config_hash"].isin({config_hash(c) for c in configs})]
+
+
+def study_tables(db: RunsDB, quick: bool = False) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The soft-label study's and D3's rows (:meth:`RunsDB.wide`) of the current design, or None where none."""
+    suffix = "-quick" if quick else ""
+    temperatures = {} if quick else chosen_temperatures()
+    return (
+        _table(db, SOFTLABEL + suffix, softlabel_configs(quick, temperatures)),
+        _table(db, D3 + suffix, d3_configs(quick)),
+    )
 
 
 def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> str:
     suffix = "-quick" if quick else ""
-    soft, d3 = _table(db, SOFTLABEL + suffix), _table(db, D3 + suffix)
+    soft, d3 = study_tables(db, quick)
     lines = []
     if soft is not None:
         lines += ["Soft vs hard labels (mean over seeds; best epoch chosen on the test mean):", ""]
@@ -579,7 +609,7 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
         lines += ["Expert test accuracy (the last checkpoint studied):", "", experts, ""]
         lines += ["Soft-label accuracy by expert epoch (columns):", "", epoch_curves(soft).round(3).to_markdown(), ""]
         lines += ["Expert test accuracy by epoch (columns):", "", expert_curve(soft).round(4).to_markdown(), ""]
-        selection = _table(db, SELECT_TEMPERATURE + suffix)
+        selection = _table(db, SELECT_TEMPERATURE + suffix, selection_configs(quick))
         if selection is not None:
             chosen = validation_epochs(selection, {} if quick else chosen_temperatures())
             lines += ["Soft vs hard with the expert epoch chosen on validation (the temperature selection's rows):", ""]
@@ -607,7 +637,7 @@ def report(db: RunsDB, quick: bool = False, docs_image: Path | None = None) -> s
 def pilot_report(db: RunsDB, quick: bool = False) -> str:
     """The pilots' tables (markdown), from the runs database."""
     suffix = "-quick" if quick else ""
-    d3 = _table(db, PILOT_D3 + suffix)
+    d3 = _table(db, PILOT_D3 + suffix, d3_pilot_configs(quick))
     lines = []
     if d3 is not None:
         lines += ["Pilot: D3 variants on digits, hard labels (mean over seeds; vs_d3 and wins paired by seed against"]
@@ -648,7 +678,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         )
         if not args.report_only:
             print(run_sweep(plan, db, args.executor, args.workers, args.address).line(), file=sys.stderr)
-        results = db.results(plan.name)
+        results = _current(db.results(plan.name), plan.configs)
         chosen, table = choose_temperatures(results)
         print("Validation accuracy of the soft-label student at its best expert epoch, by temperature (columns):\n")
         print(table.round(4).to_markdown())
@@ -694,7 +724,9 @@ def add_softlabel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=["digits", "nested"], default="digits")
     parser.add_argument("--ipc", type=int, default=1, help="real images per class")
     parser.add_argument("--study", choices=["epochs", "swap", "topk"], default="epochs")
-    parser.add_argument("--expert-epochs", type=int, nargs="+", default=EXPERT_EPOCHS, help="epochs study")
+    parser.add_argument(
+        "--expert-epochs", type=int, nargs="+", default=None, help="epochs study (default: the study's, per data set)"
+    )
     parser.add_argument("--expert-epoch", type=int, default=LABEL_EPOCH, help="swap / top-k: the label checkpoint")
     parser.add_argument("--ks", type=int, nargs="+", default=None, help="swap / top-k: the k values (default all)")
     parser.add_argument("--temperature", type=float, default=4.0)
@@ -708,7 +740,10 @@ def softlabel_command(args: argparse.Namespace) -> int:
     from discolab.core.distill.softlabel import run
 
     config = {"dataset": args.dataset, "ipc": args.ipc, "study": args.study, "temperature": args.temperature}
-    config.update({"student_steps": args.steps, "expert_epochs": args.expert_epochs, "expert_epoch": args.expert_epoch})
+    epochs = args.expert_epochs or EXPERT_EPOCHS[args.dataset]
+    config.update({"student_steps": args.steps, "expert_epochs": epochs, "expert_epoch": args.expert_epoch})
+    # the study's expert (cached, so shared with the sweep's cells), trained longer where an epoch asked for is later
+    config["expert_train_epochs"] = max(EXPERT_TRAIN_EPOCHS[args.dataset], *epochs, args.expert_epoch)
     config["ks"] = args.ks
     one_thread()
     rows = run(config, args.seed, progress=lambda line: print(line, file=sys.stderr))

@@ -167,6 +167,8 @@ def test_bad_settings_name_the_problem():
         load_data("mnist")
     with pytest.raises(DiscolabError, match="unknown soft-label settings: ipcs"):
         softlabel_run({"ipcs": 3}, 0)
+    with pytest.raises(DiscolabError, match=r"expert epochs \[30\] are outside the expert's training \(1 to 20"):
+        softlabel_run({"expert_train_epochs": 20, "expert_epochs": [10, 30]}, 0)
     with pytest.raises(DiscolabError, match="unknown method 'vae'"):
         budget.run({"method": "vae"}, 0)
     with pytest.raises(DiscolabError, match="subtasks must be in 1..10"):
@@ -204,6 +206,12 @@ def test_quick_sweep_reports_every_table_through_tools_cli_and_page(discolab_hom
     headings = ("Soft vs hard labels", "Expert test accuracy by epoch", "Best expert epoch per seed", "Swap test")
     for heading in (*headings, "Top-k truncation", "Frontier", "D3 vs pixel prototypes"):
         assert heading in report
+    # a cell of an earlier design (another expert training) stays in the database but out of every table
+    earlier = {**distill_eval.softlabel_configs(quick=True)[0], "expert_train_epochs": 2}
+    setting = {"dataset": "digits", "ipc": 1, "study": "epochs", "temperature": earlier["temperature"]}
+    rows = [{"metric": "hard", "value": 0.0, "step": 0}]
+    RunsDB().record(distill_eval.SOFTLABEL + "-quick", earlier, 0, rows, setting)
+    assert distill_eval.report(RunsDB(), quick=True) == report
     table = distill_eval.d3_summary(RunsDB().wide(distill_eval.D3 + "-quick"))
     assert set(table["name"]) == set(distill_eval.D3_METHODS)
     assert (table["ipc_equivalent"] <= 5 + 1e-9).all()  # every method within the budget

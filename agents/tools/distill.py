@@ -91,17 +91,14 @@ def distill_results(quick) -> dict:
     from discolab.core.runs import RunsDB
     from discolab.experiments import distill_eval as ev
 
-    suffix = "-quick" if quick else ""
-    db = RunsDB()
-    present = set(db.experiments()["experiment"])
+    soft, d3 = ev.study_tables(RunsDB(), quick)
     out = {}
-    if ev.SOFTLABEL + suffix in present:
-        table = db.wide(ev.SOFTLABEL + suffix)
-        out["soft_vs_hard"] = records(ev.soft_vs_hard(table))
-        out["swap"] = records(ev.swap_curve(table))
-        out["topk_frontier"] = records(ev.frontier(ev.topk_grid(table)))
-    if ev.D3 + suffix in present:
-        out["d3"] = records(ev.d3_summary(db.wide(ev.D3 + suffix)))
+    if soft is not None:
+        out["soft_vs_hard"] = records(ev.soft_vs_hard(soft))
+        out["swap"] = records(ev.swap_curve(soft))
+        out["topk_frontier"] = records(ev.frontier(ev.topk_grid(soft)))
+    if d3 is not None:
+        out["d3"] = records(ev.d3_summary(d3))
     if not out:
         raise ToolError("no distillation sweep in the runs database; run python -m discolab.experiments.distill_eval")
     return out

@@ -68,6 +68,12 @@ def resolve(config: dict) -> dict:
         raise DiscolabError(f"unknown study {config['study']!r}; choose from {', '.join(STUDIES)}")
     if config["ipc"] < 1:
         raise DiscolabError(f"ipc must be at least 1, got {config['ipc']}")
+    asked = config["expert_epochs"] if config["study"] == "epochs" else [config["expert_epoch"]]
+    outside = [e for e in asked if not 1 <= e <= config["expert_train_epochs"]]
+    if outside:
+        raise DiscolabError(
+            f"expert epochs {outside} are outside the expert's training (1 to {config['expert_train_epochs']} epochs)"
+        )
     return config
 
 
