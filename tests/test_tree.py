@@ -267,6 +267,24 @@ def test_template_subsets_are_drawn_per_diversity_and_reported_apart():
     assert most_promising(final) == {"center_share": 1.0, "n_templates": 2, "template_seed": 1}
 
 
+def test_deep_runs_go_to_the_chosen_condition_and_report_their_curves():
+    from discolab.core.runs import RunsDB
+    from discolab.experiments.sweep import run_sweep
+    from discolab.experiments.tree_eval import DEEP, deep_report, deep_sweep
+
+    condition = {"center_share": 0.5, "n_templates": 2, "template_seed": 1}
+    full = deep_sweep(condition).configs[0]
+    assert (full["n_layers"], full["steps"], full["n_templates"], full["template_seed"]) == (6, DEEP["steps"], 2, 1)
+    assert "template_seed" not in deep_sweep({**condition, "template_seed": 0}).configs[0]  # the grammar's default
+    plan = deep_sweep(condition, seeds=2, quick=True)
+    plan.configs = [{**c, "steps": 6, "eval_every": 2} for c in plan.configs]
+    assert run_sweep(plan, RunsDB(), progress=False).done == 2
+    text = deep_report(RunsDB(), plan.name)
+    assert text.startswith("2 deep runs,") and text.count(", ") >= 2
+    curve = [line for line in text.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
+    assert [int(line.split("|")[1]) for line in curve] == [0, 2, 4, 6]  # the training curve, step by step
+
+
 def test_train_command_prints_the_metrics_as_json(capsys):
     import argparse
     import json
