@@ -312,6 +312,9 @@ class SlowServer:
         self.thread.join(timeout=10)
 
 
+CANNED_NO_LOGPROB = -1.8
+
+
 def _canned_yes_logprob(messages: list[dict]) -> float:
     return -0.1 * (1 + zlib.crc32(messages[-1]["content"].encode()) % 15)
 
@@ -319,7 +322,7 @@ def _canned_yes_logprob(messages: list[dict]) -> float:
 def _canned_p_yes(messages: list[dict]) -> float:
     """P(yes) from the canned answer's two log-probabilities, renormalised as the backend does."""
     yes = math.exp(_canned_yes_logprob(messages))
-    return yes / (yes + math.exp(-1.8))
+    return yes / (yes + math.exp(CANNED_NO_LOGPROB))
 
 
 def _canned(request: dict, logprobs: bool) -> dict:
@@ -328,7 +331,10 @@ def _canned(request: dict, logprobs: bool) -> dict:
     choice = {"index": 0, "message": {"role": "assistant", "content": "Yes"}, "finish_reason": "stop"}
     if request.get("logprobs") and logprobs:
         yes = _canned_yes_logprob(request["messages"])
-        top = [{"token": "Yes", "logprob": yes, "bytes": None}, {"token": "No", "logprob": -1.8, "bytes": None}]
+        top = [
+            {"token": "Yes", "logprob": yes, "bytes": None},
+            {"token": "No", "logprob": CANNED_NO_LOGPROB, "bytes": None},
+        ]
         choice["logprobs"] = {"content": [{"token": "Yes", "logprob": yes, "bytes": None, "top_logprobs": top}]}
     return {"id": "x", "object": "chat.completion", "created": 0, "model": "smollm2", "choices": [choice]}
 
