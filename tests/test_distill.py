@@ -226,6 +226,7 @@ def test_quick_sweep_reports_every_table_through_tools_cli_and_page(discolab_hom
     assert cli(["distill", "softlabel", "--study", "topk", "--ks", "1", "10", "--steps", "20", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert {(r["metric"], r["step"]) for r in printed["rows"]} >= {("topk", 1), ("topk", 10), ("label_floats", 10)}
+    assert printed["config"]["expert_train_epochs"] == distill_eval.EXPERT_TRAIN_EPOCHS["digits"]  # the study's expert
 
     app = AppTest.from_file(str(REPO / "ui" / "pages" / "distill.py"), default_timeout=120)
     app.run()
