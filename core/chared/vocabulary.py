@@ -110,3 +110,118 @@ class CharacterMarginals:
             out[char] = (cumulative[nxt] - cumulative[position]) / total
             position = nxt
         return out
+
+
+@dataclass
+class HealedMarginals:
+    """Next-character distributions at a boundary that the text's last token may straddle (token healing).
+
+    A text is read as its canonical tokens, and its last token is often only the start of what the
+    model would have written: a prompt that ends in a newline ends in the token "\\n", while the
+    model writes the next line's indent as one token "\\n   " and so reads a bare "\\n" as "no
+    indent follows" (SmolLM2 then closes the code block instead of writing the body). Healing backs
+    off the last token, string ``s``: with p_h the next-token distribution after the text without
+    it, and p_f the one after the whole text, the next token either extends ``s`` or is exactly
+    ``s`` and the continuation comes from p_f:
+
+        mass(g)  = [mass_h(s + g) - [g = ''] exact_h(s) + exact_h(s) mass_f(g) / mass_f('')] / mass_h(s)
+        exact(g) = [[g != ''] exact_h(s + g) + exact_h(s) exact_f(g) / mass_f('')] / mass_h(s)
+
+    for the characters g emitted since the boundary (mass('') = 1). Both distributions come out
+    of one forward pass (the last two positions). Where no token is exactly ``s`` (``full`` None),
+    the second path is empty. Which tokens are backed off, and how readings are weighed:
+    :meth:`~.decode.CharEDModel.boundaries`, :class:`MixedMarginals`. Reference: "token healing"
+    (Lundberg, guidance, 2023); the prompt-boundary problem: Phan et al., "Understanding and
+    Mitigating Tokenization Bias in Language Models" (2024).
+    """
+
+    healed: CharacterMarginals  # after the text without the backed-off token
+    pending: str  # the backed-off text: what the next token must start with
+    full: CharacterMarginals | None  # after the text with the token exactly ``pending``; None: no such token
+
+    def __post_init__(self):
+        mass, self._stay = self.healed.masses(self.pending)  # mass_h(s), exact_h(s)
+        if self.full is None:  # a token that is exactly s cannot be continued: its mass is dropped
+            mass, self._stay = mass - self._stay, 0.0
+        self._norm = self.boundary_mass = mass  # P(next token continues the pending string), unnormalised
+        self._full_total = self.full.mass("") if self.full is not None else 1.0
+        if self._norm <= 0 or self._full_total <= 0:
+            raise ValueError(f"healing at {self.pending!r}: no probability mass on tokens that continue it")
+
+    @property
+    def excluded(self) -> float:
+        return (self.full or self.healed).excluded
+
+    def _parts(self, prefix: str) -> tuple[float, float, float, float]:
+        """Unnormalised (extends-s mass, extends-s exact, full-path mass, full-path exact) of ``prefix``."""
+        mass_h, exact_h = self.healed.masses(self.pending + prefix)
+        if not prefix:  # the tokens exactly s are the full path's, not a segment of their own
+            mass_h, exact_h = mass_h - self.healed.masses(self.pending)[1], 0.0
+        if self.full is None:
+            return mass_h, exact_h, 0.0, 0.0
+        mass_f, exact_f = self.full.masses(prefix)
+        share = self._stay / self._full_total
+        return mass_h, exact_h, share * mass_f, share * exact_f
+
+    def mass(self, prefix: str) -> float:
+        return self.masses(prefix)[0]
+
+    def masses(self, prefix: str) -> tuple[float, float]:
+        mass_h, exact_h, mass_f, exact_f = self._parts(prefix)
+        return max(0.0, mass_h + mass_f) / self._norm, (exact_h + exact_f) / self._norm
+
+    def distribution(self, prefix: str) -> dict[str | None, float]:
+        """As :meth:`CharacterMarginals.distribution`: the two paths' distributions, mixed by their masses."""
+        mass_h, _, mass_f, _ = self._parts(prefix)
+        total = mass_h + mass_f
+        if total <= 0.0:
+            return {}
+        out: dict[str | None, float] = {}
+        if mass_h > 0.0:
+            extended = self.healed.distribution(self.pending + prefix)
+            scale = self.healed.mass(self.pending + prefix) / total  # extended's probabilities are of this mass
+            for option, p in extended.items():
+                if option is not None or prefix:
+                    out[option] = out.get(option, 0.0) + scale * p
+        if mass_f > 0.0:
+            for option, p in self.full.distribution(prefix).items():
+                out[option] = out.get(option, 0.0) + mass_f / total * p
+        return out
+
+
+@dataclass
+class MixedMarginals:
+    """Several readings of the same text's boundary, mixed: weights pi_i (summing to 1) times each
+    reading's masses, which all start from mass('') = 1:
+
+        mass(g) = sum_i pi_i mass_i(g),   P(c | g) = sum_i pi_i mass_i(g + c) / mass(g).
+    """
+
+    readings: list[HealedMarginals]
+    weights: list[float]
+
+    @property
+    def excluded(self) -> float:
+        return float(sum(w * r.excluded for r, w in zip(self.readings, self.weights)))
+
+    def mass(self, prefix: str) -> float:
+        return self.masses(prefix)[0]
+
+    def masses(self, prefix: str) -> tuple[float, float]:
+        parts = [r.masses(prefix) for r in self.readings]
+        return (
+            float(sum(w * m for w, (m, _) in zip(self.weights, parts))),
+            float(sum(w * e for w, (_, e) in zip(self.weights, parts))),
+        )
+
+    def distribution(self, prefix: str) -> dict[str | None, float]:
+        masses = [w * r.mass(prefix) for r, w in zip(self.readings, self.weights)]
+        total = sum(masses)
+        out: dict[str | None, float] = {}
+        if total <= 0.0:
+            return out
+        for reading, mass in zip(self.readings, masses):
+            if mass > 0.0:
+                for option, p in reading.distribution(prefix).items():
+                    out[option] = out.get(option, 0.0) + mass / total * p
+        return out
