@@ -54,7 +54,14 @@ class CharEDBackend:
         return self._models
 
     def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "models": self.names, "weights": self.weights, "min_boundary": self.min_boundary}
+        # "boundary": answers cached before token healing (2026-12-03) are not this backend's
+        return {
+            "kind": self.kind,
+            "models": self.names,
+            "weights": self.weights,
+            "min_boundary": self.min_boundary,
+            "boundary": "healed",
+        }
 
     def score_yes_no(self, prompts: Sequence[Prompt], progress: bool = False) -> list[YesNo]:
         return [self._yes_no(p) for p in tqdm(prompts, desc="scoring", unit="q", disable=not progress, leave=False)]

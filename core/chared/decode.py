@@ -87,6 +87,8 @@ class CharEDModel:
         if not paths[0][1]:  # nothing to back off
             return CharacterMarginals.from_probabilities(self.strings, self._last_probabilities(paths[0][0], 1)[-1])
         common = _common_length([prefix for prefix, _, _ in paths])
+        if common == 0:  # readings that differ from the first token (no BOS): no shared context to weigh them in
+            paths, common = paths[:1], len(paths[0][0])
         readings, log_weights = [], []
         for prefix, pending, exact_id in paths:
             run = prefix if exact_id is None else [*prefix, exact_id]
