@@ -51,7 +51,7 @@ MAX_SOLUTION_CHARS = 300  # keeps a problem's cell to a minute or two on one CPU
 BOUNDARIES = ("healed", "canonical")  # how each model reads the text's end (CharEDModel.heal)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def chared_model(name: str, boundary: str = "healed") -> CharEDModel:
     return CharEDModel(name, heal=boundary == "healed")
 

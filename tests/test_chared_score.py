@@ -401,3 +401,15 @@ def test_the_experiment_records_the_boundary_reading_and_reports_each_apart(tmp_
     text = report(db)
     healed_part, canonical_part = text.split("[healed boundary]")[1].split("[canonical boundary]")
     assert "| 0.5 | 1.000 | 2 |" in healed_part and "| 0.5 | 0.000 | 0 |" in canonical_part
+
+
+def test_healing_backs_off_every_byte_token_of_a_split_last_character(local_fp32):
+    """SmolLM2 spells a no-break space as two byte tokens with the same span: both are backed off,
+    never a prefix that ends inside the character."""
+    from discolab.core.chared.decode import CharEDModel
+
+    model = CharEDModel("smollm2")
+    text = "a \xa0"
+    (prefix, pending, _), *_ = model.boundaries(text)
+    assert model.tokenizer.decode(prefix) + pending == text and "\ufffd" not in model.tokenizer.decode(prefix)
+    assert abs(sum(model.marginals(text).distribution("").values()) - 1.0) < 1e-9

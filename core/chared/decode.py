@@ -132,9 +132,12 @@ class CharEDModel:
         ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
         if not self.heal or len(ids) < 2 or ids[-1] in self._special:
             return [(ids, "", None)]
-        pending = text[offsets[-1][0] :]
-        exact = ids[-1] if self.tokenizer.decode(ids[-1:]) == pending else self._exact_id(pending)
-        paths = [(ids[:-1], pending, exact)]
+        cut, start = len(ids) - 1, offsets[-1][0]
+        while cut > 1 and offsets[cut - 1][1] > start:  # byte tokens of one character share its span: back off all
+            cut, start = cut - 1, min(start, offsets[cut - 1][0])
+        pending = text[start:]
+        whole = cut == len(ids) - 1 and self.tokenizer.decode(ids[-1:]) == pending
+        paths = [(ids[:cut], pending, ids[-1] if whole else self._exact_id(pending))]
         if text[-1].isspace():
             probe = self.tokenizer(text + WORD_PROBE, return_offsets_mapping=True)
             inside = sum(1 for _, stop in probe["offset_mapping"] if stop <= len(text))

@@ -11,7 +11,9 @@ Sampling uses one uniform number per segment, rescaled after each choice (invers
 along the chain of conditionals), with options in sorted-string order: "end" first, then
 characters in code-point order. With one model of weight 1, the segment drawn from u is then
 exactly the token string that inverse-CDF sampling over the sorted vocabulary picks from the same
-u: alpha = 1 reproduces model 1's token-level sampling, draw for draw.
+u: alpha = 1 reproduces model 1's token-level sampling, draw for draw (for marginals of one
+token distribution; a healed reading, :class:`~.vocabulary.HealedMarginals`, samples the model's
+distribution over continuation strings the same way).
 """
 
 from __future__ import annotations
