@@ -493,22 +493,33 @@ def report(db: RunsDB, experiment: str = EXPERIMENT, docs_image: Path | None = N
 
 
 def deep_report(db: RunsDB, experiment: str = DEEP_EXPERIMENT) -> str:
-    """The deep runs: each seed's OOD hierarchical fraction along training (the curve), and its end."""
+    """The deep runs: each seed's OOD hierarchical fraction along training (the curve), overall and on the
+    object-gap items (the only ones that tell the rule from the local heuristic), and its end per kind."""
     trajectory = trajectories(db, experiment)
-    curve = trajectory.pivot_table(index="step", columns="seed", values="ood_hierarchical")  # NaN rows dropped
-    every = max(1, len(curve) // 20)  # about 20 rows
-    final = final_table(trajectory)
+    final = final_table(trajectory).sort_values("seed")
     seconds = final["train_seconds"].sum() if "train_seconds" in final else float("nan")
-    return "\n".join(
-        [
-            f"{len(final)} deep runs, {seconds / 3600:.2f} CPU-hours in all; final OOD hierarchical fraction per seed: "
-            + ", ".join(f"{v:.3f}" for v in final.sort_values("seed")["ood_hierarchical"]),
+    kinds = [f"ood_hierarchical_{kind}" for kind in RELATIVE_CLAUSES if f"ood_hierarchical_{kind}" in final]
+    ends = final[["seed", "ood_hierarchical", "ood_linear", *kinds, "id_accuracy"]].rename(
+        columns=lambda c: c.replace("ood_hierarchical_", "hierarchical_")
+    )
+    lines = [
+        f"{len(final)} deep runs, {seconds / 3600:.2f} CPU-hours in all; final evaluation per seed "
+        "(hierarchical_rc_*: the hierarchical fraction per kind of relative clause on the subject):",
+        "",
+        ends.round(3).to_markdown(index=False),
+    ]
+    for column, label in (("ood_hierarchical", "all test questions"), ("ood_hierarchical_rc_sv", "object-gap items")):
+        if column not in trajectory:
+            continue
+        curve = trajectory.pivot_table(index="step", columns="seed", values=column)  # NaN rows dropped
+        every = max(1, len(curve) // 20)  # about 20 rows
+        lines += [
             "",
-            "OOD hierarchical fraction along training (rows: step; columns: seed):",
+            f"OOD hierarchical fraction along training, {label} (rows: step; columns: seed):",
             "",
             curve.iloc[::every].round(3).to_markdown(),
         ]
-    )
+    return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -280,9 +280,12 @@ def test_deep_runs_go_to_the_chosen_condition_and_report_their_curves():
     plan.configs = [{**c, "steps": 6, "eval_every": 2} for c in plan.configs]
     assert run_sweep(plan, RunsDB(), progress=False).done == 2
     text = deep_report(RunsDB(), plan.name)
-    assert text.startswith("2 deep runs,") and text.count(", ") >= 2
-    curve = [line for line in text.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
-    assert [int(line.split("|")[1]) for line in curve] == [0, 2, 4, 6]  # the training curve, step by step
+    assert text.startswith("2 deep runs,") and "hierarchical_rc_sv" in text  # the end per seed and kind
+    ends, overall, object_gap = text.split("along training")
+    for section in (overall, object_gap):
+        curve = [line for line in section.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
+        assert [int(line.split("|")[1]) for line in curve] == [0, 2, 4, 6]  # the training curve, step by step
+    assert object_gap.startswith(", object-gap items")
 
 
 def test_train_command_prints_the_metrics_as_json(capsys):
