@@ -23,7 +23,7 @@ from ..llm.models import load_model
 from .ensemble import check_weights, next_segment
 from .vocabulary import CharacterMarginals, HealedMarginals, MixedMarginals, TokenStrings
 
-WORD_PROBE = "x"  # what :meth:`CharEDModel.boundary` appends to see how trailing whitespace would be split
+WORD_PROBE = "x"  # what :meth:`CharEDModel.boundaries` appends to see how trailing whitespace would be split
 
 
 @lru_cache(maxsize=4)

@@ -19,8 +19,10 @@ distribution over continuation strings the same way).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .vocabulary import CharacterMarginals
+if TYPE_CHECKING:  # annotations only: vocabulary's mixed readings use mix() from here
+    from .vocabulary import CharacterMarginals
 
 
 def check_weights(weights: Sequence[float], n_models: int) -> list[float]:

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ensemble import mix
+
 _TOP = "\U0010ffff"  # sorts after every character a token string can contain
 
 
@@ -140,12 +142,12 @@ class HealedMarginals:
     full: CharacterMarginals | None  # after the text with the token exactly ``pending``; None: no such token
 
     def __post_init__(self):
-        mass, self._stay = self.healed.masses(self.pending)  # mass_h(s), exact_h(s)
+        mass, self._exact = self.healed.masses(self.pending)  # mass_h(s), exact_h(s)
         if self.full is None:  # a token that is exactly s cannot be continued: its mass is dropped
-            mass, self._stay = mass - self._stay, 0.0
-        self._norm = self.boundary_mass = mass  # P(next token continues the pending string), unnormalised
+            mass -= self._exact
+        self.boundary_mass = mass  # P(next token continues the pending string), unnormalised
         self._full_total = self.full.mass("") if self.full is not None else 1.0
-        if self._norm <= 0 or self._full_total <= 0:
+        if self.boundary_mass <= 0 or self._full_total <= 0:
             raise ValueError(f"healing at {self.pending!r}: no probability mass on tokens that continue it")
 
     @property
@@ -156,11 +158,11 @@ class HealedMarginals:
         """Unnormalised (extends-s mass, extends-s exact, full-path mass, full-path exact) of ``prefix``."""
         mass_h, exact_h = self.healed.masses(self.pending + prefix)
         if not prefix:  # the tokens exactly s are the full path's, not a segment of their own
-            mass_h, exact_h = mass_h - self.healed.masses(self.pending)[1], 0.0
+            mass_h, exact_h = mass_h - self._exact, 0.0
         if self.full is None:
             return mass_h, exact_h, 0.0, 0.0
         mass_f, exact_f = self.full.masses(prefix)
-        share = self._stay / self._full_total
+        share = self._exact / self._full_total
         return mass_h, exact_h, share * mass_f, share * exact_f
 
     def mass(self, prefix: str) -> float:
@@ -168,7 +170,7 @@ class HealedMarginals:
 
     def masses(self, prefix: str) -> tuple[float, float]:
         mass_h, exact_h, mass_f, exact_f = self._parts(prefix)
-        return max(0.0, mass_h + mass_f) / self._norm, (exact_h + exact_f) / self._norm
+        return max(0.0, mass_h + mass_f) / self.boundary_mass, (exact_h + exact_f) / self.boundary_mass
 
     def distribution(self, prefix: str) -> dict[str | None, float]:
         """As :meth:`CharacterMarginals.distribution`: the two paths' distributions, mixed by their masses."""
@@ -215,13 +217,5 @@ class MixedMarginals:
         )
 
     def distribution(self, prefix: str) -> dict[str | None, float]:
-        masses = [w * r.mass(prefix) for r, w in zip(self.readings, self.weights)]
-        total = sum(masses)
-        out: dict[str | None, float] = {}
-        if total <= 0.0:
-            return out
-        for reading, mass in zip(self.readings, masses):
-            if mass > 0.0:
-                for option, p in reading.distribution(prefix).items():
-                    out[option] = out.get(option, 0.0) + mass / total * p
-        return out
+        weights = [w * r.mass(prefix) for r, w in zip(self.readings, self.weights)]
+        return mix([r.distribution(prefix) if w > 0 else {} for r, w in zip(self.readings, weights)], weights)
