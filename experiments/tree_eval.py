@@ -21,8 +21,9 @@ Run: ``python -m discolab.experiments.tree_eval [--seeds 10] [--quick] [--report
 test of a few seconds per cell). Per-cell time and the settings' reasons: docs/tree.md.
 
 ``--exploration`` runs instead the exploration that preceded the grid (:data:`EXPLORATION`: runs e1 to e6, model
-depth, lexicon size, learning rate and weight decay, one or two seeds, 4,000 or 10,000 steps) as sweep cells of the
-experiment ``tree-exploration`` and prints one table row per run (:func:`exploration_report`).
+depth, lexicon size, learning rate and weight decay, one or two seeds, 4,000 or 10,000 steps; e7, e6 for 30,000
+steps; one tense-reinflection run) as sweep cells of the experiment ``tree-exploration`` and prints one table row per
+run (:func:`exploration_report`).
 """
 
 from __future__ import annotations
@@ -101,8 +102,10 @@ EXPLORATION = (
     ("e4", "4 layers x 64, default lexicon", {"n_layers": 4}, 1, 10000, 0),
     ("e5", "2 layers x 64, default lexicon, lr 3e-3, weight decay 0.1", {"lr": 3e-3, "weight_decay": 0.1}, 1, 10000, 0),
     ("e6", "4 layers x 64, small lexicon", {"n_layers": 4, **SMALL_LEXICON}, 1, 10000, 0),
+    ("e7", "4 layers x 64, small lexicon", {"n_layers": 4, **SMALL_LEXICON}, 1, 30000, 0),
+    ("tense", "tense reinflection, 2 layers x 64, small lexicon", {"task": "tense", **SMALL_LEXICON}, 1, 5000, 0),
 )
-EXPLORATION_KEYS = ("n_layers", *LEXICON_KEYS, "lr", "weight_decay", "center_share", "steps")
+EXPLORATION_KEYS = ("task", "n_layers", *LEXICON_KEYS, "lr", "weight_decay", "center_share", "steps")
 # --quick --exploration: every run's model and lexicon at a tiny budget, a smoke test of a few seconds per run: the
 # data below, 1/200 of the run's steps (so that e1 and e2 stay different cells).
 EXPLORATION_QUICK = {"n_train": 1000, "n_test": 100, "eval_every": 10}
