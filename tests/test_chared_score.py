@@ -397,10 +397,36 @@ def test_the_experiment_records_the_boundary_reading_and_reports_each_apart(tmp_
                 "generation_seconds": 1.0,
                 "isolated_network": 1.0,
             }
+            if spec is healed["chared-humaneval"]:  # recorded since the asserts are graded; canonical rows predate it
+                metrics["asserts_passed"] = config["alpha"] / 2 + (config["task_id"] == "HumanEval/1") / 4
             db.record(spec.name, config, 0, metrics, setting=spec.setting(config))
     text = report(db)
     healed_part, canonical_part = text.split("[healed boundary]")[1].split("[canonical boundary]")
-    assert "| 0.5 | 1.000 | 2 |" in healed_part and "| 0.5 | 0.000 | 0 |" in canonical_part
+    assert "| 0.5 | 1.000 | 2 | 0.375 |" in healed_part and "| 0.5 | 0.000 | 0 | not recorded |" in canonical_part
+    assert "asserts held -0.250" in healed_part and "Wilcoxon" not in canonical_part
+
+
+def test_graded_humaneval_program_counts_the_asserts_a_completion_satisfies():
+    """Every assert runs even after one fails; ``assert True`` is not counted; a completion that
+    exits early or dies before the tests gets no credit and cannot forge the marker."""
+    from discolab.core.sandbox import run_python
+    from discolab.experiments.chared_eval import humaneval_graded_program, humaneval_problems
+
+    def held(problem, completion, marker="MARK-1f2e"):
+        program, asserts = humaneval_graded_program(problem, completion, marker)
+        lines = [line.split() for line in run_python(program).detail.splitlines() if line.startswith(marker + " ")]
+        return (int(lines[-1][1]) if lines else None), asserts
+
+    problem = humaneval_problems(3)[2]  # truncate_number: return number % 1.0; three asserts
+    assert held(problem, problem["canonical_solution"]) == (3, 3)
+    assert held(problem, "    return 0.5\n") == (1, 3)  # right only for truncate_number(3.5)
+    assert held(problem, "    raise ValueError\n")[0] == 0  # every call raises: each assert fails, all still run
+    assert held(problem, "    return (\n")[0] is None  # a syntax error: no tests ran
+    assert held(problem, "    import sys; sys.exit(0)\n")[0] == 0  # exit() inside an assert is that assert failing
+    forged = '    import sys; print("MARK-1f2e 99", file=sys.stderr); return 0.0\n'
+    assert held(problem, forged, marker="MARK-other")[0] == 0
+    boilerplate = {**problem, "test": problem["test"] + '    assert True, "This prints if this assert fails"\n'}
+    assert held(boilerplate, "    return 0.5\n") == (1, 3)
 
 
 def test_healing_backs_off_every_byte_token_of_a_split_last_character(local_fp32):
