@@ -511,6 +511,12 @@ def deep_report(db: RunsDB, experiment: str = DEEP_EXPERIMENT) -> str:
         "",
         ends.round(3).to_markdown(index=False),
     ]
+    if len(final) > 1:
+        spread = ends.drop(columns="seed").agg(["mean", "std"]).T
+        lines += [
+            "",
+            "mean ± sd over the seeds: " + ", ".join(f"{k} {m:.3f} ± {d:.3f}" for k, (m, d) in spread.iterrows()),
+        ]
     for column, label in (("ood_hierarchical", "all test questions"), ("ood_hierarchical_rc_sv", "object-gap items")):
         if column not in trajectory:
             continue

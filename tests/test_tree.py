@@ -281,6 +281,7 @@ def test_deep_runs_go_to_the_chosen_condition_and_report_their_curves():
     assert run_sweep(plan, RunsDB(), progress=False).done == 2
     text = deep_report(RunsDB(), plan.name)
     assert text.startswith("2 deep runs,") and "hierarchical_rc_sv" in text  # the end per seed and kind
+    assert "mean ± sd over the seeds: ood_hierarchical " in text
     ends, overall, object_gap = text.split("along training")
     for section in (overall, object_gap):
         curve = [line for line in section.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
