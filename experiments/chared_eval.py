@@ -493,6 +493,15 @@ def humaneval_report(table: pd.DataFrame) -> list[str]:
                 diff, p_share, verdict = paired_test(held.loc[solved.index, a], held.loc[solved.index, b])
                 line += f"; asserts held {diff:+.3f} (Wilcoxon p = {p_share:.3g}, {verdict} for {a:g})"
             lines.append(line)
+    if graded and len(alphas) > 2:  # the paper's "sometimes better than both": per problem, on the share of asserts
+        shares = held.loc[solved.index]
+        ends = shares[[alphas[0], alphas[-1]]]
+        for alpha in alphas[1:-1]:
+            above, below = (shares[alpha] > ends.max(axis=1)).sum(), (shares[alpha] < ends.min(axis=1)).sum()
+            lines.append(
+                f"alpha {alpha:g}: more asserts held than both single models on {above} problems, fewer than both on "
+                f"{below} (of {len(shares)}; {int((shares.max(axis=1) > 0).sum())} with any assert held at any alpha)"
+            )
     return lines
 
 

@@ -404,6 +404,9 @@ def test_the_experiment_records_the_boundary_reading_and_reports_each_apart(tmp_
     healed_part, canonical_part = text.split("[healed boundary]")[1].split("[canonical boundary]")
     assert "| 0.5 | 1.000 | 2 | 0.375 |" in healed_part and "| 0.5 | 0.000 | 0 | not recorded |" in canonical_part
     assert "asserts held -0.250" in healed_part and "Wilcoxon" not in canonical_part
+    assert (
+        "alpha 0.5: more asserts held than both single models on 0 problems, fewer than both on 0 (of 2" in healed_part
+    )
 
 
 def test_graded_humaneval_program_counts_the_asserts_a_completion_satisfies():
