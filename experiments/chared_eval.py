@@ -179,11 +179,6 @@ def humaneval_problems(count: int) -> list[dict]:
     return sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))[:count]
 
 
-def humaneval_program(problem: dict, completion: str) -> str:
-    """The program HumanEval's harness runs: prompt, completion, the tests and their call."""
-    return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
-
-
 HELD_ASSERTS, FAILED_ASSERTS = "_discolab_held", "_discolab_failed"  # the instrumented tests' records
 
 
@@ -205,14 +200,14 @@ class _RecordEveryAssert(ast.NodeTransformer):
 
 
 def humaneval_graded_program(problem: dict, completion: str, marker: str) -> tuple[str, int]:
-    """The program of :func:`humaneval_program` with its tests made to run to the end, and how many
-    assert statements they count. pass@1 of models this small is mostly 0 and cannot tell them
-    apart; the share of a problem's asserts a completion satisfies can. Every ``assert`` of the
-    tests is wrapped so that its failure (an AssertionError, the candidate's exception, ``exit()``)
-    is recorded and the next one runs; when ``check`` ends, however it ends, the program writes
-    ``marker`` and the number of asserts that held every time they ran to stderr. A program that
-    dies before ``check`` runs (a syntax error) or is killed (a timeout) writes no marker: none of
-    its asserts counts."""
+    """The program HumanEval's harness runs (prompt, completion, the tests and their call) with its
+    tests made to run to the end, and how many assert statements they count. pass@1 of models this
+    small is mostly 0 and cannot tell them apart; the share of a problem's asserts a completion
+    satisfies can. Every ``assert`` of the tests is wrapped so that its failure (an AssertionError,
+    the candidate's exception, ``exit()``) is recorded and the next one runs; when ``check`` ends,
+    however it ends, the program writes ``marker`` and the number of asserts that held every time
+    they ran to stderr. A program that dies before ``check`` runs (a syntax error) or is killed (a
+    timeout) writes no marker: none of its asserts counts."""
     tree = _RecordEveryAssert()
     tests = ast.unparse(ast.fix_missing_locations(tree.visit(ast.parse(problem["test"]))))
     satisfied = f"len({HELD_ASSERTS} - {FAILED_ASSERTS})"

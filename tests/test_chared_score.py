@@ -248,11 +248,13 @@ def test_humaneval_subset_ships_offline():
 
 def test_the_humaneval_harness_passes_canonical_solutions_and_fails_wrong_ones():
     from discolab.core.sandbox import run_python
-    from discolab.experiments.chared_eval import humaneval_problems, humaneval_program
+    from discolab.experiments.chared_eval import humaneval_graded_program, humaneval_problems
 
     for problem in humaneval_problems(3):
-        assert run_python(humaneval_program(problem, problem["canonical_solution"])).passed, problem["task_id"]
-        assert not run_python(humaneval_program(problem, "    return None\n")).passed
+        for completion, held in ((problem["canonical_solution"], True), ("    return None\n", False)):
+            program, asserts = humaneval_graded_program(problem, completion, "MARK")
+            result = run_python(program)
+            assert result.passed and (f"MARK {asserts}" in result.detail) == held, problem["task_id"]
 
 
 def test_heldout_passages_are_seeded_lines_of_the_projects_docs_and_code():
