@@ -43,7 +43,7 @@ from discolab.core.chared.decode import CharEDModel, generate
 from discolab.core.chared.score import bits_per_character, prefix_log_probabilities
 from discolab.core.errors import DiscolabError
 from discolab.core.runs import RunsDB
-from discolab.core.sandbox import run_python
+from discolab.core.sandbox import Execution, run_python
 from discolab.experiments.stats import mcnemar_exact, paired_test
 from discolab.experiments.sweep import Sweep, add_sweep_arguments, grid_configs, run_sweep
 
@@ -219,6 +219,17 @@ def humaneval_graded_program(problem: dict, completion: str, marker: str) -> tup
     return program, tree.count
 
 
+def run_graded(problem: dict, completion: str, timeout: float = TEST_SECONDS) -> tuple[int | None, int, Execution]:
+    """:func:`humaneval_graded_program` run in the sandbox under a fresh unguessable marker (so the
+    completion cannot print it): the asserts held (None where the program wrote no marker), the
+    asserts counted, and how the program ended."""
+    marker = f"discolab-asserts-{secrets.token_hex(8)}"
+    program, asserts = humaneval_graded_program(problem, completion, marker)
+    result = run_python(program, timeout=timeout)
+    reported = [line.split() for line in result.detail.splitlines() if line.startswith(marker + " ")]
+    return (int(reported[-1][1]) if reported else None), asserts, result
+
+
 def humaneval_pass(config: dict, seed: int) -> dict:
     """Greedy CharED completion of one problem at one alpha, run with its tests in the sandbox:
     pass@1 (every assert holds) and the share of assert statements that hold."""
@@ -229,11 +240,8 @@ def humaneval_pass(config: dict, seed: int) -> dict:
     weights = [config["alpha"], 1.0 - config["alpha"]]
     stops = config.get("stops", HUMANEVAL_STOPS)
     out = generate(problem["prompt"], models, weights, config["max_chars"], stop=stops)
-    marker = f"discolab-asserts-{secrets.token_hex(8)}"  # unguessable, so the completion cannot print it
-    program, asserts = humaneval_graded_program(problem, out.text, marker)
-    result = run_python(program, timeout=TEST_SECONDS)
-    reported = [line.split() for line in result.detail.splitlines() if line.startswith(marker + " ")]
-    held = int(reported[-1][1]) if reported else 0
+    held, asserts, result = run_graded(problem, out.text)
+    held = held or 0  # no marker: no assert counts
     return {
         "passed": float(result.passed and held == asserts),
         "asserts_passed": held / asserts,

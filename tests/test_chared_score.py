@@ -247,14 +247,12 @@ def test_humaneval_subset_ships_offline():
 
 
 def test_the_humaneval_harness_passes_canonical_solutions_and_fails_wrong_ones():
-    from discolab.core.sandbox import run_python
-    from discolab.experiments.chared_eval import humaneval_graded_program, humaneval_problems
+    from discolab.experiments.chared_eval import humaneval_problems, run_graded
 
     for problem in humaneval_problems(3):
-        for completion, held in ((problem["canonical_solution"], True), ("    return None\n", False)):
-            program, asserts = humaneval_graded_program(problem, completion, "MARK")
-            result = run_python(program)
-            assert result.passed and (f"MARK {asserts}" in result.detail) == held, problem["task_id"]
+        for completion, right in ((problem["canonical_solution"], True), ("    return None\n", False)):
+            held, asserts, result = run_graded(problem, completion)
+            assert result.passed and (held == asserts) == right, problem["task_id"]
 
 
 def test_heldout_passages_are_seeded_lines_of_the_projects_docs_and_code():
@@ -414,13 +412,10 @@ def test_the_experiment_records_the_boundary_reading_and_reports_each_apart(tmp_
 def test_graded_humaneval_program_counts_the_asserts_a_completion_satisfies():
     """Every assert runs even after one fails; ``assert True`` is not counted; a completion that
     exits early or dies before the tests gets no credit and cannot forge the marker."""
-    from discolab.core.sandbox import run_python
-    from discolab.experiments.chared_eval import humaneval_graded_program, humaneval_problems
+    from discolab.experiments.chared_eval import humaneval_problems, run_graded
 
-    def held(problem, completion, marker="MARK-1f2e"):
-        program, asserts = humaneval_graded_program(problem, completion, marker)
-        lines = [line.split() for line in run_python(program).detail.splitlines() if line.startswith(marker + " ")]
-        return (int(lines[-1][1]) if lines else None), asserts
+    def held(problem, completion):
+        return run_graded(problem, completion)[:2]
 
     problem = humaneval_problems(3)[2]  # truncate_number: return number % 1.0; three asserts
     assert held(problem, problem["canonical_solution"]) == (3, 3)
@@ -428,8 +423,8 @@ def test_graded_humaneval_program_counts_the_asserts_a_completion_satisfies():
     assert held(problem, "    raise ValueError\n")[0] == 0  # every call raises: each assert fails, all still run
     assert held(problem, "    return (\n")[0] is None  # a syntax error: no tests ran
     assert held(problem, "    import sys; sys.exit(0)\n")[0] == 0  # exit() inside an assert is that assert failing
-    forged = '    import sys; print("MARK-1f2e 99", file=sys.stderr); return 0.0\n'
-    assert held(problem, forged, marker="MARK-other")[0] == 0
+    forged = '    import sys; print("discolab-asserts-0123456789abcdef 99", file=sys.stderr); return 0.0\n'
+    assert held(problem, forged)[0] == 0
     boilerplate = {**problem, "test": problem["test"] + '    assert True, "This prints if this assert fails"\n'}
     assert held(boilerplate, "    return 0.5\n") == (1, 3)
 
